@@ -1,0 +1,98 @@
+"""Atomic file writes: write a temp file beside the target, fsync, rename.
+
+A crash at any moment leaves either the old file or the new one, never a torn one. Temp files
+carry the ``.tmp`` suffix so that :func:`remove_stale_temp_files` can clear them on the next start.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from torchworks.errors import OutputError
+
+TEMP_SUFFIX = ".tmp"
+
+
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
+    """Write ``path`` through ``write(fileobj)`` atomically.
+
+    Raises:
+        OutputError: The folder is read-only or the disk is full; the old file is untouched.
+    """
+    target = Path(path)
+    temp = target.with_name(f".{target.name}.{os.getpid()}{TEMP_SUFFIX}")
+    try:
+        with open(temp, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+        _fsync_dir(target.parent)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise _output_error(target, exc) from None
+    return target
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    return atomic_write(path, lambda handle: handle.write(data))
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> Path:
+    """Write ``obj`` as pretty JSON atomically (NaN is written as null so any reader can parse it)."""
+    text = json.dumps(_finite(obj), indent=2, sort_keys=False, default=str)
+    return atomic_write_bytes(path, (text + "\n").encode("utf-8"))
+
+
+def remove_stale_temp_files(folder: str | Path) -> int:
+    """Delete temp files left by a crashed write under ``folder``; returns how many."""
+    count = 0
+    root = Path(folder)
+    if not root.is_dir():
+        return 0
+    for temp in root.rglob(f"*{TEMP_SUFFIX}"):
+        if temp.is_file():
+            temp.unlink(missing_ok=True)
+            count += 1
+    return count
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float) and obj != obj or obj in (float("inf"), float("-inf")):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _output_error(target: Path, exc: OSError) -> OutputError:
+    reasons = {
+        errno.ENOSPC: ("the disk is full", "free some space or choose another output="),
+        errno.EACCES: ("permission denied", "choose a writable output= folder"),
+        errno.EROFS: ("the file system is read-only", "choose a writable output= folder"),
+    }
+    got, hint = reasons.get(exc.errno, (exc.strerror or str(exc), "check the output folder"))
+    return OutputError(
+        f"could not write '{target}'", expected="a writable folder with free space", got=got, hint=hint
+    )

@@ -1,0 +1,216 @@
+"""Save and load model bundles: ``model.safetensors`` + ``bundle.json``, never a pickle.
+
+``bundle.json`` is written last, atomically: a folder without it is an unfinished run and never
+loads. Loading checks the manifest, the weights' hash, the safetensors header, the tensor names and
+shapes against the freshly built model, and that every weight is finite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from torchworks.bundle.atomic import atomic_write_bytes, atomic_write_json
+from torchworks.bundle.safetensors_check import read_safetensors_header
+from torchworks.errors import BundleError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+FORMAT = "torchworks-bundle"
+FORMAT_VERSION = 1
+MANIFEST = "bundle.json"
+WEIGHTS = "model.safetensors"
+MAX_MANIFEST_BYTES = 20 * 1024 * 1024
+
+
+@dataclass
+class Bundle:
+    """A finished run on disk: its folder and its parsed ``bundle.json``."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def task(self) -> str:
+        return self.manifest["task"]
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.manifest["config"]
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.manifest["state"]
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / self.manifest["weights"]["file"]
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape a model's numbers, stored in every bundle."""
+    versions = {"python": platform.python_version()}
+    for package in ("torchworks", "torch", "torchvision", "lightning", "torchmetrics", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def save_weights(path: Path, model: nn.Module) -> dict[str, Any]:
+    """Write the model's state dict as safetensors atomically; return its manifest entry."""
+    from safetensors.torch import save
+
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    data = save(tensors)
+    atomic_write_bytes(path / WEIGHTS, data)
+    return {
+        "file": WEIGHTS,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "tensors": {k: list(v.shape) for k, v in tensors.items()},
+    }
+
+
+def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    """Write ``bundle.json`` (the commit point of a bundle) atomically."""
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": library_versions(),
+        **manifest,
+    }
+    atomic_write_json(path / MANIFEST, manifest)
+
+
+def read_bundle(path: str | Path) -> Bundle:
+    """Read and check ``bundle.json`` of the run folder ``path`` (weights are checked on load)."""
+    folder = Path(path)
+    manifest_path = folder / MANIFEST
+    if not folder.is_dir():
+        raise BundleError(
+            f"run '{folder}' does not exist",
+            expected="a run folder such as runs/<task>/<name>",
+            got="no such folder",
+            hint="the last line of `torchworks train` names the run folder",
+        )
+    if not manifest_path.is_file():
+        resumable = (folder / "checkpoints").is_dir()
+        raise BundleError(
+            f"run '{folder}' is not a finished bundle (no {MANIFEST})",
+            expected="a folder written by a completed `torchworks train`",
+            got="an unfinished run" if resumable else "a folder without a bundle",
+            hint="continue it with resume=true name=" + folder.name if resumable else "train a model first",
+        )
+    if manifest_path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise BundleError(f"'{manifest_path}' is too large", expected="a bundle manifest", got="over 20 MB")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BundleError(f"'{manifest_path}' is not valid JSON", expected="a bundle manifest", got=str(exc)) from None
+    _check_manifest(manifest_path, manifest)
+    _check_weights_file(folder, manifest["weights"]["file"])
+    return Bundle(folder, manifest)
+
+
+def load_weights(bundle: Bundle, model: nn.Module) -> None:
+    """Fill ``model`` with the bundle's weights after checking hash, header, names, shapes, values."""
+    import torch
+    from safetensors.torch import load
+
+    path = bundle.weights_path
+    header = read_safetensors_header(path)
+    expected = {k: list(v.shape) for k, v in model.state_dict().items()}
+    declared = bundle.manifest["weights"].get("tensors", {})
+    actual = {k: v["shape"] for k, v in header.items()}
+    for label, shapes in (("model", expected), ("bundle.json", declared)):
+        if shapes != actual:
+            raise BundleError(
+                f"weights in '{path}' do not match the {label}",
+                expected="the same tensor names and shapes",
+                got=_shape_diff(shapes, actual),
+                hint="the bundle was edited or mixed with another run; use an untouched bundle",
+            )
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != bundle.manifest["weights"].get("sha256"):
+        raise BundleError(
+            f"weights in '{path}' were changed after training",
+            expected=f"sha256 {bundle.manifest['weights'].get('sha256')}",
+            got=f"sha256 {digest}",
+            hint="restore the original model.safetensors or train again",
+        )
+    tensors = load(data)
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise BundleError(
+                f"weights in '{path}' contain NaN or infinite values",
+                expected="finite weights",
+                got=f"non-finite values in '{name}'",
+                hint="the model diverged; train again with a lower lr=",
+            )
+    model.load_state_dict(tensors, strict=True)
+
+
+def _shape_diff(expected: dict[str, list[int]], actual: dict[str, list[int]]) -> str:
+    missing = sorted(set(expected) - set(actual))
+    extra = sorted(set(actual) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(actual) if expected[k] != actual[k])
+    parts = []
+    if missing:
+        parts.append(f"missing {missing[:3]}")
+    if extra:
+        parts.append(f"unexpected {extra[:3]}")
+    if wrong:
+        k = wrong[0]
+        parts.append(f"'{k}' shaped {actual[k]} instead of {expected[k]}")
+    return "; ".join(parts)
+
+
+def _check_manifest(manifest_path: Path, manifest: Any) -> None:
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BundleError(
+            f"'{manifest_path}' is not a torchworks bundle manifest",
+            expected=f"format '{FORMAT}'",
+            got=repr(manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__),
+        )
+    if manifest.get("format_version", 0) > FORMAT_VERSION:
+        raise BundleError(
+            f"'{manifest_path}' was written by a newer torchworks",
+            expected=f"bundle format {FORMAT_VERSION} or older",
+            got=str(manifest.get("format_version")),
+            hint="upgrade torchworks",
+        )
+    for key in ("task", "config", "state", "weights"):
+        if key not in manifest:
+            raise BundleError(f"'{manifest_path}' lacks '{key}'", expected="a complete manifest", got="no such key")
+    if not isinstance(manifest["weights"], dict) or not isinstance(manifest["weights"].get("file"), str):
+        raise BundleError(f"'{manifest_path}' has no weights file entry", expected="weights.file", got="nothing")
+
+
+def _check_weights_file(folder: Path, name: str) -> None:
+    candidate = folder / name
+    inside = os.path.realpath(candidate).startswith(os.path.realpath(folder) + os.sep)
+    if name != WEIGHTS or os.path.basename(name) != name or not inside:
+        raise BundleError(
+            f"bundle '{folder}' points at weights '{name}'",
+            expected=f"'{WEIGHTS}' inside the run folder (bundles never load pickles or outside files)",
+            got=repr(name),
+            hint="this bundle was tampered with; do not load it",
+        )
+    if candidate.is_symlink() or not candidate.is_file():
+        raise BundleError(
+            f"weights file '{candidate}' is missing",
+            expected="a regular file",
+            got="a symlink" if candidate.is_symlink() else "nothing",
+            hint="restore the bundle from a backup or train again",
+        )

@@ -1,0 +1,1 @@
+"""The ``torchworks`` command line: parse -> config -> engine. No logic of its own."""

@@ -1,0 +1,146 @@
+"""``torchworks MODE ...``: turns arguments into engine calls and results into lines a person reads.
+
+Heavy libraries (torch, Lightning, MLflow) are imported inside the commands, so ``--help`` is instant.
+A :class:`~torchworks.errors.TorchworksError` is printed as one line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+
+from torchworks.errors import EXIT_USER_ERROR, TorchworksError
+
+app = typer.Typer(
+    name="torchworks",
+    help="From data to a trained, evaluated model: torchworks MODE TASK key=value ...",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+data_app = typer.Typer(help="Bundled sample datasets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+SETTINGS_HELP = "Settings as key=value (epochs=10 model=resnet18 ...); config=run.yaml loads a file."
+
+
+@app.command(context_settings={"ignore_unknown_options": True})
+def train(
+    task: str = typer.Argument(..., help="Task name (see `torchworks tasks`)."),
+    settings: Optional[list[str]] = typer.Argument(None, help=SETTINGS_HELP),
+) -> None:
+    """Train a model and write its bundle under runs/<task>/<name>."""
+    from torchworks.config import parse_overrides
+    from torchworks.engine.train import train as run_training
+
+    result = run_training(task, parse_overrides(settings or []))
+    _print_metrics(result.metrics)
+    typer.echo(f"bundle: {result.path}")
+
+
+@app.command()
+def evaluate(run: Path = typer.Argument(..., help="A run folder, e.g. runs/image-classification/digits-smallcnn.")) -> None:
+    """Re-evaluate a trained model on its test split; writes metrics.json, plots and report.html."""
+    from torchworks.engine.evaluate import evaluate as run_evaluation
+
+    result = run_evaluation(run)
+    _print_metrics(result.metrics)
+    typer.echo(f"report: {result.path / 'report.html'}")
+
+
+@app.command()
+def predict(
+    run: Path = typer.Argument(..., help="A run folder."),
+    inputs: list[str] = typer.Argument(..., help="Files, folders or CSVs of paths."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write predictions to .csv or .json."),
+    top_k: int = typer.Option(3, "--top-k", min=1, help="Classes listed per input."),
+) -> None:
+    """Predict with a trained model; prints JSON lines or writes CSV/JSON."""
+    import json
+
+    from torchworks.engine.predict import Predictor, write_predictions
+
+    records = Predictor(run).predict(inputs, top_k=top_k)
+    if output is None:
+        for record in records:
+            typer.echo(json.dumps(record))
+        return
+    write_predictions(records, output)
+    typer.echo(f"predictions: {output} ({len(records)} rows)")
+
+
+@app.command()
+def quickstart(
+    task: Optional[str] = typer.Argument(None, help="One task; all tasks when omitted."),
+    settings: Optional[list[str]] = typer.Argument(None, help="Overrides for the recipe, e.g. epochs=2."),
+) -> None:
+    """Run each task's built-in recipe on bundled data: train, evaluate, report."""
+    from rich.table import Table
+
+    from torchworks.config import parse_overrides
+    from torchworks.console import console
+    from torchworks.engine.quickstart import quickstart as run_quickstart
+    from torchworks.engine.quickstart import summary_rows
+
+    rows = summary_rows(run_quickstart(task, parse_overrides(settings or [])))
+    table = Table(title="torchworks quickstart")
+    for column in ("task", "metric", "value", "baseline", "time", "bundle"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()))
+    console().print(table)
+    for row in rows:
+        typer.echo(f"bundle: {row['bundle']}")
+
+
+@app.command()
+def tasks() -> None:
+    """List registered tasks and the modes each supports."""
+    from torchworks.tasks import list_tasks
+
+    for cls in list_tasks():
+        typer.echo(f"{cls.name:<24} modes: {', '.join(cls.modes):<28} {cls.description}")
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """List bundled sample datasets (use them as data=NAME)."""
+    from torchworks.datasets import list_samples
+
+    for sample in list_samples():
+        typer.echo(f"{sample.name:<12} {sample.task:<24} {sample.description} [{sample.source}]")
+
+
+def _print_metrics(metrics: dict) -> None:
+    from torchworks.console import say
+
+    scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    say("  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in scalars.items()))
+    for name, values in (metrics.get("baselines") or {}).items():
+        shared = {k: values[k] for k in scalars if isinstance(values.get(k), float)}
+        say(f"baseline {name}: " + "  ".join(f"{k}={v:.4f}" for k, v in shared.items()))
+
+
+def main() -> None:
+    """Console-script entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except TorchworksError as exc:
+        typer.secho(f"error: {exc.render()}", err=True, fg="red")
+        sys.exit(EXIT_USER_ERROR)
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USER_ERROR)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

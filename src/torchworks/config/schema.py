@@ -1,0 +1,41 @@
+"""The engine's own config fields, shared by every task. Tasks subclass :class:`TrainConfig`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TrainConfig(BaseModel):
+    """Settings every task understands. A task adds its own fields by subclassing.
+
+    Unknown keys are rejected (``extra="forbid"``); the loader turns that into a did-you-mean hint.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+    data: str = Field(description="A sample dataset name (`torchworks data list`) or a path.")
+    name: str | None = Field(None, description="Run name; a free name is chosen when it exists.")
+    output: Path = Field(Path("runs"), description="Root folder for runs: output/<task>/<name>.")
+    epochs: int = Field(10, ge=1, le=100_000, description="Maximum number of training epochs.")
+    batch_size: int = Field(64, ge=1, le=65_536, description="Samples per optimisation step.")
+    lr: float = Field(1e-3, gt=0, le=10.0, description="Peak learning rate.")
+    weight_decay: float = Field(1e-4, ge=0, le=1.0, description="AdamW/SGD weight decay.")
+    optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
+    scheduler: Literal["cosine", "none"] = Field("cosine", description="Learning-rate schedule.")
+    seed: int = Field(42, ge=0, description="Seed for splits, shuffling, augmentation and init.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    precision: Literal["auto", "32", "bf16-mixed", "16-mixed"] = Field(
+        "auto", description="auto: bf16-mixed on a GPU that supports it, else 32."
+    )
+    num_workers: int = Field(0, ge=0, le=64, description="DataLoader worker processes.")
+    patience: int = Field(0, ge=0, description="Early stopping patience in epochs; 0 turns it off.")
+    grad_clip: float = Field(0.0, ge=0, description="Clip gradient norm to this value; 0 turns it off.")
+    resume: bool = Field(False, description="Resume the named (or latest unfinished) run.")
+    track: bool = Field(True, description="Log the run to MLflow.")
+    val_fraction: float = Field(0.15, gt=0, lt=0.9, description="Share held out for validation.")
+    test_fraction: float = Field(0.15, gt=0, lt=0.9, description="Share held out for testing.")
+    baselines: bool = Field(True, description="Fit the classical baseline on the same split.")
+    progress: bool = Field(True, description="Show progress bars.")

@@ -1,0 +1,60 @@
+"""Bundled sample datasets and generators, addressable by name (``data=digits``).
+
+Each sample knows which task it is for, how to materialise itself on disk (once, atomically, in
+the torchworks data home) and which settings suit it (for example a small CNN for 8x8 digits).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SampleDataset:
+    """A named dataset that ships with torchworks or with one of its dependencies."""
+
+    name: str
+    task: str
+    description: str
+    source: str
+    materialize: Callable[[Path], Path]
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    def path(self) -> Path:
+        """Materialise the dataset (once) and return where it lives."""
+        return self.materialize(data_home() / self.name)
+
+
+_SAMPLES: dict[str, SampleDataset] = {}
+
+
+def data_home() -> Path:
+    """Where sample datasets are materialised: ``$TORCHWORKS_HOME/datasets`` (default ~/.cache/torchworks)."""
+    root = os.environ.get("TORCHWORKS_HOME") or Path.home() / ".cache" / "torchworks"
+    return Path(root) / "datasets"
+
+
+def register_sample(sample: SampleDataset) -> SampleDataset:
+    """Make ``sample`` addressable by name."""
+    _SAMPLES[sample.name] = sample
+    return sample
+
+
+def get_sample(name: str) -> SampleDataset | None:
+    """The sample called ``name``, or None when ``name`` is not a sample (so it is a path)."""
+    _load_builtin()
+    return _SAMPLES.get(name)
+
+
+def list_samples() -> list[SampleDataset]:
+    """All registered samples, sorted by task then name."""
+    _load_builtin()
+    return sorted(_SAMPLES.values(), key=lambda s: (s.task, s.name))
+
+
+def _load_builtin() -> None:
+    from torchworks.datasets import digits  # noqa: F401  (registers itself)

@@ -1,0 +1,1 @@
+"""Task-agnostic modes: train, evaluate, predict, quickstart. Nothing here names a task."""

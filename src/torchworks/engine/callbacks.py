@@ -1,0 +1,46 @@
+"""Engine callbacks: per-epoch history for the report, quiet Lightning defaults."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any
+
+from lightning.pytorch import Callback, LightningModule, Trainer
+
+
+class HistoryRecorder(Callback):
+    """Keeps one row of epoch-level metrics per epoch; survives resume via the checkpoint."""
+
+    def __init__(self) -> None:
+        self.history: list[dict[str, Any]] = []
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        row: dict[str, Any] = {"epoch": trainer.current_epoch + 1}
+        for key, value in trainer.callback_metrics.items():
+            if getattr(value, "numel", lambda: 1)() == 1:
+                row[key] = float(value)
+        self.history = [r for r in self.history if r["epoch"] != row["epoch"]] + [row]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": self.history}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = list(state_dict.get("history", []))
+
+
+def quiet_lightning() -> None:
+    """Silence Lightning's start-up banners and advice that do not apply to a torchworks user."""
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for pattern in (
+        r".*does not have many workers.*",
+        r".*Checkpoint directory .* exists and is not empty.*",
+        r".*GPU available but not used.*",
+        r".*number of training batches.*is smaller than the logging interval.*",
+        r".*LightningModule.*has parameters that were not used.*",
+        r".*The `srun` command is available.*",
+        r".*Experiment with name .* not found.*",
+        r".*pkg_resources is deprecated.*",
+    ):
+        warnings.filterwarnings("ignore", message=pattern)

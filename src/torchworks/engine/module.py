@@ -1,0 +1,118 @@
+"""The LightningModule and DataModule that wrap any task for training."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import DataLoader
+
+from torchworks.config.schema import TrainConfig
+from torchworks.engine.reproducibility import EpochSampler, EpochSeededDataset
+from torchworks.errors import TrainingError
+from torchworks.tasks.protocol import PreparedData, Task
+
+
+class TaskModule(pl.LightningModule):
+    """Training and validation steps, optimiser and schedule, delegating the rest to the task."""
+
+    def __init__(self, task: Task, model: torch.nn.Module, config: TrainConfig, state: dict[str, Any]):
+        super().__init__()
+        self.task = task
+        self.model = model
+        self.config = config
+        self.state = state
+        metrics = task.validation_metrics(state)
+        self.val_metrics = metrics.clone(prefix="val_") if metrics is not None else None
+
+    def forward(self, inputs: Any) -> torch.Tensor:
+        return self.model(inputs)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        inputs, targets = batch
+        loss = self.task.loss(self.model(inputs), targets, self.state)
+        if not torch.isfinite(loss):
+            raise TrainingError(
+                f"the training loss became {loss.item()} at epoch {self.current_epoch + 1}, "
+                f"step {self.global_step + 1} (batch {batch_idx + 1})",
+                expected="a finite loss",
+                got=str(loss.item()),
+                hint=f"lower the learning rate (lr={self.config.lr:g} now), set grad_clip=1.0, or check the data "
+                "for NaN values; the last good checkpoint is kept",
+            )
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=_size(targets))
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        inputs, targets = batch
+        outputs = self.model(inputs)
+        loss = self.task.loss(outputs, targets, self.state)
+        self.log("val_loss", loss, on_epoch=True, prog_bar=True, batch_size=_size(targets))
+        if self.val_metrics is not None:
+            self.val_metrics.update(outputs, targets)
+            self.log_dict(self.val_metrics, on_epoch=True, prog_bar=True)
+
+    def configure_optimizers(self) -> Any:
+        optimizer = _optimizer(self.config, self.model.parameters())
+        if self.config.scheduler == "none":
+            return optimizer
+        total = max(1, self.trainer.estimated_stepping_batches)
+        warmup = max(1, min(total // 20, 200))
+
+        def cosine_with_warmup(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+class TaskDataModule(pl.LightningDataModule):
+    """DataLoaders for a task's prepared datasets, with seeded per-epoch order."""
+
+    def __init__(self, task: Task, data: PreparedData, config: TrainConfig):
+        super().__init__()
+        self.task = task
+        self.data = data
+        self.config = config
+        self.sampler = EpochSampler(len(data.train), config.seed, data.sample_weights)
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(
+            EpochSeededDataset(self.data.train, self.config.seed),
+            batch_size=self.config.batch_size,
+            sampler=self.sampler,
+            **self._loader_options(),
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return self.loader(self.data.val)
+
+    def loader(self, dataset: Any) -> DataLoader:
+        """An ordered loader for evaluation and prediction."""
+        return DataLoader(dataset, batch_size=self.config.batch_size, shuffle=False, **self._loader_options())
+
+    def _loader_options(self) -> dict[str, Any]:
+        workers = self.config.num_workers
+        return {
+            "num_workers": workers,
+            "collate_fn": self.task.collate_fn(),
+            "persistent_workers": workers > 0,
+            "pin_memory": torch.cuda.is_available(),
+        }
+
+
+def _optimizer(config: TrainConfig, params: Any) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay, nesterov=True)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _size(targets: Any) -> int:
+    return len(targets) if hasattr(targets, "__len__") else 1

@@ -1,0 +1,69 @@
+"""The ``predict`` mode and ``torchworks.load``: a bundle becomes a :class:`Predictor`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from torchworks.bundle.io import Bundle
+
+
+def load_model(run: str | Path):
+    """Read a bundle and rebuild its task, config and model (weights checked and loaded)."""
+    from torchworks.bundle.io import load_weights, read_bundle
+    from torchworks.tasks import get_task
+
+    bundle = read_bundle(run)
+    task = get_task(bundle.task)
+    config = task.config_class.model_validate(bundle.config)
+    model = task.build_model(config, bundle.state, for_training=False)
+    load_weights(bundle, model)
+    model.eval()
+    return bundle, task, config, model
+
+
+class Predictor:
+    """A trained model ready to predict. Get one with :func:`torchworks.load`."""
+
+    def __init__(self, run: str | Path):
+        self.bundle: Bundle
+        self.bundle, self.task, self.config, self.model = load_model(run)
+
+    @property
+    def labels(self) -> list[str] | None:
+        return self.bundle.state.get("labels")
+
+    def predict(self, inputs: Sequence[Any] | str | Path, top_k: int = 3, batch_size: int | None = None) -> list[dict]:
+        """Predictions for ``inputs`` (file paths, folders, CSVs of paths, or in-memory items).
+
+        Returns:
+            One record per input, for example ``{"input", "label", "probability", "top_k"}``.
+        """
+        from torchworks.engine.outputs import collect_outputs
+
+        items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+        dataset, ids = self.task.predict_inputs(items, self.bundle.state)
+        outputs, _ = collect_outputs(
+            self.task, self.model, dataset, batch_size or self.config.batch_size, with_targets=False
+        )
+        return self.task.format_predictions(outputs, ids, self.bundle.state, top_k)
+
+    def __repr__(self) -> str:
+        return f"Predictor(task={self.task.name!r}, run='{self.bundle.path}')"
+
+
+def write_predictions(records: list[dict], output: Path) -> Path:
+    """Save predictions as CSV (nested fields as JSON text) or JSON, by the file's extension."""
+    import json
+
+    import pandas as pd
+
+    from torchworks.bundle.atomic import atomic_write_bytes, atomic_write_json
+
+    if output.suffix.lower() == ".json":
+        return atomic_write_json(output, records)
+    frame = pd.DataFrame(
+        [{k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in r.items()} for r in records]
+    )
+    return atomic_write_bytes(output, frame.to_csv(index=False).encode("utf-8"))

@@ -1,0 +1,73 @@
+"""Experiment tracking with MLflow: a local SQLite store under the output root unless
+``MLFLOW_TRACKING_URI`` points elsewhere; ``track=false`` turns it off."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+TRACKING_FILE = "tracking.json"
+
+
+def tracking_uri(output_root: Path) -> str:
+    """``$MLFLOW_TRACKING_URI`` or ``sqlite:///<output>/mlflow.db``."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{output_root.resolve() / 'mlflow.db'}"
+
+
+def make_logger(task_name: str, run_dir: Path, output_root: Path, params: dict[str, Any]):
+    """A Lightning ``MLFlowLogger`` for this run (continuing its MLflow run on resume)."""
+    for noisy in ("alembic", "mlflow", "sqlalchemy"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from lightning.pytorch.loggers import MLFlowLogger
+
+    previous = _read_run_id(run_dir)
+    logger = MLFlowLogger(
+        experiment_name=task_name,
+        run_name=run_dir.name,
+        tracking_uri=tracking_uri(output_root),
+        artifact_location=(output_root.resolve() / "mlartifacts").as_uri(),
+        run_id=previous,
+        tags={"torchworks.run_dir": str(run_dir.resolve())},
+    )
+    if previous is None:
+        logger.log_hyperparams({k: str(v) for k, v in params.items()})
+        (run_dir / TRACKING_FILE).write_text(json.dumps({"mlflow_run_id": logger.run_id}))
+    return logger
+
+
+def log_results(logger, metrics: dict[str, Any], run_dir: Path) -> None:
+    """Log final test metrics and the bundle's files (not its checkpoints) as artifacts."""
+    client, run_id = logger.experiment, logger.run_id
+    for key, value in _flat_numbers(metrics).items():
+        client.log_metric(run_id, f"test_{key}", value)
+    for item in sorted(run_dir.iterdir()):
+        if item.name == "checkpoints" or item.name.startswith("."):
+            continue
+        if item.is_dir():
+            client.log_artifacts(run_id, str(item), artifact_path=item.name)
+        else:
+            client.log_artifact(run_id, str(item))
+    client.set_terminated(run_id, "FINISHED")
+
+
+def _read_run_id(run_dir: Path) -> str | None:
+    try:
+        return json.loads((run_dir / TRACKING_FILE).read_text())["mlflow_run_id"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _flat_numbers(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    flat: dict[str, float] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, (int, float)) and value == value:
+            flat[name] = float(value)
+        elif isinstance(value, dict):
+            flat.update(_flat_numbers(value, prefix=f"{name}."))
+    return flat

@@ -1,0 +1,193 @@
+"""The ``train`` mode: config -> validated data -> Lightning fit -> test evaluation -> bundle."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torchworks.console import say
+from torchworks.errors import TrainingError
+from torchworks.tasks import get_task
+
+
+@dataclass
+class RunResult:
+    """A finished run: where its bundle is and what it scored."""
+
+    task: str
+    path: Path
+    metrics: dict[str, Any]
+    seconds: float
+
+    def __repr__(self) -> str:
+        return f"RunResult(task={self.task!r}, path='{self.path}', seconds={self.seconds:.1f})"
+
+
+def train(task_name: str, settings: dict[str, Any]) -> RunResult:
+    """Train a model for ``task_name`` and write its bundle. See :class:`TrainConfig` for settings."""
+    import lightning.pytorch as pl
+
+    from torchworks.engine.callbacks import quiet_lightning
+    from torchworks.engine.runs import check_output_root
+    from torchworks.engine.settings import config_as_dict, task_config
+
+    started = time.perf_counter()
+    quiet_lightning()
+    task = get_task(task_name)
+    config = task_config(task, settings)
+    task_root = check_output_root(config.output) / task.name
+    run_dir, checkpoint = _run_folder(task, task_root, config, settings)
+    if checkpoint is not None:
+        config = _stored_config(task, run_dir, settings)
+    config_dict = config_as_dict(config)
+    _announce(task.name, run_dir, config_dict)
+    try:
+        pl.seed_everything(config.seed, workers=True, verbose=False)
+        data = task.prepare_data(config)
+        model = task.build_model(config, data.state, for_training=True)
+        baselines = task.baselines(data, config) if config.baselines else {}
+        history, logger = _fit(task, model, data, config, run_dir, checkpoint, config_dict)
+        _write_bundle(task, model, data, config_dict, baselines, history, run_dir, logger)
+    except BaseException as exc:
+        _discard_unresumable(run_dir)
+        if _is_oom(exc):
+            raise _as_user_error(exc) from None
+        raise
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return RunResult(task.name, run_dir, metrics, time.perf_counter() - started)
+
+
+def _run_folder(task, task_root: Path, config, settings: dict[str, Any]) -> tuple[Path, Path | None]:
+    from torchworks.engine.runs import CHECKPOINTS, default_run_name, new_run_dir, resumable_run_dir
+
+    if config.resume:
+        run_dir = resumable_run_dir(task_root, config.name)
+        return run_dir, run_dir / CHECKPOINTS / "last.ckpt"
+    name = config.name or default_run_name(config.data, getattr(config, "model", None))
+    run_dir = new_run_dir(task_root, name)
+    (run_dir / "config.json").write_text(json.dumps({"settings": {k: str(v) for k, v in settings.items()}}))
+    return run_dir, None
+
+
+def _stored_config(task, run_dir: Path, settings: dict[str, Any]):
+    """On resume: the run's own settings, with anything given now (say, more epochs) on top."""
+    from torchworks.engine.settings import task_config
+
+    stored = json.loads((run_dir / "config.json").read_text())["settings"]
+    fresh = {k: v for k, v in settings.items() if k not in ("resume", "name", "config")}
+    return task_config(task, {**stored, **fresh, "resume": True, "name": run_dir.name})
+
+
+def _announce(task_name: str, run_dir: Path, config: dict[str, Any]) -> None:
+    import yaml
+
+    say(f"[bold]torchworks train {task_name}[/bold] -> {run_dir}")
+    say("[dim]" + yaml.safe_dump(config, sort_keys=False).rstrip().replace("[", r"\[") + "[/dim]")
+
+
+def _fit(task, model, data, config, run_dir: Path, checkpoint: Path | None, config_dict: dict[str, Any]):
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+
+    from torchworks.engine.callbacks import HistoryRecorder
+    from torchworks.engine.checkpointing import SafeCheckpointIO
+    from torchworks.engine.devices import resolve_accelerator, resolve_precision
+    from torchworks.engine.module import TaskDataModule, TaskModule
+    from torchworks.engine.reproducibility import EpochSeeder
+    from torchworks.engine.runs import CHECKPOINTS
+    from torchworks.engine.tracking import make_logger
+
+    checkpoints = run_dir / CHECKPOINTS
+    datamodule = TaskDataModule(task, data, config)
+    module = TaskModule(task, model, config, data.state)
+    history = HistoryRecorder()
+    callbacks = [
+        ModelCheckpoint(dirpath=checkpoints, filename="best", monitor="val_loss", mode="min", save_last=True),
+        EpochSeeder(datamodule.sampler, config.seed),
+        history,
+        *task.training_callbacks(config),
+    ]
+    if config.patience:
+        callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=config.patience))
+    if config.progress:
+        callbacks.append(RichProgressBar(leave=True))
+    accelerator = resolve_accelerator(config.device)
+    logger = make_logger(task.name, run_dir, config.output, config_dict) if config.track else False
+    trainer = pl.Trainer(
+        accelerator=accelerator,
+        devices=1,
+        precision=resolve_precision(config.precision, accelerator),
+        max_epochs=config.epochs,
+        logger=logger,
+        callbacks=callbacks,
+        plugins=[SafeCheckpointIO(checkpoints)],
+        gradient_clip_val=config.grad_clip or None,
+        enable_progress_bar=config.progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=10,
+        default_root_dir=run_dir,
+    )
+    trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
+    _restore_best(module, checkpoints / "best.ckpt", SafeCheckpointIO(checkpoints))
+    return history.history, logger
+
+
+def _restore_best(module, best: Path, io) -> None:
+    """Keep the weights of the epoch with the lowest validation loss, as the bundle's model."""
+    if best.is_file():
+        module.load_state_dict(io.load_checkpoint(best)["state_dict"])
+
+
+def _write_bundle(task, model, data, config_dict, baselines, history, run_dir: Path, logger) -> None:
+    from torchworks.bundle.io import save_weights, write_manifest
+    from torchworks.engine.outputs import evaluate_on_test, write_run_outputs
+    from torchworks.engine.tracking import log_results
+
+    model.cpu()
+    config = task.config_class.model_validate(config_dict)
+    evaluation = evaluate_on_test(task, model, data, config)
+    metrics = {**evaluation.metrics, "baselines": baselines}
+    write_run_outputs(run_dir, task, config_dict, evaluation, metrics, history, data.summary)
+    weights = save_weights(run_dir, model)
+    write_manifest(
+        run_dir,
+        {
+            "task": task.name,
+            "name": run_dir.name,
+            "config": config_dict,
+            "state": data.state,
+            "weights": weights,
+            "metrics": metrics,
+            "history": history,
+            "data": {"fingerprint": data.fingerprint, "summary": data.summary},
+        },
+    )
+    if logger:
+        log_results(logger, metrics, run_dir)
+
+
+def _discard_unresumable(run_dir: Path) -> None:
+    """Remove a run folder that failed before its first checkpoint: nothing in it is worth keeping."""
+    if not (run_dir / "checkpoints").is_dir() and not (run_dir / "bundle.json").exists():
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _is_oom(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+    )
+
+
+def _as_user_error(exc: BaseException) -> TrainingError:
+    return TrainingError(
+        "training ran out of memory",
+        expected="a batch that fits in memory",
+        got=str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__,
+        hint="lower batch_size= (or image_size=), or use a smaller model=",
+    )

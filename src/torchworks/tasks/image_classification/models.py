@@ -1,0 +1,154 @@
+"""Backbones with a replaced head: torchvision classification models by name, or a small CNN."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from torchworks.errors import ConfigError, did_you_mean
+
+SMALL_CNN = "smallcnn"
+
+
+class Classifier(nn.Module):
+    """``backbone`` (image -> features) followed by ``head`` (features -> class logits)."""
+
+    def __init__(self, backbone: nn.Module, features: int, num_classes: int, dropout: float):
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(features, num_classes))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(images))
+
+
+def small_cnn(in_channels: int) -> tuple[nn.Module, int]:
+    """Three conv stages (32-64-128) with batch norm and global pooling: good for small images."""
+
+    def block(cin: int, cout: int) -> list[nn.Module]:
+        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+    layers = [*block(in_channels, 32), *block(32, 32), nn.MaxPool2d(2),
+              *block(32, 64), *block(64, 64), nn.MaxPool2d(2),
+              *block(64, 128), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    return nn.Sequential(*layers), 128
+
+
+def available_models() -> list[str]:
+    """``smallcnn`` plus every torchvision classification model."""
+    import torchvision
+
+    return [SMALL_CNN, *torchvision.models.list_models(module=torchvision.models)]
+
+
+def build_classifier(name: str, num_classes: int, in_channels: int, dropout: float,
+                     pretrained_state: dict[str, torch.Tensor] | None = None) -> Classifier:
+    """A :class:`Classifier` around backbone ``name``, optionally starting from ``pretrained_state``."""
+    if name == SMALL_CNN:
+        backbone, features = small_cnn(in_channels)
+        return Classifier(backbone, features, num_classes, dropout)
+    import torchvision
+
+    if name not in available_models():
+        raise ConfigError(f"unknown model '{name}'", expected="smallcnn or a torchvision classification model",
+                          got=name, hint=did_you_mean(name, available_models()))
+    network = torchvision.models.get_model(name, weights=None)
+    if pretrained_state is not None:
+        _load_backbone_state(network, pretrained_state, name)
+    features = _strip_head(network, name)
+    return Classifier(network, features, num_classes, dropout)
+
+
+def normalization_of(name: str) -> tuple[list[float], list[float]]:
+    """Mean and std that torchvision's default weights for ``name`` expect."""
+    import torchvision
+
+    transforms = torchvision.models.get_model_weights(name).DEFAULT.transforms()
+    return list(transforms.mean), list(transforms.std)
+
+
+def pretrained_state(name: str, weights_file: str | None) -> dict[str, torch.Tensor]:
+    """Weights from ``weights_file``, or torchvision's default weights from the local torch cache.
+
+    Never downloads: offline machines get an immediate error saying how to provide the file.
+    """
+    if weights_file:
+        return _read_weights_file(Path(weights_file).expanduser())
+    if name == SMALL_CNN:
+        raise ConfigError("smallcnn has no pretrained weights", expected="pretrained=false or a torchvision model",
+                          got="model=smallcnn pretrained=true", hint="drop pretrained=true, or pass weights=FILE")
+    import torchvision
+
+    default = torchvision.models.get_model_weights(name).DEFAULT
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(default.url).name
+    if not cached.is_file():
+        raise ConfigError(
+            f"pretrained weights for {name} are not on this machine",
+            expected=f"the file {cached} (torchvision's {default} weights)",
+            got="no such file, and torchworks does not download at training time",
+            hint=f"on a machine with internet fetch {default.url} and copy it to {cached}, "
+                 "or pass weights=path/to/file.pth",
+        )
+    return _read_weights_file(cached)
+
+
+def _read_weights_file(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise ConfigError(f"weights file '{path}' does not exist", expected="a .pth, .pt or .safetensors file",
+                          got="no such file", hint="check the weights= path")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            from torchworks.bundle.safetensors_check import read_safetensors_header
+
+            read_safetensors_header(path)
+            state = load_file(path)
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same answer
+        raise ConfigError(f"cannot read weights file '{path}'", expected="a state dict of tensors (no pickled code)",
+                          got=f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}",
+                          hint="save the weights with torch.save(model.state_dict(), path)") from None
+    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ConfigError(f"weights file '{path}' is not a state dict", expected="a mapping of names to tensors",
+                          got=type(state).__name__)
+    return state
+
+
+def _load_backbone_state(network: nn.Module, state: dict[str, Any], name: str) -> None:
+    own = network.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    head = _head_path(network)
+    missing = [k for k in own if k not in usable and k not in (f"{head}.weight", f"{head}.bias")]
+    if missing:
+        raise ConfigError(f"weights do not fit {name}", expected=f"a {name} state dict",
+                          got=f"{len(missing)} of {len(own)} tensors missing or mis-shaped (e.g. {missing[0]})",
+                          hint="pass the weights of the same architecture as model=")
+    network.load_state_dict(usable, strict=False)
+
+
+def _head_path(network: nn.Module) -> str:
+    last = None
+    for path, module in network.named_modules():
+        if isinstance(module, nn.Linear):
+            last = path
+    if last is None:
+        raise ConfigError("this model has no linear classification head", expected="a model ending in nn.Linear",
+                          got=type(network).__name__, hint="choose resnet18, efficientnet_b0 or densenet121")
+    return last
+
+
+def _strip_head(network: nn.Module, name: str) -> int:
+    path = _head_path(network)
+    parent = network.get_submodule(path.rsplit(".", 1)[0]) if "." in path else network
+    attribute = path.rsplit(".", 1)[-1]
+    features = getattr(parent, attribute).in_features
+    setattr(parent, attribute, nn.Identity())
+    return features

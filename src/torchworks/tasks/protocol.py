@@ -1,0 +1,131 @@
+"""The Task interface: everything the engine needs from a kind of problem, and nothing more.
+
+A task is a plugin (one folder under ``tasks/``) registered with :func:`torchworks.tasks.register_task`.
+The engine wraps it in Lightning; modes never look at the task's name, only at this interface.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from torchworks.config.schema import TrainConfig
+
+if TYPE_CHECKING:  # heavy imports only for type checkers; the CLI must start fast
+    import torch
+    from lightning.pytorch import Callback
+    from matplotlib.figure import Figure
+    from torch import nn
+    from torch.utils.data import Dataset
+
+
+@dataclass
+class PreparedData:
+    """Validated datasets for one run, plus the preprocessing state that goes into the bundle.
+
+    Attributes:
+        train: Training dataset yielding ``(inputs, targets)`` pairs.
+        val: Validation dataset.
+        test: Test dataset, used by ``evaluate``.
+        state: JSON-serialisable preprocessing state (labels, normalisation, sizes). Stored in
+            ``bundle.json`` and handed back to the task at load time.
+        summary: Facts for the report (counts per split and class, skipped files).
+        fingerprint: A hash of the data the run saw, to notice when it changed.
+        sample_weights: Per-training-sample weights for a weighted sampler, or None to shuffle.
+    """
+
+    train: Dataset
+    val: Dataset
+    test: Dataset
+    state: dict[str, Any]
+    summary: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str = ""
+    sample_weights: Sequence[float] | None = None
+
+
+@dataclass
+class Evaluation:
+    """What a task makes of model outputs on the test set.
+
+    Attributes:
+        metrics: Flat JSON-ready metrics; the task's ``primary_metric`` must be among them.
+        figures: Named matplotlib figures for ``plots/`` and the report.
+        tables: Named lists of row dicts shown as tables in the report.
+    """
+
+    metrics: dict[str, Any]
+    figures: dict[str, Figure] = field(default_factory=dict)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+class Task(ABC):
+    """A kind of problem: data, model, loss, metrics, predictions, recipes."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    config_class: ClassVar[type[TrainConfig]] = TrainConfig
+    modes: ClassVar[tuple[str, ...]] = ("train", "evaluate", "predict")
+    primary_metric: ClassVar[str]
+    higher_is_better: ClassVar[bool] = True
+
+    # ----------------------------------------------------------------- data
+    @abstractmethod
+    def prepare_data(self, config: TrainConfig, state: dict[str, Any] | None = None) -> PreparedData:
+        """Build and validate the datasets. With ``state`` (from a bundle), reuse its labels and
+        preprocessing rather than fitting them again."""
+
+    def collate_fn(self):
+        """A DataLoader collate function, or None for PyTorch's default."""
+        return None
+
+    # ---------------------------------------------------------------- model
+    @abstractmethod
+    def build_model(self, config: TrainConfig, state: dict[str, Any], *, for_training: bool) -> nn.Module:
+        """The network. ``for_training`` is False when weights come from a bundle, so nothing
+        pretrained is fetched."""
+
+    @abstractmethod
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, state: dict[str, Any]) -> torch.Tensor:
+        """The training loss of one batch."""
+
+    def training_callbacks(self, config: TrainConfig) -> list[Callback]:
+        """Extra Lightning callbacks (fine-tuning schedules and the like)."""
+        return []
+
+    def validation_metrics(self, state: dict[str, Any]):
+        """A torchmetrics ``MetricCollection`` updated with ``(outputs, targets)`` on validation."""
+        return None
+
+    # ------------------------------------------------------------ evaluation
+    @abstractmethod
+    def evaluate(
+        self, outputs: torch.Tensor, targets: torch.Tensor, data: PreparedData, config: TrainConfig
+    ) -> Evaluation:
+        """Metrics, figures and tables for the test-set outputs."""
+
+    def baselines(self, data: PreparedData, config: TrainConfig) -> dict[str, dict[str, Any]]:
+        """Classical baselines fitted on the same split: ``{name: metrics}``."""
+        return {}
+
+    # --------------------------------------------------------------- predict
+    @abstractmethod
+    def predict_inputs(self, inputs: Sequence[Any], state: dict[str, Any]) -> tuple[Dataset, list[str]]:
+        """Turn user inputs (paths, folders, CSVs, in-memory objects) into a dataset of model
+        inputs and one id per item. Bad inputs raise :class:`~torchworks.errors.DataError`."""
+
+    @abstractmethod
+    def format_predictions(
+        self, outputs: torch.Tensor, ids: list[str], state: dict[str, Any], top_k: int
+    ) -> list[dict[str, Any]]:
+        """One JSON-ready record per input."""
+
+    @abstractmethod
+    def example_input(self, state: dict[str, Any]) -> torch.Tensor:
+        """A small batch of model inputs, for export and contract tests."""
+
+    # ------------------------------------------------------------- recipes
+    @abstractmethod
+    def quickstart_settings(self) -> dict[str, Any]:
+        """Settings of the built-in recipe run by ``torchworks quickstart``."""
