@@ -59,12 +59,15 @@ def predict(
     inputs: list[str] = typer.Argument(..., help="Files, folders or CSVs of paths."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write predictions to .csv or .json."),
     top_k: int = typer.Option(3, "--top-k", min=1, help="Classes listed per input."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --output file."),
 ) -> None:
     """Predict with a trained model; prints JSON lines or writes CSV/JSON."""
     import json
 
-    from torchworks.engine.predict import Predictor, write_predictions
+    from torchworks.engine.predict import Predictor, check_output_file, write_predictions
 
+    if output is not None:
+        check_output_file(output, force)
     records = Predictor(run).predict(inputs, top_k=top_k)
     if output is None:
         for record in records:

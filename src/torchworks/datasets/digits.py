@@ -42,7 +42,8 @@ DIGITS = register_sample(
         description="1,797 handwritten digits, 8x8 grayscale, 10 classes",
         source="scikit-learn (UCI optical recognition of handwritten digits)",
         materialize=materialize_digits,
-        defaults={"model": "smallcnn", "image_size": 32, "crop": 1.0, "hflip": 0.0, "epochs": 10,
+        defaults={"model": "smallcnn", "image_size": 32, "crop": 1.0, "hflip": 0.0, "scale_min": 0.85,
+                  "rotation": 8.0, "epochs": 10,
                   "lr": 3e-3, "batch_size": 64},
     )
 )

@@ -42,5 +42,6 @@ def quiet_lightning() -> None:
         r".*The `srun` command is available.*",
         r".*Experiment with name .* not found.*",
         r".*pkg_resources is deprecated.*",
+        r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",
     ):
         warnings.filterwarnings("ignore", message=pattern)

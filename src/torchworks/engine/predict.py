@@ -53,6 +53,21 @@ class Predictor:
         return f"Predictor(task={self.task.name!r}, run='{self.bundle.path}')"
 
 
+def check_output_file(output: Path, force: bool) -> None:
+    """Refuse, before any work, to replace an existing file or to write an unknown format."""
+    from torchworks.errors import OutputError
+
+    if output.suffix.lower() not in (".csv", ".json"):
+        raise OutputError(f"cannot write predictions to '{output}'", expected="a .csv or .json file",
+                          got=output.suffix or "no extension", hint="use --output preds.csv or --output preds.json")
+    if output.exists() and not force:
+        raise OutputError(f"'{output}' already exists", expected="a new file name", got="an existing file",
+                          hint="choose another --output, or add --force to replace it")
+    if not output.parent.is_dir():
+        raise OutputError(f"cannot write '{output}'", expected="an existing folder", got="no such folder",
+                          hint=f"create {output.parent} first")
+
+
 def write_predictions(records: list[dict], output: Path) -> Path:
     """Save predictions as CSV (nested fields as JSON text) or JSON, by the file's extension."""
     import json

@@ -19,9 +19,12 @@ def tracking_uri(output_root: Path) -> str:
 
 def make_logger(task_name: str, run_dir: Path, output_root: Path, params: dict[str, Any]):
     """A Lightning ``MLFlowLogger`` for this run (continuing its MLflow run on resume)."""
+    import mlflow  # noqa: F401  (configures its loggers on import; quiet them afterwards)
+    from lightning.pytorch.loggers import MLFlowLogger
+
     for noisy in ("alembic", "mlflow", "sqlalchemy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from lightning.pytorch.loggers import MLFlowLogger
+    logging.getLogger("lightning.pytorch.loggers.mlflow").setLevel(logging.ERROR)
 
     previous = _read_run_id(run_dir)
     logger = MLFlowLogger(

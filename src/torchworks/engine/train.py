@@ -39,6 +39,7 @@ def train(task_name: str, settings: dict[str, Any]) -> RunResult:
     quiet_lightning()
     task = get_task(task_name)
     config = task_config(task, settings)
+    task.check_config(config)
     task_root = check_output_root(config.output) / task.name
     run_dir, checkpoint = _run_folder(task, task_root, config, settings)
     if checkpoint is not None:
@@ -50,8 +51,8 @@ def train(task_name: str, settings: dict[str, Any]) -> RunResult:
         data = task.prepare_data(config)
         model = task.build_model(config, data.state, for_training=True)
         baselines = task.baselines(data, config) if config.baselines else {}
-        history, logger = _fit(task, model, data, config, run_dir, checkpoint, config_dict)
-        _write_bundle(task, model, data, config_dict, baselines, history, run_dir, logger)
+        history, logger, hardware = _fit(task, model, data, config, run_dir, checkpoint, config_dict)
+        _write_bundle(task, model, data, config_dict, baselines, history, hardware, run_dir, logger)
     except BaseException as exc:
         _discard_unresumable(run_dir)
         if _is_oom(exc):
@@ -83,10 +84,10 @@ def _stored_config(task, run_dir: Path, settings: dict[str, Any]):
 
 
 def _announce(task_name: str, run_dir: Path, config: dict[str, Any]) -> None:
-    import yaml
+    from rich.markup import escape
 
     say(f"[bold]torchworks train {task_name}[/bold] -> {run_dir}")
-    say("[dim]" + yaml.safe_dump(config, sort_keys=False).rstrip().replace("[", r"\[") + "[/dim]")
+    say("[dim]config: " + escape(" ".join(f"{k}={v}" for k, v in config.items())) + "[/dim]")
 
 
 def _fit(task, model, data, config, run_dir: Path, checkpoint: Path | None, config_dict: dict[str, Any]):
@@ -116,11 +117,13 @@ def _fit(task, model, data, config, run_dir: Path, checkpoint: Path | None, conf
     if config.progress:
         callbacks.append(RichProgressBar(leave=True))
     accelerator = resolve_accelerator(config.device)
+    precision = resolve_precision(config.precision, accelerator)
+    say(f"[dim]device={accelerator} precision={precision}[/dim]")
     logger = make_logger(task.name, run_dir, config.output, config_dict) if config.track else False
     trainer = pl.Trainer(
         accelerator=accelerator,
         devices=1,
-        precision=resolve_precision(config.precision, accelerator),
+        precision=precision,
         max_epochs=config.epochs,
         logger=logger,
         callbacks=callbacks,
@@ -134,7 +137,7 @@ def _fit(task, model, data, config, run_dir: Path, checkpoint: Path | None, conf
     )
     trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
     _restore_best(module, checkpoints / "best.ckpt", SafeCheckpointIO(checkpoints))
-    return history.history, logger
+    return history.history, logger, {"accelerator": accelerator, "precision": precision}
 
 
 def _restore_best(module, best: Path, io) -> None:
@@ -143,7 +146,7 @@ def _restore_best(module, best: Path, io) -> None:
         module.load_state_dict(io.load_checkpoint(best)["state_dict"])
 
 
-def _write_bundle(task, model, data, config_dict, baselines, history, run_dir: Path, logger) -> None:
+def _write_bundle(task, model, data, config_dict, baselines, history, hardware, run_dir: Path, logger) -> None:
     from torchworks.bundle.io import save_weights, write_manifest
     from torchworks.engine.outputs import evaluate_on_test, write_run_outputs
     from torchworks.engine.tracking import log_results
@@ -164,6 +167,7 @@ def _write_bundle(task, model, data, config_dict, baselines, history, run_dir: P
             "weights": weights,
             "metrics": metrics,
             "history": history,
+            "training": {**hardware, "epochs_run": len(history)},
             "data": {"fingerprint": data.fingerprint, "summary": data.summary},
         },
     )

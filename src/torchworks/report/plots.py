@@ -68,6 +68,7 @@ def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, float]]) -> Figur
 
 def image_grid(images: Sequence[np.ndarray], captions: Sequence[str], title: str, columns: int = 8) -> Figure:
     """Images (H x W or H x W x C, uint8) with a caption each."""
+    columns = max(1, min(columns, len(images)))
     rows = max(1, -(-len(images) // columns))
     fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.8 * rows), squeeze=False)
     for ax in axes.flat:

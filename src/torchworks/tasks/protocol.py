@@ -70,6 +70,10 @@ class Task(ABC):
     primary_metric: ClassVar[str]
     higher_is_better: ClassVar[bool] = True
 
+    def check_config(self, config: TrainConfig) -> None:
+        """Fail fast, before any data is read, on settings that cannot work (unknown model name,
+        pretrained weights that are not on this machine). Raises ConfigError."""
+
     # ----------------------------------------------------------------- data
     @abstractmethod
     def prepare_data(self, config: TrainConfig, state: dict[str, Any] | None = None) -> PreparedData:

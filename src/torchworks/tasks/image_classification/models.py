@@ -52,14 +52,25 @@ def build_classifier(name: str, num_classes: int, in_channels: int, dropout: flo
         return Classifier(backbone, features, num_classes, dropout)
     import torchvision
 
-    if name not in available_models():
-        raise ConfigError(f"unknown model '{name}'", expected="smallcnn or a torchvision classification model",
-                          got=name, hint=did_you_mean(name, available_models()))
+    check_model(name, pretrained=False, weights_file=None)
     network = torchvision.models.get_model(name, weights=None)
     if pretrained_state is not None:
         _load_backbone_state(network, pretrained_state, name)
     features = _strip_head(network, name)
     return Classifier(network, features, num_classes, dropout)
+
+
+def check_model(name: str, pretrained: bool, weights_file: str | None) -> None:
+    """Raise ConfigError now for an unknown model or weights that are not on this machine."""
+    if name != SMALL_CNN and name not in available_models():
+        raise ConfigError(f"unknown model '{name}'", expected="smallcnn or a torchvision classification model",
+                          got=name, hint=did_you_mean(name, available_models()))
+    if weights_file:
+        if not Path(weights_file).expanduser().is_file():
+            raise ConfigError(f"weights file '{weights_file}' does not exist",
+                              expected="a .pth, .pt or .safetensors file", got="no such file", hint="check weights=")
+    elif pretrained:
+        _cached_weights_file(name)
 
 
 def normalization_of(name: str) -> tuple[list[float], list[float]]:
@@ -77,6 +88,11 @@ def pretrained_state(name: str, weights_file: str | None) -> dict[str, torch.Ten
     """
     if weights_file:
         return _read_weights_file(Path(weights_file).expanduser())
+    return _read_weights_file(_cached_weights_file(name))
+
+
+def _cached_weights_file(name: str) -> Path:
+    """Where torchvision keeps ``name``'s default weights; ConfigError if they are not there."""
     if name == SMALL_CNN:
         raise ConfigError("smallcnn has no pretrained weights", expected="pretrained=false or a torchvision model",
                           got="model=smallcnn pretrained=true", hint="drop pretrained=true, or pass weights=FILE")
@@ -92,7 +108,7 @@ def pretrained_state(name: str, weights_file: str | None) -> dict[str, torch.Ten
             hint=f"on a machine with internet fetch {default.url} and copy it to {cached}, "
                  "or pass weights=path/to/file.pth",
         )
-    return _read_weights_file(cached)
+    return cached
 
 
 def _read_weights_file(path: Path) -> dict[str, torch.Tensor]:

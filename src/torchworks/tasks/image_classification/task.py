@@ -18,6 +18,7 @@ from torchworks.tasks.image_classification.decoding import BadImage, decode_imag
 from torchworks.tasks.image_classification.evaluation import evaluate_classifier
 from torchworks.tasks.image_classification.models import (
     build_classifier,
+    check_model,
     normalization_of,
     pretrained_state,
 )
@@ -33,6 +34,9 @@ class ImageClassification(Task):
     config_class = ImageClassificationConfig
     modes = ("train", "evaluate", "predict")
     primary_metric = "accuracy"
+
+    def check_config(self, config: ImageClassificationConfig) -> None:
+        check_model(config.model, config.pretrained, config.weights)
 
     def prepare_data(self, config: ImageClassificationConfig, state: dict[str, Any] | None = None) -> PreparedData:
         uses_pretrained = (config.pretrained or config.weights) and config.model != "smallcnn"
