@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +35,10 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
         os.replace(temp, target)
         _fsync_dir(target.parent)
     except OSError as exc:
-        temp.unlink(missing_ok=True)
+        try:
+            temp.unlink(missing_ok=True)
+        except OSError:  # the folder itself is unusable; nothing was written there
+            pass
         raise _output_error(target, exc) from None
     return target
 
@@ -64,7 +68,7 @@ def remove_stale_temp_files(folder: str | Path) -> int:
 
 
 def _finite(obj: Any) -> Any:
-    if isinstance(obj, float) and obj != obj or obj in (float("inf"), float("-inf")):
+    if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):
         return {k: _finite(v) for k, v in obj.items()}

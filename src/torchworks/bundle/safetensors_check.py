@@ -68,9 +68,15 @@ def _check_entries(file: Path, header: dict[str, Any], data_len: int) -> None:
             raise _bad(file, f"tensor '{name}' whose shape {shape} does not match its {end - start} bytes")
         spans.append((start, end, name))
     spans.sort()
-    for (_, prev_end, prev), (start, _, name) in zip(spans, spans[1:]):
-        if start < prev_end:
-            raise _bad(file, f"tensors '{prev}' and '{name}' whose bytes overlap")
+    position, previous = 0, "the header"
+    for start, end, name in spans:
+        if start < position:
+            raise _bad(file, f"tensors '{previous}' and '{name}' whose bytes overlap")
+        if start > position:
+            raise _bad(file, f"{start - position} unaccounted bytes before tensor '{name}'")
+        position, previous = end, name
+    if position != data_len:
+        raise _bad(file, f"{data_len - position} unaccounted bytes after the last tensor")
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
 
 from torchworks.errors import EXIT_USER_ERROR, TorchworksError
@@ -132,18 +131,7 @@ def _print_metrics(metrics: dict) -> None:
 def main() -> None:
     """Console-script entry point: user errors become one line on stderr and exit code 2."""
     try:
-        app(standalone_mode=False)
+        app()  # standalone: usage errors print with usage and exit 2, Ctrl-C exits 1
     except TorchworksError as exc:
         typer.secho(f"error: {exc.render()}", err=True, fg="red")
         sys.exit(EXIT_USER_ERROR)
-    except click.exceptions.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_USER_ERROR)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)

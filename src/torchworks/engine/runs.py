@@ -97,7 +97,7 @@ def timestamp() -> str:
 
 
 def _check_name(name: str) -> None:
-    if not _NAME.match(name) or name in (".", ".."):
+    if not _NAME.fullmatch(name):
         raise ConfigError(
             f"invalid run name '{name}'",
             expected="letters, digits, '.', '_' or '-' (no slashes), up to 100 characters",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,20 +38,19 @@ def decode_image(source: Path | Image.Image, max_pixels: int, short_side: int | 
         BadImage: The file is missing, empty, truncated, not an image, or too large.
     """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(source) if isinstance(source, Path) else source
-            width, height = image.size
-            if width * height > max_pixels:
-                raise BadImage(f"{width}x{height} = {width * height:,} pixels exceeds max_pixels={max_pixels:,}")
-            image.load()
-            image = ImageOps.exif_transpose(image)
-            pixels = _to_uint8(image)
+        # Image.open reads only the header; the pixel count is checked before anything is decoded.
+        image = Image.open(source) if isinstance(source, Path) else source
+        width, height = image.size
+        if width * height > max_pixels:
+            raise BadImage(f"{width}x{height} = {width * height:,} pixels exceeds max_pixels={max_pixels:,}")
+        image.load()
+        image = ImageOps.exif_transpose(image)
+        pixels = _to_uint8(image)
     except BadImage:
         raise
     except FileNotFoundError:
         raise BadImage("file not found") from None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise BadImage(str(exc).splitlines()[0][:200] or type(exc).__name__) from None
     if short_side is not None:
         pixels = resize_short_side(pixels, short_side)
@@ -79,10 +77,12 @@ def _to_uint8(image: Image.Image) -> np.ndarray:
             low, high = float(values.min()), float(values.max())
             values = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
         return np.clip(values, 0, 255).astype(np.uint8)
-    if mode in GRAY_MODES:
-        return np.asarray(image.convert("L"))
     if mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info:
+        # transparent areas become white, for grayscale and colour alike
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+        flat = Image.alpha_composite(background, rgba)
+        return np.asarray(flat.convert("L" if mode in GRAY_MODES else "RGB"))
+    if mode in GRAY_MODES:
+        return np.asarray(image.convert("L"))
     return np.asarray(image.convert("RGB"))

@@ -38,9 +38,10 @@ def assign_splits(
             )
         rng.shuffle(members)
         start = 0
-        for name, fraction in carve:
+        for position, (name, fraction) in enumerate(carve):
+            still_to_carve = len(carve) - position - 1
             count = max(1, round(len(members) * fraction))
-            count = min(count, len(members) - start - 1)
+            count = min(count, len(members) - start - 1 - still_to_carve)
             for index in members[start:start + count]:
                 splits[index] = name
             start += count
