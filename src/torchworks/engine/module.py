@@ -54,11 +54,26 @@ class TaskModule(pl.LightningModule):
             self.val_metrics.update(outputs, targets)
             self.log_dict(self.val_metrics, on_epoch=True, prog_bar=True)
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse to write a checkpoint whose weights went NaN/inf, so the last good one stays."""
+        bad = [k for k, t in checkpoint["state_dict"].items() if t.is_floating_point() and not torch.isfinite(t).all()]
+        if bad:
+            raise TrainingError(
+                f"the weights became non-finite in epoch {self.current_epoch + 1} (by step {self.global_step})",
+                expected="finite weights",
+                got=f"NaN or inf in '{bad[0]}'",
+                hint=f"lower the learning rate (lr={self.config.lr:g} now) or set grad_clip=1.0; "
+                "the last good checkpoint is kept",
+            )
+
     def configure_optimizers(self) -> Any:
         optimizer = _optimizer(self.config, self.model.parameters())
         if self.config.scheduler == "none":
             return optimizer
-        total = max(1, self.trainer.estimated_stepping_batches)
+        # not trainer.estimated_stepping_batches: it builds the train loader's iterator before a resumed
+        # run's loop state is restored, and a prefetching (num_workers > 0) iterator then replays epoch 1
+        batches = math.ceil(len(self.trainer.datamodule.sampler) / self.config.batch_size)
+        total = max(1, batches * self.trainer.max_epochs)
         warmup = max(1, min(total // 20, 200))
 
         def cosine_with_warmup(step: int) -> float:

@@ -45,7 +45,7 @@ def log_results(logger, metrics: dict[str, Any], run_dir: Path) -> None:
     """Log final test metrics and the bundle's files (not its checkpoints) as artifacts."""
     client, run_id = logger.experiment, logger.run_id
     for key, value in _flat_numbers(metrics).items():
-        client.log_metric(run_id, f"test_{key}", value)
+        client.log_metric(run_id, key if key.startswith("test_") else f"test_{key}", value)
     for item in sorted(run_dir.iterdir()):
         if item.name == "checkpoints" or item.name.startswith("."):
             continue

@@ -38,6 +38,7 @@ def train(task_name: str, settings: dict[str, Any]) -> RunResult:
     started = time.perf_counter()
     quiet_lightning()
     task = get_task(task_name)
+    settings = _with_stored_settings(task, settings)
     config = task_config(task, settings)
     task.check_config(config)
     task_root = check_output_root(config.output) / task.name
@@ -74,6 +75,21 @@ def _run_folder(task, task_root: Path, config, settings: dict[str, Any]) -> tupl
     return run_dir, None
 
 
+def _with_stored_settings(task, settings: dict[str, Any]) -> dict[str, Any]:
+    """resume=true: the run's stored settings under the ones given now, so `resume=true name=RUN`
+    needs nothing else (data=, model=... come from the run's config.json)."""
+    from torchworks.config.loading import read_yaml_config
+    from torchworks.engine.runs import resumable_run_dir
+
+    given = {**(read_yaml_config(settings["config"]) if "config" in settings else {}), **settings}
+    if str(given.get("resume", "")).strip().lower() not in ("true", "1", "yes", "on"):
+        return settings
+    name = given.get("name")
+    run_dir = resumable_run_dir(Path(given.get("output", "runs")) / task.name, str(name) if name else None)
+    stored = json.loads((run_dir / "config.json").read_text())["settings"]
+    return {**stored, **settings, "name": run_dir.name}
+
+
 def _stored_config(task, run_dir: Path, settings: dict[str, Any]):
     """On resume: the run's own settings, with anything given now (say, more epochs) on top."""
     from torchworks.engine.settings import task_config
@@ -107,7 +123,10 @@ def _fit(task, model, data, config, run_dir: Path, checkpoint: Path | None, conf
     module = TaskModule(task, model, config, data.state)
     history = HistoryRecorder()
     callbacks = [
-        ModelCheckpoint(dirpath=checkpoints, filename="best", monitor="val_loss", mode="min", save_last=True),
+        ModelCheckpoint(dirpath=checkpoints, filename="best", monitor="val_loss", mode="min"),
+        # every epoch, improved or not: Lightning 2.6 writes save_last=True's last.ckpt only in epochs
+        # that also saved a top-k checkpoint, which would make resume repeat epochs
+        ModelCheckpoint(dirpath=checkpoints, filename="last", save_top_k=1, enable_version_counter=False),
         EpochSeeder(datamodule.sampler, config.seed),
         history,
         *task.training_callbacks(config),

@@ -1,0 +1,136 @@
+"""The contract: every registered task goes through every mode it declares, on tiny data.
+
+A new task adds one row to ``TINY_DATA`` (how to make a tiny dataset, task-specific tiny settings and
+what to feed ``predict``). A new mode adds one runner to ``MODE_RUNNERS``. A task or a mode without
+its row fails here, so the contract can never silently skip anything.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+import torchworks
+from torchworks.tasks import get_task, list_tasks
+
+# Engine-level settings every task understands: tiny, offline, quiet.
+ENGINE_TINY = {"epochs": 2, "batch_size": 8, "track": False, "progress": False}
+
+
+@dataclass
+class TinyData:
+    """How to run one task on tiny data."""
+
+    make_data: Callable[[pytest.FixtureRequest, Path], Path]  # (request, scratch folder) -> data=
+    settings: dict[str, Any] = field(default_factory=dict)
+    predict_inputs: Callable[[Path], list[Any]] = lambda data: [str(data)]
+
+
+TINY_DATA: dict[str, TinyData] = {
+    "image-classification": TinyData(
+        make_data=lambda request, scratch: request.getfixturevalue("shapes_dir"),
+        settings={"model": "smallcnn", "image_size": 16, "crop": 1.0},
+        predict_inputs=lambda data: [str(data / "circle" / "000.png"), str(data / "square")],
+    ),
+}
+
+
+def _train(task_name: str, context: dict) -> None:
+    task = get_task(task_name)
+    tiny = TINY_DATA[task_name]
+    settings = {
+        **task.quickstart_settings(),
+        **ENGINE_TINY,
+        **tiny.settings,
+        "data": str(context["data"]),
+        "output": str(context["output"]),
+        "name": "contract",
+    }
+    result = torchworks.train(task_name, **settings)
+    run = result.path
+    for name in ("model.safetensors", "bundle.json", "metrics.json", "report.html"):
+        assert (run / name).is_file(), f"{task_name}: train wrote no {name}"
+    assert task.primary_metric in result.metrics, f"{task_name}: no primary metric '{task.primary_metric}'"
+    assert json.loads((run / "metrics.json").read_text())[task.primary_metric] == pytest.approx(
+        result.metrics[task.primary_metric], nan_ok=True
+    )
+    assert json.loads((run / "bundle.json").read_text())["task"] == task_name
+    context["run"] = run
+    context["metrics"] = result.metrics
+
+
+def _evaluate(task_name: str, context: dict) -> None:
+    task = get_task(task_name)
+    run = context["run"]
+    (run / "metrics.json").unlink()
+    result = torchworks.evaluate(run)
+    written = json.loads((run / "metrics.json").read_text())
+    primary = task.primary_metric
+    assert written[primary] == pytest.approx(context["metrics"][primary], nan_ok=True), (
+        f"{task_name}: evaluate disagrees with train on the same bundle and test split"
+    )
+    assert result.metrics[primary] == pytest.approx(written[primary], nan_ok=True)
+
+
+def _predict(task_name: str, context: dict) -> None:
+    task = get_task(task_name)
+    predictor = torchworks.load(context["run"])
+
+    # the task's own example batch, through the bundled model and the task's encoder
+    example = task.example_input(predictor.bundle.state)
+    with torch.inference_mode():
+        outputs = predictor.model(example)
+    size = len(example) if hasattr(example, "__len__") else 1
+    records = task.format_predictions(outputs, [f"example-{i}" for i in range(size)], predictor.bundle.state, 3)
+    assert [r["input"] for r in records] == [f"example-{i}" for i in range(size)]
+    json.dumps(records)
+
+    # real inputs, as a user passes them
+    inputs = TINY_DATA[task_name].predict_inputs(context["data"])
+    records = predictor.predict(inputs)
+    assert records, f"{task_name}: predict returned nothing for {inputs}"
+    text = json.dumps(records)
+    assert "NaN" not in text and "Infinity" not in text
+    for record in records:
+        for value in record.values():
+            if isinstance(value, float):
+                assert math.isfinite(value)
+
+
+# in the order they run: later modes use the bundle that train wrote
+MODE_RUNNERS: dict[str, Callable[[str, dict], None]] = {
+    "train": _train,
+    "evaluate": _evaluate,
+    "predict": _predict,
+}
+
+TASK_NAMES = [cls.name for cls in list_tasks()]
+
+
+def test_some_task_is_registered():
+    assert TASK_NAMES, "no task registered"
+
+
+@pytest.mark.parametrize("task_name", TASK_NAMES)
+def test_task_has_a_tiny_data_recipe_and_declares_train(task_name):
+    assert task_name in TINY_DATA, f"add a TINY_DATA row for '{task_name}' to tests/contract/test_contract.py"
+    assert "train" in get_task(task_name).modes
+
+
+@pytest.mark.parametrize("task_name", TASK_NAMES)
+def test_every_declared_mode_runs(task_name, tmp_path, request):
+    task = get_task(task_name)
+    missing = [mode for mode in task.modes if mode not in MODE_RUNNERS]
+    assert not missing, f"'{task_name}' declares modes the contract cannot run yet: {missing}"
+    assert task_name in TINY_DATA, f"add a TINY_DATA row for '{task_name}'"
+
+    context = {"data": TINY_DATA[task_name].make_data(request, tmp_path / "data"), "output": tmp_path / "runs"}
+    for mode in (m for m in MODE_RUNNERS if m in task.modes):
+        MODE_RUNNERS[mode](task_name, context)
