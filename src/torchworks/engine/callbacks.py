@@ -7,6 +7,23 @@ import warnings
 from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.callbacks import RichProgressBar
+
+
+class TrainingProgressBar(RichProgressBar):
+    """Lightning's rich bar with epochs counted from 1 and without the logger's version tag."""
+
+    def __init__(self) -> None:
+        super().__init__(leave=True)
+
+    def get_metrics(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Any]:
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        return metrics
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        max_epochs = self.trainer.max_epochs
+        return f"Epoch {current_epoch + 1}/{max_epochs if max_epochs and max_epochs > 0 else '?'}"
 
 
 class HistoryRecorder(Callback):

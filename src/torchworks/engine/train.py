@@ -108,9 +108,9 @@ def _announce(task_name: str, run_dir: Path, config: dict[str, Any]) -> None:
 
 def _fit(task, model, data, config, run_dir: Path, checkpoint: Path | None, config_dict: dict[str, Any]):
     import lightning.pytorch as pl
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-    from torchworks.engine.callbacks import HistoryRecorder
+    from torchworks.engine.callbacks import HistoryRecorder, TrainingProgressBar
     from torchworks.engine.checkpointing import SafeCheckpointIO
     from torchworks.engine.devices import resolve_accelerator, resolve_precision
     from torchworks.engine.module import TaskDataModule, TaskModule
@@ -134,7 +134,7 @@ def _fit(task, model, data, config, run_dir: Path, checkpoint: Path | None, conf
     if config.patience:
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=config.patience))
     if config.progress:
-        callbacks.append(RichProgressBar(leave=True))
+        callbacks.append(TrainingProgressBar())
     accelerator = resolve_accelerator(config.device)
     precision = resolve_precision(config.precision, accelerator)
     say(f"[dim]device={accelerator} precision={precision}[/dim]")
