@@ -359,3 +359,27 @@ def test_cli_exits_2_when_output_is_under_a_regular_file(shapes_dir, tiny_settin
     err = capsys.readouterr().err
     assert "error: cannot write runs to" in err and "Traceback" not in err
     assert blocker.read_text() == "precious"
+
+
+class _SelfKillingDataset(torch.utils.data.Dataset):
+    """Stands in for a worker the kernel's out-of-memory killer ends: SIGKILL from inside the worker."""
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, index: int):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_data_worker_killed_by_sigkill_reads_as_probable_oom_with_a_hint():
+    from torchworks.engine.train import _as_user_error, _is_oom
+
+    loader = torch.utils.data.DataLoader(_SelfKillingDataset(), batch_size=2, num_workers=1)
+    with pytest.raises(RuntimeError) as raised:
+        next(iter(loader))
+
+    assert _is_oom(raised.value), str(raised.value)
+    error = _as_user_error(raised.value)
+    assert "killed" in error.what and "memory" in error.what
+    assert "num_workers=" in error.hint
+    assert not _is_oom(RuntimeError("DataLoader worker (pid 1) exited unexpectedly with exit code 1"))

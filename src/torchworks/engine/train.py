@@ -202,15 +202,37 @@ def _discard_unresumable(run_dir: Path) -> None:
 
 def _is_oom(exc: BaseException) -> bool:
     text = str(exc).lower()
-    return isinstance(exc, MemoryError) or (
+    return isinstance(exc, MemoryError) or _worker_killed(exc) or (
         isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
     )
 
 
+def _worker_killed(exc: BaseException) -> bool:
+    """A DataLoader worker ended by SIGKILL (almost always the kernel's out-of-memory killer).
+
+    PyTorch raises 'worker ... exited unexpectedly' with the signal named only in the chained cause.
+    """
+    seen: BaseException | None = exc
+    while seen is not None:
+        text = str(seen).lower()
+        if "dataloader worker" in text and "killed by signal: killed" in text:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _as_user_error(exc: BaseException) -> TrainingError:
+    text = str(exc)
+    if _worker_killed(exc):
+        return TrainingError(
+            "a data-loading worker was killed (exit -9), probably by the system running out of memory",
+            expected="workers that fit in memory",
+            got=text.splitlines()[0][:160],
+            hint="lower num_workers= or batch_size= (or image_size=)",
+        )
     return TrainingError(
         "training ran out of memory",
         expected="a batch that fits in memory",
-        got=str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__,
+        got=text.splitlines()[0][:160] if text else type(exc).__name__,
         hint="lower batch_size= (or image_size=), or use a smaller model=",
     )
