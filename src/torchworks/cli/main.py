@@ -91,10 +91,11 @@ def quickstart(
 
     rows = summary_rows(run_quickstart(task, parse_overrides(settings or [])))
     table = Table(title="torchworks quickstart")
-    for column in ("task", "metric", "value", "baseline", "time", "bundle"):
-        table.add_column(column)
+    columns = ("task", "metric", "value", "baseline", "time")  # bundle paths follow, one full line each
+    for column in columns:
+        table.add_column(column, no_wrap=True)
     for row in rows:
-        table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()))
+        table.add_row(*(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in columns))
     console().print(table)
     for row in rows:
         typer.echo(f"bundle: {row['bundle']}")

@@ -202,33 +202,38 @@ def _discard_unresumable(run_dir: Path) -> None:
 
 def _is_oom(exc: BaseException) -> bool:
     text = str(exc).lower()
-    return isinstance(exc, MemoryError) or _worker_killed(exc) or (
+    return isinstance(exc, MemoryError) or _worker_death(exc) is not None or (
         isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
     )
 
 
-def _worker_killed(exc: BaseException) -> bool:
-    """A DataLoader worker ended by SIGKILL (almost always the kernel's out-of-memory killer).
+def _worker_death(exc: BaseException) -> str | None:
+    """How a DataLoader worker process died, if that is what ``exc`` reports, else None.
 
-    PyTorch raises 'worker ... exited unexpectedly' with the signal named only in the chained cause.
+    A worker that raises has its error re-raised in the trainer; 'exited unexpectedly' means the
+    process itself was ended, nearly always by the kernel's out-of-memory killer (SIGKILL, exit -9).
+    PyTorch names the signal only in a chained cause, and only when its SIGCHLD handler saw it.
     """
     seen: BaseException | None = exc
+    death = None
     while seen is not None:
         text = str(seen).lower()
         if "dataloader worker" in text and "killed by signal: killed" in text:
-            return True
+            return "was killed (exit -9), probably by the system running out of memory"
+        if "dataloader worker" in text and "exited unexpectedly" in text:
+            death = "exited unexpectedly, most often because the system ran out of memory"
         seen = seen.__cause__ or seen.__context__
-    return False
+    return death
 
 
 def _as_user_error(exc: BaseException) -> TrainingError:
     text = str(exc)
-    if _worker_killed(exc):
+    if death := _worker_death(exc):
         return TrainingError(
-            "a data-loading worker was killed (exit -9), probably by the system running out of memory",
+            f"a data-loading worker {death}",
             expected="workers that fit in memory",
             got=text.splitlines()[0][:160],
-            hint="lower num_workers= or batch_size= (or image_size=)",
+            hint="lower num_workers= or batch_size= (or image_size=); num_workers=0 shows any error of its own",
         )
     return TrainingError(
         "training ran out of memory",
