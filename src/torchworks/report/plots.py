@@ -70,7 +70,8 @@ def image_grid(images: Sequence[np.ndarray], captions: Sequence[str], title: str
     """Images (H x W or H x W x C, uint8) with a caption each."""
     columns = max(1, min(columns, len(images)))
     rows = max(1, -(-len(images) // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.8 * rows), squeeze=False)
+    # at least as wide as the title, however few images there are
+    fig, axes = plt.subplots(rows, columns, figsize=(max(1.6 * columns, 0.1 * len(title)), 1.8 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, caption in zip(axes.flat, images, captions):
