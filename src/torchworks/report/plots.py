@@ -18,18 +18,20 @@ def training_curves(history: list[dict[str, Any]]) -> Figure | None:
     if not history:
         return None
     epochs = [row["epoch"] for row in history]
-    fig, (loss_ax, metric_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
+    metric_keys = sorted({k for row in history for k in row if k.startswith("val_") and k != "val_loss"})
+    fig, axes = plt.subplots(1, 2 if metric_keys else 1, figsize=(10 if metric_keys else 5.5, 3.6), squeeze=False)
+    loss_ax = axes[0, 0]
     for key in ("train_loss", "val_loss"):
         values = [row.get(key) for row in history]
         if any(v is not None for v in values):
             loss_ax.plot(epochs, values, marker="o", label=key)
     loss_ax.set(title="Loss", xlabel="epoch")
     loss_ax.legend()
-    metric_keys = sorted({k for row in history for k in row if k.startswith("val_") and k != "val_loss"})
-    for key in metric_keys:
-        metric_ax.plot(epochs, [row.get(key) for row in history], marker="o", label=key)
-    metric_ax.set(title="Validation metrics", xlabel="epoch")
     if metric_keys:
+        metric_ax = axes[0, 1]
+        for key in metric_keys:
+            metric_ax.plot(epochs, [row.get(key) for row in history], marker="o", label=key)
+        metric_ax.set(title="Validation metrics", xlabel="epoch")
         metric_ax.legend()
     fig.tight_layout()
     return fig

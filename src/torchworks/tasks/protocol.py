@@ -115,15 +115,16 @@ class Task(ABC):
 
     # --------------------------------------------------------------- predict
     @abstractmethod
-    def predict_inputs(self, inputs: Sequence[Any], state: dict[str, Any]) -> tuple[Dataset, list[str]]:
+    def predict_inputs(self, inputs: Sequence[Any], state: dict[str, Any]) -> tuple[Dataset, list[Any]]:
         """Turn user inputs (paths, folders, CSVs, in-memory objects) into a dataset of model
-        inputs and one id per item. Bad inputs raise :class:`~torchworks.errors.DataError`."""
+        inputs and one id per item (a path, or whatever ``format_predictions`` needs to describe
+        the item). Bad inputs raise :class:`~torchworks.errors.DataError`."""
 
     @abstractmethod
     def format_predictions(
-        self, outputs: torch.Tensor, ids: list[str], state: dict[str, Any], top_k: int
+        self, outputs: torch.Tensor, ids: list[Any], state: dict[str, Any], top_k: int
     ) -> list[dict[str, Any]]:
-        """One JSON-ready record per input."""
+        """JSON-ready records: one per input, or one per input and step for sequence outputs."""
 
     @abstractmethod
     def example_input(self, state: dict[str, Any]) -> torch.Tensor:

@@ -1,0 +1,75 @@
+"""The forecasting task: ties series tables, windows, networks, backtests and baselines to the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from torchworks.tasks import register_task
+from torchworks.tasks.forecasting.config import ForecastingConfig
+from torchworks.tasks.forecasting.data import ForecastData, prepare_forecast_data
+from torchworks.tasks.forecasting.losses import forecast_loss
+from torchworks.tasks.forecasting.models import build_forecaster
+from torchworks.tasks.protocol import Evaluation, Task
+
+
+@register_task
+class Forecasting(Task):
+    """Forecast the next ``horizon`` steps of one or many time series from their recent past."""
+
+    name = "forecasting"
+    description = "Forecast time series (prices, demand, sensors) with backtests against ARIMA/ETS"
+    config_class = ForecastingConfig
+    modes = ("train", "evaluate", "predict")
+    primary_metric = "mase"
+    higher_is_better = False
+
+    def prepare_data(self, config: ForecastingConfig, state: dict[str, Any] | None = None) -> ForecastData:
+        return prepare_forecast_data(config, state)
+
+    def build_model(self, config: ForecastingConfig, state: dict[str, Any], *, for_training: bool) -> nn.Module:
+        return build_forecaster(
+            config.model,
+            lookback=state["lookback"],
+            horizon=state["horizon"],
+            n_features=state["n_features"],
+            n_outputs=max(1, len(state["quantiles"])),
+            hidden=config.hidden,
+            layers=config.layers,
+            heads=config.heads,
+            dropout=config.dropout,
+        )
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, state: dict[str, Any]) -> torch.Tensor:
+        return forecast_loss(outputs, targets, state["quantiles"])
+
+    def evaluate(self, outputs: torch.Tensor, targets: torch.Tensor, data: ForecastData,
+                 config: ForecastingConfig) -> Evaluation:
+        from torchworks.tasks.forecasting.evaluation import evaluate_forecasts
+
+        return evaluate_forecasts(outputs, data)
+
+    def baselines(self, data: ForecastData, config: ForecastingConfig) -> dict[str, dict[str, Any]]:
+        from torchworks.tasks.forecasting.evaluation import baseline_metrics
+
+        return baseline_metrics(data, config, progress=config.progress)
+
+    def predict_inputs(self, inputs: Sequence[Any], state: dict[str, Any]):
+        from torchworks.tasks.forecasting.predicting import recent_windows
+
+        return recent_windows(inputs, state)
+
+    def format_predictions(self, outputs: torch.Tensor, ids: list[Any], state: dict[str, Any],
+                           top_k: int) -> list[dict[str, Any]]:
+        from torchworks.tasks.forecasting.predicting import forecast_records
+
+        return forecast_records(outputs, ids, state)
+
+    def example_input(self, state: dict[str, Any]) -> torch.Tensor:
+        return torch.zeros(2, state["lookback"], state["n_features"])
+
+    def quickstart_settings(self) -> dict[str, Any]:
+        return {"data": "sunspots", "name": "quickstart-sunspots"}
