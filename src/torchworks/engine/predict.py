@@ -34,7 +34,7 @@ class Predictor:
     def labels(self) -> list[str] | None:
         return self.bundle.state.get("labels")
 
-    def predict(self, inputs: Sequence[Any] | str | Path, top_k: int = 3, batch_size: int | None = None) -> list[dict]:
+    def predict(self, inputs: Sequence[Any] | Any, top_k: int = 3, batch_size: int | None = None) -> list[dict]:
         """Predictions for ``inputs`` (file paths, folders, CSVs of paths, or in-memory items).
 
         Returns:
@@ -42,7 +42,8 @@ class Predictor:
         """
         from torchworks.engine.outputs import collect_outputs
 
-        items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+        # one path, DataFrame or image is one input; a list or tuple holds several
+        items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         dataset, ids = self.task.predict_inputs(items, self.bundle.state)
         outputs, _ = collect_outputs(
             self.task, self.model, dataset, batch_size or self.config.batch_size, with_targets=False

@@ -30,7 +30,8 @@ def to_original_units(outputs: np.ndarray, windows: np.ndarray, data: ForecastDa
     """Scaled model outputs (n, horizon[, q]) back to the target's units, window by window."""
     scalers = {sid: Scaler.from_state(s) for sid, s in data.state["scalers"].items()}
     ids = [s.id for s in data.table.series]
-    return np.stack([scalers[ids[s]].inverse_target(out) for out, (s, _) in zip(outputs, windows)])
+    values = np.stack([scalers[ids[s]].inverse_target(out) for out, (s, _) in zip(outputs, windows)])
+    return np.sort(values, axis=-1)  # quantile heads can cross; sorting them is the monotone rearrangement
 
 
 def evaluate_forecasts(outputs: torch.Tensor, data: ForecastData) -> Evaluation:
@@ -53,10 +54,12 @@ def evaluate_forecasts(outputs: torch.Tensor, data: ForecastData) -> Evaluation:
         "naive": lambda y, origins: naive_forecasts(y, origins, horizon),
         f"seasonal naive (season {season})": lambda y, origins: seasonal_naive_forecasts(y, origins, horizon, season),
     }
-    cheap = {
-        name: forecast_metrics(_per_series(data, windows, horizon, forecast), actuals, scales)["per_horizon"]["mase"]
-        for name, forecast in cheap_baselines.items()
-    }
+    cheap = {}
+    for name, forecast in cheap_baselines.items():
+        try:
+            cheap[name] = forecast_metrics(_per_series(data, windows, horizon, forecast), actuals, scales)["per_horizon"]["mase"]
+        except ValueError:  # seasonal naive needs a full season before the first test origin
+            continue
 
     from torchworks.tasks.forecasting import plots
 

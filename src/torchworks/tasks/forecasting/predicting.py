@@ -72,7 +72,7 @@ def forecast_records(outputs: torch.Tensor, ids: list[dict[str, Any]], state: di
     records = []
     for output, identity in zip(outputs.float().numpy(), ids):
         scaler = Scaler.from_state(state["scalers"][identity["series"]])
-        values = scaler.inverse_target(output)  # (horizon, q)
+        values = np.sort(scaler.inverse_target(output), axis=-1)  # (horizon, q); crossed quantiles reordered
         times = future_times(identity["last_time"], state["frequency"], state["horizon"])
         for step, moment in enumerate(times):
             record: dict[str, Any] = {"input": identity["source"]}
