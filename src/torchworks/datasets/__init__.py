@@ -38,6 +38,27 @@ def data_home() -> Path:
     return Path(root) / "datasets"
 
 
+def materialize_once(target: Path, write: Callable[[Path], None]) -> None:
+    """Fill the folder ``target`` by ``write(folder)`` atomically: into a temporary sibling, then a
+    rename, so a reader never sees a half-written dataset. Callers check for a finished copy first."""
+    import shutil
+    import tempfile
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        write(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if target.exists():  # a copy left unfinished by an interrupted run
+        shutil.rmtree(target, ignore_errors=True)
+    try:
+        staging.rename(target)
+    except OSError:  # another process finished first; its copy is as good as ours
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def register_sample(sample: SampleDataset) -> SampleDataset:
     """Make ``sample`` addressable by name."""
     _SAMPLES[sample.name] = sample

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
-from torchworks.datasets import SampleDataset, register_sample
+from torchworks.datasets import SampleDataset, materialize_once, register_sample
 
 
 def materialize_digits(target: Path) -> Path:
@@ -18,20 +16,15 @@ def materialize_digits(target: Path) -> Path:
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".digits-", dir=target.parent))
-    for index, (pixels, label) in enumerate(zip(digits.images, digits.target)):
-        folder = staging / str(label)
-        folder.mkdir(exist_ok=True)
-        image = np.clip(pixels * (255.0 / 16.0), 0, 255).astype("uint8")
-        Image.fromarray(image, mode="L").save(folder / f"{index:04d}.png")
-    (staging / ".complete").write_text("1797 images\n")
-    if target.exists():  # a copy left unfinished by an interrupted run
-        shutil.rmtree(target, ignore_errors=True)
-    try:
-        staging.rename(target)
-    except OSError:  # another process finished first; its copy is as good as ours
-        shutil.rmtree(staging, ignore_errors=True)
+
+    def write(folder: Path) -> None:
+        for index, (pixels, label) in enumerate(zip(digits.images, digits.target)):
+            (folder / str(label)).mkdir(exist_ok=True)
+            image = np.clip(pixels * (255.0 / 16.0), 0, 255).astype("uint8")
+            Image.fromarray(image, mode="L").save(folder / str(label) / f"{index:04d}.png")
+        (folder / ".complete").write_text("1797 images\n")
+
+    materialize_once(target, write)
     return target
 
 

@@ -6,14 +6,12 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
-from torchworks.datasets import SampleDataset, register_sample
+from torchworks.datasets import SampleDataset, materialize_once, register_sample
 
 
 def _write_once(target: Path, build: Callable[[], pd.DataFrame]) -> Path:
@@ -22,15 +20,7 @@ def _write_once(target: Path, build: Callable[[], pd.DataFrame]) -> Path:
     if csv.exists():
         return csv
     frame = build()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    frame.to_csv(staging / csv.name, index=False, na_rep="")
-    if target.exists():  # a copy left unfinished by an interrupted run
-        shutil.rmtree(target, ignore_errors=True)
-    try:
-        staging.rename(target)
-    except OSError:  # another process finished first; its copy is as good as ours
-        shutil.rmtree(staging, ignore_errors=True)
+    materialize_once(target, lambda folder: frame.to_csv(folder / csv.name, index=False, na_rep=""))
     return csv
 
 
