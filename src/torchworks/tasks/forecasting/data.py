@@ -12,7 +12,8 @@ from torchworks.console import say
 from torchworks.datasets import get_sample
 from torchworks.errors import DataError
 from torchworks.tasks.forecasting.config import ForecastingConfig
-from torchworks.tasks.forecasting.frames import SeriesTable, load_series, season_of
+from torchworks.tasks.forecasting.frames import SeriesTable, load_series
+from torchworks.tasks.forecasting.frequency import season_of
 from torchworks.tasks.forecasting.windows import (
     Cuts,
     Scaler,

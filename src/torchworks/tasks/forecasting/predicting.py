@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 from torchworks.errors import DataError
-from torchworks.tasks.forecasting.frames import future_times, load_series
+from torchworks.tasks.forecasting.frames import load_series
+from torchworks.tasks.forecasting.frequency import future_times
 from torchworks.tasks.forecasting.windows import Scaler, features_of
 
 
