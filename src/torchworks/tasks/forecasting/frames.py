@@ -26,18 +26,8 @@ from torchworks.tasks.forecasting.frequency import (
     step_text,
     time_keys,
 )
-from torchworks.tasks.forecasting.tables import (
-    Rows,
-    blank_rows,
-    counted,
-    find_target_column,
-    find_time_column,
-    listing,
-    numeric_values,
-    read_source,
-    require_column,
-    series_ids,
-)
+from torchworks.tables import Rows, blank_rows, counted, listing, read_source, require_column
+from torchworks.tasks.forecasting.tables import find_target_column, find_time_column, numeric_values, series_ids
 
 __all__ = ["FILLS", "Series", "SeriesTable", "future_times", "load_series", "season_of"]
 
@@ -104,7 +94,7 @@ def load_series(source: str | Path | pd.DataFrame, *, time: str | None, target: 
     if fill not in FILLS:
         raise DataError(f"unknown fill '{fill}'", expected="one of " + ", ".join(FILLS), got=fill,
                         hint=did_you_mean(fill, FILLS))
-    frame, rows = read_source(source)
+    frame, rows = read_source(source, "a CSV, TSV or Parquet file of time series")
     numbers = np.arange(len(frame)) + rows.first
     blank = blank_rows(frame)
     frame, numbers = frame[~blank].reset_index(drop=True), numbers[~blank]

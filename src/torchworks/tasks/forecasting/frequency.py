@@ -13,7 +13,7 @@ from pandas.api import types as ptypes
 from pandas.tseries.frequencies import to_offset
 
 from torchworks.errors import DataError
-from torchworks.tasks.forecasting.tables import Rows, as_text, listing
+from torchworks.tables import Rows, as_text, listing
 
 
 def parse_times(column: pd.Series, name: str, rows: Rows, numbers: np.ndarray) -> pd.Index:

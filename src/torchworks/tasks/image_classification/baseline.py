@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from torchworks.tasks.image_classification.evaluation import classification_metrics
+from torchworks.metrics.classification import classification_metrics
 from torchworks.tasks.protocol import PreparedData
 
 MAX_TRAIN = 5000

@@ -1,0 +1,1 @@
+"""Metrics shared by tasks of the same family (computed with torchmetrics)."""

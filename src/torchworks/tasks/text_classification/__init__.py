@@ -1,0 +1,1 @@
+"""Text classification: support tickets, sentiment, intents; from-scratch and pretrained encoders."""
