@@ -54,6 +54,20 @@ def _tiny_series(request: pytest.FixtureRequest, scratch: Path) -> Path:
     return path
 
 
+def _tiny_texts(request: pytest.FixtureRequest, scratch: Path) -> Path:
+    """Three classes of short texts, each with its own words, as a CSV."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    words = {"billing": "refund invoice charged card", "shipping": "parcel courier tracking late",
+             "account": "password login email locked"}
+    lines = ["text,label"]
+    for i in range(36):
+        label = list(words)[i % 3]
+        lines.append(f"{' '.join(words[label].split()[i % 4:] + ['please', str(i % 5)])},{label}")
+    path = scratch / "texts.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 TINY_DATA: dict[str, TinyData] = {
     "forecasting": TinyData(
         make_data=_tiny_series,
@@ -66,6 +80,11 @@ TINY_DATA: dict[str, TinyData] = {
         make_data=lambda request, scratch: request.getfixturevalue("shapes_dir"),
         settings={"model": "smallcnn", "image_size": 16, "crop": 1.0},
         predict_inputs=lambda data: [str(data / "circle" / "000.png"), str(data / "square")],
+    ),
+    "text-classification": TinyData(
+        make_data=_tiny_texts,
+        settings={"model": "bigru", "embedding_dim": 16, "hidden": 16, "layers": 1, "freeze": "none"},
+        predict_inputs=lambda data: ["my parcel is late", str(data)],
     ),
 }
 
@@ -115,7 +134,7 @@ def _predict(task_name: str, context: dict) -> None:
     example = task.example_input(predictor.bundle.state)
     with torch.inference_mode():
         outputs = predictor.model(example)
-    size = len(example) if hasattr(example, "__len__") else 1
+    size = len(outputs)
     inputs = TINY_DATA[task_name].predict_inputs(context["data"])
     _, ids = task.predict_inputs(inputs, predictor.bundle.state)  # ids are the task's own, whatever they hold
     ids = (ids * size)[:size]

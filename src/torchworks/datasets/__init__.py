@@ -80,3 +80,4 @@ def list_samples() -> list[SampleDataset]:
 def _load_builtin() -> None:
     from torchworks.datasets import digits  # noqa: F401  (registers itself)
     from torchworks.datasets import forecasting_samples  # noqa: F401  (registers itself)
+    from torchworks.datasets import text_samples  # noqa: F401  (registers itself)

@@ -60,5 +60,6 @@ def quiet_lightning() -> None:
         r".*Experiment with name .* not found.*",
         r".*pkg_resources is deprecated.*",
         r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",
+        r".*module\(s\) in eval mode at the start of training.*",  # a frozen pretrained part, on purpose
     ):
         warnings.filterwarnings("ignore", message=pattern)

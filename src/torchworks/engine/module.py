@@ -67,7 +67,8 @@ class TaskModule(pl.LightningModule):
             )
 
     def configure_optimizers(self) -> Any:
-        optimizer = _optimizer(self.config, self.model.parameters())
+        groups = self.task.parameter_groups(self.model, self.config)
+        optimizer = _optimizer(self.config, groups if groups is not None else self.model.parameters())
         if self.config.scheduler == "none":
             return optimizer
         # not trainer.estimated_stepping_batches: it builds the train loader's iterator before a resumed

@@ -1,4 +1,4 @@
-"""Figures shared by tasks and the engine: training curves, confusion matrices, ROC curves."""
+"""Figures shared by tasks and the engine: training curves, confusion matrices, ROC curves, bars."""
 
 from __future__ import annotations
 
@@ -80,6 +80,34 @@ def image_grid(images: Sequence[np.ndarray], captions: Sequence[str], title: str
         ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
         ax.set_title(caption, fontsize=7)
     fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def bar_chart(values: dict[str, float], title: str, xlabel: str, limit: tuple[float, float] | None = (0, 1)) -> Figure:
+    """Horizontal bars, one per name, with the value printed at the end of each bar."""
+    names = list(values)
+    fig, ax = plt.subplots(figsize=(6.4, max(2.2, 0.32 * len(names) + 1.2)))
+    ax.barh(range(len(names)), [values[n] for n in names], color="#4c72b0")
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    for row, name in enumerate(names):
+        ax.text(values[name], row, f" {values[name]:.3f}", va="center", fontsize=8)
+    ax.set(title=title, xlabel=xlabel)
+    if limit is not None:
+        ax.set_xlim(limit[0], limit[1] * 1.12)
+    fig.tight_layout()
+    return fig
+
+
+def confidence_histogram(confidence: np.ndarray, correct: np.ndarray) -> Figure:
+    """How sure the model was on right and on wrong answers: where a review threshold could go."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.4))
+    bins = np.linspace(0, 1, 21)
+    ax.hist(confidence[correct], bins=bins, alpha=0.7, label=f"right ({int(correct.sum())})", color="#55a868")
+    ax.hist(confidence[~correct], bins=bins, alpha=0.8, label=f"wrong ({int((~correct).sum())})", color="#c44e52")
+    ax.set(title="Confidence of test predictions", xlabel="probability of the predicted class", ylabel="texts")
+    ax.legend()
     fig.tight_layout()
     return fig
 

@@ -94,6 +94,11 @@ class Task(ABC):
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor, state: dict[str, Any]) -> torch.Tensor:
         """The training loss of one batch."""
 
+    def parameter_groups(self, model: nn.Module, config: TrainConfig) -> list[dict[str, Any]] | None:
+        """Optimiser parameter groups, each with its own ``lr`` (a new head learning faster than a
+        pretrained body), or None for one group at ``config.lr``."""
+        return None
+
     def training_callbacks(self, config: TrainConfig) -> list[Callback]:
         """Extra Lightning callbacks (fine-tuning schedules and the like)."""
         return []
@@ -127,8 +132,8 @@ class Task(ABC):
         """JSON-ready records: one per input, or one per input and step for sequence outputs."""
 
     @abstractmethod
-    def example_input(self, state: dict[str, Any]) -> torch.Tensor:
-        """A small batch of model inputs, for export and contract tests."""
+    def example_input(self, state: dict[str, Any]) -> Any:
+        """A small batch of model inputs (a tensor, or a dict of tensors), for export and contract tests."""
 
     # ------------------------------------------------------------- recipes
     @abstractmethod

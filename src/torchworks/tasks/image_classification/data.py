@@ -19,7 +19,7 @@ from torchworks.tasks.image_classification.config import ImageClassificationConf
 from torchworks.tasks.image_classification.decoding import decode_image, resize_short_side
 from torchworks.tasks.image_classification.scanning import ScanResult, scan_images
 from torchworks.tasks.image_classification.sources import find_labelled_files
-from torchworks.tasks.image_classification.splitting import assign_splits
+from torchworks.splitting import assign_splits
 from torchworks.tasks.protocol import PreparedData
 
 

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from torchworks.errors import DataError
-from torchworks.tasks.image_classification.splitting import assign_splits
+from torchworks.splitting import assign_splits
 
 
 def _labels(per_class: dict[str, int]) -> list[str]:
@@ -56,7 +56,7 @@ def test_a_class_too_small_to_split_is_named():
     with pytest.raises(DataError) as info:
         assign_splits(labels, [None] * len(labels), 0.15, 0.15, seed=0)
     assert "'tiny'" in info.value.what and "2 training image" in info.value.what
-    assert "val/" in info.value.hint
+    assert "val/" in info.value.hint and "split column" in info.value.hint
 
 
 def test_two_per_class_is_enough_when_only_one_split_is_carved():
@@ -71,3 +71,18 @@ def test_each_carved_split_gets_at_least_one_item_per_class():
     labels = _labels({"a": 3, "b": 3})
     splits = assign_splits(labels, [None] * len(labels), 0.3, 0.6, seed=0)
     assert set(splits) == {"train", "val", "test"}
+
+
+def test_copies_of_an_item_share_its_split():
+    labels = _labels({"a": 30, "b": 30})
+    groups = [i // 3 for i in range(len(labels))]  # every item three times
+    splits = assign_splits(labels, [None] * len(labels), 0.2, 0.2, seed=3, groups=groups, noun="text")
+    for group in set(groups):
+        assert len({s for s, g in zip(splits, groups) if g == group}) == 1
+    assert set(splits) == {"train", "val", "test"}
+
+
+def test_a_rare_class_can_stay_in_training():
+    labels = _labels({"a": 20, "once": 1})
+    splits = assign_splits(labels, [None] * len(labels), 0.2, 0.2, seed=0, rare="train")
+    assert splits[labels.index("once")] == "train"

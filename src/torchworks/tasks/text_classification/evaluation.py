@@ -1,0 +1,108 @@
+"""Test-set metrics (torchmetrics), figures and tables for single- and multi-label text classification."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torchmetrics.functional.classification import (
+    multilabel_auroc,
+    multilabel_exact_match,
+    multilabel_f1_score,
+    multilabel_hamming_distance,
+    multilabel_precision,
+    multilabel_recall,
+)
+
+from torchworks.metrics.classification import classification_metrics, confusion_matrix
+from torchworks.report.plots import bar_chart, confidence_histogram, confusion_matrix_figure
+from torchworks.tasks.protocol import Evaluation
+
+SHOWN_MISTAKES = 25
+
+
+def evaluate_texts(logits: torch.Tensor, targets: torch.Tensor, state: dict[str, Any], texts: list[str]) -> Evaluation:
+    """Metrics, figures and tables for the test split."""
+    if state["multi_label"]:
+        return _multi_label(logits, targets, state, texts)
+    return _single_label(logits, targets, state["labels"], texts)
+
+
+def _single_label(logits: torch.Tensor, targets: torch.Tensor, labels: list[str], texts: list[str]) -> Evaluation:
+    probabilities = logits.softmax(dim=1)
+    metrics = classification_metrics(probabilities, targets, labels)
+    confidence, predicted = probabilities.max(dim=1)
+    correct = (predicted == targets).numpy()
+    figures = {
+        "confusion_matrix": confusion_matrix_figure(confusion_matrix(probabilities, targets, len(labels)), labels),
+        "f1_by_class": bar_chart({n: v["f1"] for n, v in metrics["per_class"].items()}, "F1 by class (test)", "F1"),
+        "confidence": confidence_histogram(confidence.numpy(), correct),
+    }
+    wrong = np.flatnonzero(~correct)
+    wrong = wrong[np.argsort(-confidence.numpy()[wrong])][:SHOWN_MISTAKES]  # confident mistakes first
+    mistakes = [{"text": _short(texts[i]), "actual": labels[int(targets[i])], "predicted": labels[int(predicted[i])],
+                 "probability": round(float(confidence[i]), 3)} for i in wrong]
+    return Evaluation(metrics, figures, _tables(metrics, mistakes))
+
+
+def text_metrics(probabilities: torch.Tensor, targets: torch.Tensor, state: dict[str, Any]) -> dict[str, Any]:
+    """The metrics of class probabilities (softmax, or per-label sigmoid for multi-label) on ``targets``."""
+    if not state["multi_label"]:
+        return classification_metrics(probabilities, targets, state["labels"])
+    labels, truth = state["labels"], targets.long()
+    options = {"num_labels": len(labels), "threshold": state["threshold"]}
+    per_label = {
+        "precision": multilabel_precision(probabilities, truth, average="none", **options),
+        "recall": multilabel_recall(probabilities, truth, average="none", **options),
+        "f1": multilabel_f1_score(probabilities, truth, average="none", **options),
+    }
+    support = truth.sum(dim=0)
+    subset = float(multilabel_exact_match(probabilities, truth, **options))
+    return {
+        "accuracy": subset,  # for multi-label, a text counts as right only with exactly its labels
+        "subset_accuracy": subset,
+        "hamming_loss": float(multilabel_hamming_distance(probabilities, truth, **options)),
+        "macro_f1": float(multilabel_f1_score(probabilities, truth, average="macro", **options)),
+        "micro_f1": float(multilabel_f1_score(probabilities, truth, average="micro", **options)),
+        "macro_precision": float(multilabel_precision(probabilities, truth, average="macro", **options)),
+        "macro_recall": float(multilabel_recall(probabilities, truth, average="macro", **options)),
+        "auroc": _multilabel_auroc(probabilities, truth, len(labels)),
+        "per_class": {name: {**{k: round(float(v[i]), 4) for k, v in per_label.items()}, "support": int(support[i])}
+                      for i, name in enumerate(labels)},
+        "test_samples": int(len(truth)),
+    }
+
+
+def _multi_label(logits: torch.Tensor, targets: torch.Tensor, state: dict[str, Any], texts: list[str]) -> Evaluation:
+    labels, threshold, truth = state["labels"], state["threshold"], targets.long()
+    probabilities = logits.sigmoid()
+    metrics = text_metrics(probabilities, targets, state)
+    figures = {"f1_by_class": bar_chart({k: v["f1"] for k, v in metrics["per_class"].items()},
+                                        "F1 by label (test)", "F1")}
+    on = probabilities >= threshold
+    mistakes = []
+    for i in torch.nonzero((on != truth.bool()).any(dim=1)).flatten()[:SHOWN_MISTAKES].tolist():
+        mistakes.append({"text": _short(texts[i]), "actual": ", ".join(labels[j] for j in torch.nonzero(truth[i]).flatten()),
+                         "predicted": ", ".join(labels[j] for j in torch.nonzero(on[i]).flatten()) or "(none)"})
+    return Evaluation(metrics, figures, _tables(metrics, mistakes))
+
+
+def _multilabel_auroc(probabilities: torch.Tensor, truth: torch.Tensor, n: int) -> float | None:
+    varied = (truth.sum(dim=0) > 0) & (truth.sum(dim=0) < len(truth))  # AUROC needs both values per label
+    if not varied.any():
+        return None
+    per_label = multilabel_auroc(probabilities, truth, n, average="none")
+    return float(per_label[varied].mean())
+
+
+def _tables(metrics: dict[str, Any], mistakes: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    tables = {"Per-class metrics (test)": [{"class": name, **values} for name, values in metrics["per_class"].items()]}
+    if mistakes:
+        tables["Misclassified test texts (most confident first)"] = mistakes
+    return tables
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

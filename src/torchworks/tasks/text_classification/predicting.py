@@ -1,0 +1,96 @@
+"""What to predict on: texts given directly, lists of them, or files of texts (CSV/TSV/JSON lines/
+Parquet with a text column, or .txt with one text per line); and the JSON records that come out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from torchworks.console import say
+from torchworks.errors import DataError
+from torchworks.tables import counted, decode_text
+from torchworks.tasks.text_classification.data import TokenDataset
+from torchworks.tasks.text_classification.texts import read_texts
+from torchworks.tasks.text_classification.tokenizing import TextEncoder
+
+TABLE_FILES = (".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".parquet", ".pq")
+TEXT_FILES = (".txt",)
+
+
+def text_inputs(inputs: Sequence[Any], state: dict[str, Any]) -> tuple[TokenDataset, list[dict[str, Any]]]:
+    """Token ids of every text in ``inputs``, and per text where it came from."""
+    found: list[dict[str, Any]] = []
+    for item in inputs:
+        found += _expand(item, state)
+    if not found:
+        raise DataError("nothing to predict", expected="texts, or files of texts", got="no texts in the inputs")
+    encoder = TextEncoder(state["tokenizer"], state["max_length"])
+    ids, truncated = encoder.encode([origin["input"] for origin in found])
+    if truncated:
+        say(f"[yellow]warning:[/yellow] {counted(truncated, 'text')} longer than {state['max_length']} tokens "
+            "were truncated")
+    return TokenDataset(ids, None), found
+
+
+def _expand(item: Any, state: dict[str, Any]) -> list[dict[str, Any]]:
+    import pandas as pd
+
+    if isinstance(item, pd.DataFrame):
+        return _from_table(item, "<dataframe>", state)
+    if isinstance(item, Path) or (isinstance(item, str) and _names_a_file(item)):
+        return _from_file(Path(item).expanduser(), state)
+    if isinstance(item, str):
+        if not item.strip():
+            raise DataError("an empty text was given", expected="a text to classify", got="''",
+                            hint="leave empty texts out")
+        return [{"input": item}]
+    if isinstance(item, (list, tuple)):
+        return [origin for inner in item for origin in _expand(inner, state)]
+    raise DataError("cannot predict on this input", expected="a text, a list of texts, or a file of texts",
+                    got=type(item).__name__)
+
+
+def _names_a_file(text: str) -> bool:
+    """A single word ending in a file extension we read is a file name (and an error if missing)."""
+    return not any(c.isspace() for c in text.strip()) and Path(text).suffix.lower() in TABLE_FILES + TEXT_FILES
+
+
+def _from_file(path: Path, state: dict[str, Any]) -> list[dict[str, Any]]:
+    if not path.exists():
+        raise DataError(f"input file '{path}' does not exist", expected="a file of texts (CSV, TSV, JSON lines, "
+                        "Parquet or .txt)", got="no such file", hint="check the path")
+    if path.suffix.lower() in TEXT_FILES:
+        lines = decode_text(path.read_bytes(), str(path)).splitlines()
+        return [{"input": line, "source": str(path), "row": number}
+                for number, line in enumerate(lines, start=1) if line.strip()]
+    return _from_table(path, str(path), state)
+
+
+def _from_table(source: Any, name: str, state: dict[str, Any]) -> list[dict[str, Any]]:
+    table = read_texts(source, with_labels=False, preferred_text=state.get("text_column"))
+    for note in table.notes:
+        say(f"[yellow]warning:[/yellow] {note}")
+    return [{"input": text, "source": name, "row": number} for text, number in zip(table.texts, table.numbers)]
+
+
+def prediction_records(logits: torch.Tensor, origins: list[dict[str, Any]], state: dict[str, Any],
+                       top_k: int) -> list[dict[str, Any]]:
+    """One record per text: the label(s), their probability, and the top-k classes."""
+    labels = state["labels"]
+    multi = state["multi_label"]
+    probabilities = logits.sigmoid() if multi else logits.softmax(dim=1)
+    top = probabilities.topk(min(top_k, len(labels)), dim=1)
+    records = []
+    for row, origin in enumerate(origins):
+        best = [{"label": labels[int(c)], "probability": round(float(p), 6)}
+                for p, c in zip(top.values[row], top.indices[row])]
+        if multi:
+            chosen = [labels[i] for i in torch.nonzero(probabilities[row] >= state["threshold"]).flatten().tolist()]
+            outcome = {"labels": chosen, "probabilities": {n: round(float(p), 6) for n, p in zip(labels, probabilities[row])}}
+        else:
+            outcome = {"label": best[0]["label"], "probability": best[0]["probability"]}
+        records.append({**origin, **outcome, "top_k": best})
+    return records

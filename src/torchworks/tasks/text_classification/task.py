@@ -1,0 +1,113 @@
+"""The text-classification task: ties texts, tokenizers, networks, metrics and the baseline to the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from torchworks.tasks import register_task
+from torchworks.tasks.protocol import Evaluation, Task
+from torchworks.tasks.text_classification.config import TextClassificationConfig
+from torchworks.tasks.text_classification.data import TextData, collate_tokens, prepare_text_data
+
+
+@register_task
+class TextClassification(Task):
+    """Route support tickets, score sentiment, detect intents: one label (or several) per text."""
+
+    name = "text-classification"
+    description = "Classify texts (tickets, reviews, intents): scratch models or a pretrained encoder"
+    config_class = TextClassificationConfig
+    modes = ("train", "evaluate", "predict")
+    primary_metric = "macro_f1"
+
+    def check_config(self, config: TextClassificationConfig) -> None:
+        if config.pretrained:
+            from torchworks.tasks.text_classification.pretrained import locate_encoder
+
+            locate_encoder(config.model)  # fails at once, before any data is read, when not on this machine
+
+    def prepare_data(self, config: TextClassificationConfig, state: dict[str, Any] | None = None) -> TextData:
+        return prepare_text_data(config, state)
+
+    def collate_fn(self):
+        return collate_tokens
+
+    def build_model(self, config: TextClassificationConfig, state: dict[str, Any], *, for_training: bool) -> nn.Module:
+        n = len(state["labels"])
+        if state["pretrained"]:
+            from torchworks.tasks.text_classification.pretrained import build_pretrained, locate_encoder
+
+            folder = locate_encoder(config.model) if for_training else None
+            return build_pretrained(state, n, config.dropout, config.freeze == "encoder", folder)
+        from torchworks.tasks.text_classification.models import build_scratch_model
+
+        return build_scratch_model(config.model, state["vocab_size"], n, dim=config.embedding_dim,
+                                   hidden=config.hidden, layers=config.layers, heads=config.heads,
+                                   dropout=config.dropout, max_length=state["max_length"])
+
+    def parameter_groups(self, model: nn.Module, config: TextClassificationConfig) -> list[dict[str, Any]] | None:
+        if not hasattr(model, "head_parameters"):
+            return None
+        head = model.head_parameters()
+        if config.freeze == "encoder":
+            return [{"params": head, "lr": config.lr}]
+        chosen = {id(p) for p in head}
+        body = [p for p in model.parameters() if id(p) not in chosen]
+        return [{"params": body, "lr": config.lr}, {"params": head, "lr": config.lr * config.head_lr_scale}]
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, state: dict[str, Any]) -> torch.Tensor:
+        weights = state.get("class_weights")
+        weight = torch.as_tensor(weights, dtype=torch.float32, device=outputs.device) if weights else None
+        if state["multi_label"]:
+            return F.binary_cross_entropy_with_logits(outputs.float(), targets.float(), pos_weight=weight)
+        return F.cross_entropy(outputs.float(), targets, weight=weight)
+
+    def validation_metrics(self, state: dict[str, Any]):
+        from torchmetrics import MetricCollection
+        from torchmetrics.classification import (
+            MulticlassAccuracy,
+            MulticlassF1Score,
+            MultilabelExactMatch,
+            MultilabelF1Score,
+        )
+
+        n = len(state["labels"])
+        if state["multi_label"]:
+            threshold = state["threshold"]
+            return MetricCollection({"accuracy": MultilabelExactMatch(n, threshold=threshold),
+                                     "macro_f1": MultilabelF1Score(n, threshold=threshold, average="macro")})
+        return MetricCollection({"accuracy": MulticlassAccuracy(n, average="micro"),
+                                 "macro_f1": MulticlassF1Score(n, average="macro")})
+
+    def evaluate(self, outputs: torch.Tensor, targets: torch.Tensor, data: TextData,
+                 config: TextClassificationConfig) -> Evaluation:
+        from torchworks.tasks.text_classification.evaluation import evaluate_texts
+
+        return evaluate_texts(outputs, targets, data.state, data.texts["test"])
+
+    def baselines(self, data: TextData, config: TextClassificationConfig) -> dict[str, dict[str, Any]]:
+        from torchworks.tasks.text_classification.baseline import tfidf_baseline
+
+        return tfidf_baseline(data, config.seed, config.class_weights == "auto")
+
+    def predict_inputs(self, inputs: Sequence[Any], state: dict[str, Any]):
+        from torchworks.tasks.text_classification.predicting import text_inputs
+
+        return text_inputs(inputs, state)
+
+    def format_predictions(self, outputs: torch.Tensor, ids: list[Any], state: dict[str, Any],
+                           top_k: int) -> list[dict[str, Any]]:
+        from torchworks.tasks.text_classification.predicting import prediction_records
+
+        return prediction_records(outputs, ids, state, top_k)
+
+    def example_input(self, state: dict[str, Any]) -> dict[str, torch.Tensor]:
+        return collate_tokens([torch.tensor([state["pad_id"] + 1] * 6), torch.tensor([state["pad_id"] + 1] * 4)])
+
+    def quickstart_settings(self) -> dict[str, Any]:
+        return {"data": "tickets", "name": "quickstart-tickets", "freeze": "encoder"}
