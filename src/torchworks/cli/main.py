@@ -55,7 +55,7 @@ def evaluate(run: Path = typer.Argument(..., help="A run folder, e.g. runs/image
 @app.command()
 def predict(
     run: Path = typer.Argument(..., help="A run folder."),
-    inputs: list[str] = typer.Argument(..., help="Files, folders or CSVs of paths."),
+    inputs: list[str] = typer.Argument(..., help="Files, folders, CSVs, or texts (for text models)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write predictions to .csv or .json."),
     top_k: int = typer.Option(3, "--top-k", min=1, help="Classes listed per input."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --output file."),

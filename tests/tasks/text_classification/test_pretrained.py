@@ -56,11 +56,19 @@ def test_frozen_encoder_caches_embeddings_without_changing_them(minilm):
     expected = model.eval()(batch)
     model.train()
     assert not model.encoder.training and not any(p.requires_grad for p in model.encoder.parameters())
+    model.use_cache(True)
     first = model(batch)
     assert len(model._cache) == 2
     assert torch.allclose(first, expected, atol=1e-5) and torch.allclose(model(batch), first)
-    first.sum().backward()
+    with torch.inference_mode():  # as in validation
+        assert torch.allclose(model.eval()(batch), expected, atol=1e-5), "validation reads the same cache"
+    model.use_cache(True)
+    with torch.inference_mode():
+        model.eval()(batch)  # filled in inference mode ...
+    model.train()(batch).sum().backward()  # ... and still usable for training
     assert model.head.weight.grad is not None
+    model.use_cache(False)
+    assert model._cache is None
 
 
 def test_a_bundle_rebuilds_the_encoder_from_its_stored_config(minilm):

@@ -20,7 +20,7 @@ _RECIPES: dict[str, dict[str, Any]] = {
     "scratch": {"lr": 3e-3, "epochs": 30, "batch_size": 32, "patience": 6},
     "embeddingbag": {"lr": 1e-2, "epochs": 40, "batch_size": 32, "patience": 8},
     "finetune": {"lr": 6e-5, "epochs": 6, "batch_size": 16},
-    "frozen": {"lr": 3e-3, "epochs": 30, "batch_size": 32, "patience": 6},
+    "frozen": {"lr": 1e-2, "epochs": 40, "batch_size": 32, "patience": 6},
 }
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.pytorch import Callback
 from torch import nn
 
 from torchworks.errors import ConfigError, did_you_mean
@@ -70,8 +71,9 @@ def encoder_state(folder: Path) -> dict[str, Any]:
 class PretrainedClassifier(nn.Module):
     """A pretrained encoder, pooled (mean over tokens or the first token), then dropout and a linear head.
 
-    With ``frozen=True`` the encoder never trains and stays in eval mode; its pooled embeddings of
-    each training text are then cached, so epochs after the first cost only the head.
+    With ``frozen=True`` the encoder never trains and stays in eval mode, so a text's pooled
+    embedding never changes; while training (see :class:`EmbeddingCache`) each one is computed once,
+    and epochs after the first cost only the head.
     """
 
     def __init__(self, encoder: nn.Module, n_classes: int, pooling: str, pad_id: int, dropout: float,
@@ -83,7 +85,7 @@ class PretrainedClassifier(nn.Module):
         self.frozen = frozen
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(int(encoder.config.hidden_size), n_classes)
-        self._cache: dict[bytes, torch.Tensor] = {}
+        self._cache: dict[bytes, torch.Tensor] | None = None
         if frozen:
             self.encoder.requires_grad_(False)
 
@@ -91,16 +93,18 @@ class PretrainedClassifier(nn.Module):
         super().train(mode)
         if self.frozen:
             self.encoder.eval()  # no dropout inside a frozen encoder: its embeddings are fixed
-        else:
-            self._cache.clear()
         return self
+
+    def use_cache(self, enabled: bool) -> None:
+        """Start (or stop and forget) caching the frozen encoder's embeddings."""
+        self._cache = {} if enabled and self.frozen else None
 
     def head_parameters(self) -> list[nn.Parameter]:
         return list(self.head.parameters())
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         ids, mask = inputs["input_ids"], inputs["attention_mask"]
-        if self.frozen and self.training:
+        if self._cache is not None:
             pooled = self._cached_embeddings(ids, mask)
         else:
             pooled = self.embed(ids, mask)
@@ -124,6 +128,20 @@ class PretrainedClassifier(nn.Module):
             else:
                 return self.embed(ids, mask).detach()
         return torch.stack([self._cache[key] for key in keys])
+
+
+class EmbeddingCache(Callback):
+    """Caches a frozen encoder's embeddings for the length of ``fit`` (training and validation
+    texts), and drops them afterwards so a served model holds no growing cache."""
+
+    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        pl_module.model.use_cache(True)
+
+    def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
+        pl_module.model.use_cache(False)
+
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        pl_module.model.use_cache(False)
 
 
 def build_pretrained(state: dict[str, Any], n_classes: int, dropout: float, frozen: bool,

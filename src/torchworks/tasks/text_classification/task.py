@@ -60,6 +60,13 @@ class TextClassification(Task):
         body = [p for p in model.parameters() if id(p) not in chosen]
         return [{"params": body, "lr": config.lr}, {"params": head, "lr": config.lr * config.head_lr_scale}]
 
+    def training_callbacks(self, config: TextClassificationConfig) -> list:
+        if config.pretrained and config.freeze == "encoder":
+            from torchworks.tasks.text_classification.pretrained import EmbeddingCache
+
+            return [EmbeddingCache()]
+        return []
+
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor, state: dict[str, Any]) -> torch.Tensor:
         weights = state.get("class_weights")
         weight = torch.as_tensor(weights, dtype=torch.float32, device=outputs.device) if weights else None
