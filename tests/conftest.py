@@ -77,3 +77,24 @@ def _write_image_fixture():
 def _make_shapes_dataset_fixture():
     """The :func:`make_shapes_dataset` helper, for tests."""
     return make_shapes_dataset
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    """``cli("train", TASK, "k=v", ...)`` runs the CLI in-process; returns (exit code, stdout, stderr)."""
+    import sys
+
+    from torchworks.cli.main import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["torchworks", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code or 0
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+

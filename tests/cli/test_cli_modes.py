@@ -7,43 +7,31 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from torchworks.cli.main import main
 
 TASK = "image-classification"
 
 
-def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["torchworks", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
-
-def test_tasks_and_data_list_name_the_task_its_modes_and_the_sample(monkeypatch, capsys):
-    code, out, _ = _cli(monkeypatch, capsys, "tasks")
+def test_tasks_and_data_list_name_the_task_its_modes_and_the_sample(cli):
+    code, out, _ = cli("tasks")
     assert code == 0
     line = next(line for line in out.splitlines() if line.startswith(TASK))
     for mode in ("train", "evaluate", "predict"):
         assert mode in line
 
-    code, out, _ = _cli(monkeypatch, capsys, "data", "list")
+    code, out, _ = cli("data", "list")
     assert code == 0 and "digits" in out
 
 
 @pytest.mark.slow
-def test_quickstart_then_evaluate_then_predict(tmp_path, monkeypatch, capsys, shapes_dir):
+def test_quickstart_then_evaluate_then_predict(tmp_path, monkeypatch, shapes_dir, cli):
     monkeypatch.chdir(tmp_path)
-    code, out, err = _cli(
-        monkeypatch, capsys, "quickstart", TASK, "epochs=1", "track=false", "progress=false", f"output={tmp_path}/runs"
+    code, out, err = cli(
+        "quickstart", TASK, "epochs=1", "track=false", "progress=false", f"output={tmp_path}/runs"
     )
     assert code == 0, err
     assert "torchworks quickstart" in err and TASK in err and "svc_pixels" in err, "the table is on stderr"
@@ -53,13 +41,13 @@ def test_quickstart_then_evaluate_then_predict(tmp_path, monkeypatch, capsys, sh
     assert (run / "bundle.json").is_file() and (run / "report.html").is_file()
 
     (run / "metrics.json").unlink()
-    code, out, err = _cli(monkeypatch, capsys, "evaluate", str(run))
+    code, out, err = cli("evaluate", str(run))
     assert code == 0, err
     assert {"accuracy", "macro_f1", "auroc", "per_class", "baselines"} <= set(json.loads((run / "metrics.json").read_text()))
 
     one = next(shapes_dir.rglob("*.png"))
     preds = tmp_path / "preds.csv"
-    code, out, err = _cli(monkeypatch, capsys, "predict", str(run), str(one), str(shapes_dir), "--output", str(preds))
+    code, out, err = cli("predict", str(run), str(one), str(shapes_dir), "--output", str(preds))
     assert code == 0, err
     with preds.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -67,5 +55,5 @@ def test_quickstart_then_evaluate_then_predict(tmp_path, monkeypatch, capsys, sh
     assert {"input", "label", "probability"} <= set(rows[0])
     assert all(row["label"] in {str(d) for d in range(10)} for row in rows)
 
-    code, _, err = _cli(monkeypatch, capsys, "predict", str(run), str(one), "--output", str(preds))
+    code, _, err = cli("predict", str(run), str(one), "--output", str(preds))
     assert code == 2 and "preds.csv" in err, "an existing output file is not overwritten"

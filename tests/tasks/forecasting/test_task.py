@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,6 @@ import pytest
 import torch
 
 import torchworks
-from torchworks.cli.main import main
 from torchworks.errors import DataError
 from torchworks.tasks.forecasting.config import ForecastingConfig
 from torchworks.tasks.forecasting.data import prepare_forecast_data
@@ -92,12 +90,6 @@ def test_predict_needs_lookback_rows_and_known_series(tmp_path):
         predictor.predict(stranger)
 
 
-def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["torchworks", *args])
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    return exit_.value.code, capsys.readouterr().err
-
 
 def _broken(kind: str, path: Path) -> Path:
     frame = pd.read_csv(_weekly(path))
@@ -123,10 +115,10 @@ def _broken(kind: str, path: Path) -> Path:
         ("fine", ["model=arima"], ["'model'"]),
     ],
 )
-def test_bad_input_is_one_error_line_and_exit_2(tmp_path, monkeypatch, capsys, kind, extra, needles):
+def test_bad_input_is_one_error_line_and_exit_2(tmp_path, kind, extra, needles, cli):
     path = _broken(kind, tmp_path / "sales.csv")
     settings = {**SETTINGS, **dict(e.split("=") for e in extra)}
-    code, err = _cli(monkeypatch, capsys, "train", "forecasting", f"data={path}", f"output={tmp_path / 'runs'}",
+    code, _, err = cli("train", "forecasting", f"data={path}", f"output={tmp_path / 'runs'}",
                      *(f"{k}={v}" for k, v in settings.items()))
     assert code == 2, err
     assert "Traceback" not in err

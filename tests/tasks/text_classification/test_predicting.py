@@ -19,10 +19,11 @@ def test_strings_lists_files_and_frames(tmp_path, write_table):
                                          {"id": "3", "review": "third"}])
     (tmp_path / "notes.txt").write_text("one\n\ntwo\n", encoding="utf-8")
     frame = pd.DataFrame({"text": ["from a frame"]})
+    assert [o["input"] for o in text_inputs([pd.Series(["s1", "s2"])], STATE)[1]] == ["s1", "s2"]
     dataset, origins = text_inputs(["a text", ["x", "y"], str(tmp_path / "inbox.csv"), tmp_path / "notes.txt",
                                     frame], STATE)
     assert [o["input"] for o in origins] == ["a text", "x", "y", "first", "third", "one", "two", "from a frame"]
-    assert origins[4] == {"input": "third", "source": str(tmp_path / "inbox.csv"), "row": 4}
+    assert origins[4] == {"input": "third", "source": str(tmp_path / "inbox.csv"), "row": 4, "id": "3"}
     assert origins[6]["row"] == 3 and len(dataset) == 8
 
 

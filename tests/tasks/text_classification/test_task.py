@@ -5,28 +5,16 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 import torchworks
-from torchworks.cli.main import main
 
 TASK = "text-classification"
 QUIET = ["track=false", "progress=false"]
 SMALL = ["model=bigru", "embedding_dim=16", "hidden=16", "layers=1", "epochs=3"]
 
-
-def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["torchworks", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _error(err: str) -> str:
@@ -35,8 +23,8 @@ def _error(err: str) -> str:
     return lines[0]
 
 
-def test_train_predict_and_evaluate_from_the_command_line(tickets_csv, tmp_path, monkeypatch, capsys):
-    code, out, err = _cli(monkeypatch, capsys, "train", TASK, f"data={tickets_csv}", f"output={tmp_path}/runs",
+def test_train_predict_and_evaluate_from_the_command_line(tickets_csv, tmp_path, cli):
+    code, out, err = cli("train", TASK, f"data={tickets_csv}", f"output={tmp_path}/runs",
                           *SMALL, *QUIET)
     assert code == 0, err
     run = Path(out.strip().splitlines()[-1].removeprefix("bundle: "))
@@ -45,7 +33,7 @@ def test_train_predict_and_evaluate_from_the_command_line(tickets_csv, tmp_path,
     assert "tfidf_logreg" in metrics["baselines"] and set(metrics["per_class"]) == {"account", "billing", "shipping"}
     assert (run / "plots" / "confusion_matrix.png").is_file() and (run / "report.html").is_file()
 
-    code, out, err = _cli(monkeypatch, capsys, "predict", str(run), "my parcel tracking is late",
+    code, out, err = cli("predict", str(run), "my parcel tracking is late",
                           "--output", str(tmp_path / "one.json"))
     assert code == 0, err
     record = json.loads((tmp_path / "one.json").read_text())[0]
@@ -53,13 +41,13 @@ def test_train_predict_and_evaluate_from_the_command_line(tickets_csv, tmp_path,
 
     inbox = tmp_path / "inbox.csv"
     inbox.write_text("message\nI was charged twice on my card\nforgot my password\n", encoding="utf-8")
-    code, out, err = _cli(monkeypatch, capsys, "predict", str(run), str(inbox), "--output", str(tmp_path / "routed.csv"))
+    code, out, err = cli("predict", str(run), str(inbox), "--output", str(tmp_path / "routed.csv"))
     assert code == 0, err
     with (tmp_path / "routed.csv").open() as handle:
         routed = list(csv.DictReader(handle))
     assert [r["row"] for r in routed] == ["2", "3"] and all(r["label"] for r in routed)
 
-    code, out, err = _cli(monkeypatch, capsys, "evaluate", str(run))
+    code, out, err = cli("evaluate", str(run))
     assert code == 0, err
 
 
@@ -93,7 +81,7 @@ def test_a_frozen_pretrained_encoder_bundle_loads_without_its_source(tickets_csv
 
 @pytest.mark.parametrize("case", ["missing_text_column", "empty_file", "one_class", "model_not_offline",
                                   "not_utf8"])
-def test_bad_inputs_are_clear_errors(case, tickets_csv, tmp_path, monkeypatch, capsys):
+def test_bad_inputs_are_clear_errors(case, tickets_csv, tmp_path, cli):
     args = [f"data={tickets_csv}"]
     if case == "missing_text_column":
         args.append("text=body")
@@ -108,7 +96,7 @@ def test_bad_inputs_are_clear_errors(case, tickets_csv, tmp_path, monkeypatch, c
     elif case == "not_utf8":
         (tmp_path / "latin.csv").write_bytes("text,label\ncaf\xe9,a\nok,b\n".encode("latin-1"))
         args = [f"data={tmp_path / 'latin.csv'}"]
-    code, out, err = _cli(monkeypatch, capsys, "train", TASK, *args, f"output={tmp_path}/runs", *QUIET)
+    code, out, err = cli("train", TASK, *args, f"output={tmp_path}/runs", *QUIET)
     assert code == 2 and out == ""
     message = _error(err)
     expected = {

@@ -18,6 +18,7 @@ from torchworks.tasks.text_classification.tokenizing import TextEncoder
 
 TABLE_FILES = (".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".parquet", ".pq")
 TEXT_FILES = (".txt",)
+_OUTPUT_FIELDS = {"input", "source", "row", "label", "labels", "probability", "probabilities", "top_k"}
 
 
 def text_inputs(inputs: Sequence[Any], state: dict[str, Any]) -> tuple[TokenDataset, list[dict[str, Any]]]:
@@ -40,6 +41,8 @@ def _expand(item: Any, state: dict[str, Any]) -> list[dict[str, Any]]:
 
     if isinstance(item, pd.DataFrame):
         return _from_table(item, "<dataframe>", state)
+    if isinstance(item, pd.Series):
+        return [origin for text in item.astype(str) for origin in _expand(text, state)]
     if isinstance(item, Path) or (isinstance(item, str) and _names_a_file(item)):
         return _from_file(Path(item).expanduser(), state)
     if isinstance(item, str):
@@ -70,10 +73,14 @@ def _from_file(path: Path, state: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _from_table(source: Any, name: str, state: dict[str, Any]) -> list[dict[str, Any]]:
-    table = read_texts(source, with_labels=False, preferred_text=state.get("text_column"))
+    """Every text of a table, with the file, the row and the row's other cells (ids, dates...) so
+    that predictions can be joined back; a cell named like an output field is left out."""
+    table = read_texts(source, with_labels=False, preferred_text=state.get("text_column"), keep_other_columns=True)
     for note in table.notes:
         say(f"[yellow]warning:[/yellow] {note}")
-    return [{"input": text, "source": name, "row": number} for text, number in zip(table.texts, table.numbers)]
+    return [{"input": text, "source": name, "row": number,
+             **{k: v for k, v in others.items() if k not in _OUTPUT_FIELDS}}
+            for text, number, others in zip(table.texts, table.numbers, table.other_columns)]
 
 
 def prediction_records(logits: torch.Tensor, origins: list[dict[str, Any]], state: dict[str, Any],

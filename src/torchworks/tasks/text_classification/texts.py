@@ -38,6 +38,7 @@ class TextTable:
     rows: Rows
     text_column: str
     notes: list[str] = field(default_factory=list)
+    other_columns: list[dict[str, str]] = field(default_factory=list)
 
 
 def read_texts(
@@ -51,12 +52,14 @@ def read_texts(
     bad_rows: str = "skip",
     with_labels: bool = True,
     preferred_text: str | None = None,
+    keep_other_columns: bool = False,
 ) -> TextTable:
     """Read ``source`` and keep the rows that can be used.
 
     Args:
         preferred_text: Without ``text``, use this column when it exists (the column a model was
             trained on) before looking for a column by its name.
+        keep_other_columns: Keep each row's other cells (ids, dates), to carry them into predictions.
 
     Raises:
         DataError: A missing column (the message lists those that exist), an unreadable file, an
@@ -97,7 +100,14 @@ def read_texts(
         rows=rows,
         text_column=text_column,
         notes=notes,
+        other_columns=_other_columns(frame, text_column, index) if keep_other_columns else [],
     )
+
+
+def _other_columns(frame: pd.DataFrame, text_column: str, index: np.ndarray) -> list[dict[str, str]]:
+    others = [c for c in frame.columns if c != text_column]
+    cells = {c: as_text(frame[c])[0] for c in others}
+    return [{c: cells[c].iloc[i] for c in others} for i in index]
 
 
 def _text_column(frame: pd.DataFrame, name: str | None, rows: Rows, preferred: str | None) -> str:
