@@ -44,6 +44,7 @@ def test_single_label_records_have_label_probability_and_top_k():
     records = prediction_records(torch.tensor([[0.0, 2.0, 1.0]]), [{"input": "t"}], STATE, top_k=2)
     assert records[0]["label"] == "b" and [c["label"] for c in records[0]["top_k"]] == ["b", "c"]
     assert records[0]["probability"] == pytest.approx(float(torch.tensor([0.0, 2.0, 1.0]).softmax(0)[1]), abs=1e-6)
+    assert sum(records[0]["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
 
 
 def test_multi_label_records_list_every_label_over_the_threshold():

@@ -85,7 +85,8 @@ def _from_table(source: Any, name: str, state: dict[str, Any]) -> list[dict[str,
 
 def prediction_records(logits: torch.Tensor, origins: list[dict[str, Any]], state: dict[str, Any],
                        top_k: int) -> list[dict[str, Any]]:
-    """One record per text: the label(s), their probability, and the top-k classes."""
+    """One record per text: the label (or, multi-label, every label over the threshold), the top-k
+    classes, and every class's probability."""
     labels = state["labels"]
     multi = state["multi_label"]
     probabilities = logits.sigmoid() if multi else logits.softmax(dim=1)
@@ -94,10 +95,11 @@ def prediction_records(logits: torch.Tensor, origins: list[dict[str, Any]], stat
     for row, origin in enumerate(origins):
         best = [{"label": labels[int(c)], "probability": round(float(p), 6)}
                 for p, c in zip(top.values[row], top.indices[row])]
+        every = {n: round(float(p), 6) for n, p in zip(labels, probabilities[row])}
         if multi:
             chosen = [labels[i] for i in torch.nonzero(probabilities[row] >= state["threshold"]).flatten().tolist()]
-            outcome = {"labels": chosen, "probabilities": {n: round(float(p), 6) for n, p in zip(labels, probabilities[row])}}
+            outcome = {"labels": chosen}
         else:
             outcome = {"label": best[0]["label"], "probability": best[0]["probability"]}
-        records.append({**origin, **outcome, "top_k": best})
+        records.append({**origin, **outcome, "top_k": best, "probabilities": every})
     return records
