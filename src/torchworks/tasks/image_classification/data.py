@@ -15,11 +15,11 @@ from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
 from torchworks.errors import DataError
+from torchworks.splitting import assign_splits
 from torchworks.tasks.image_classification.config import ImageClassificationConfig
 from torchworks.tasks.image_classification.decoding import decode_image, resize_short_side
 from torchworks.tasks.image_classification.scanning import ScanResult, scan_images
 from torchworks.tasks.image_classification.sources import find_labelled_files
-from torchworks.splitting import assign_splits
 from torchworks.tasks.protocol import PreparedData
 
 
