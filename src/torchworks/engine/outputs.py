@@ -32,8 +32,22 @@ def collect_outputs(
         outputs.append(model(move_data_to_device(inputs, device)).float().cpu())
         if batch_targets is not None:
             targets.append(batch_targets)
-    out = torch.cat(outputs) if outputs else torch.empty(0)
-    return out, (torch.cat(targets) if targets else None)
+    out = _concatenate(outputs) if outputs else torch.empty(0)
+    return out, (_concatenate(targets) if targets else None)
+
+
+def _concatenate(batches: list[torch.Tensor]) -> torch.Tensor:
+    """Batches joined along dim 0; sequence outputs of different lengths (frames, tokens) are
+    zero-padded at the end of each dimension to the longest first."""
+    shape = [max(b.shape[d] for b in batches) for d in range(1, batches[0].dim())]
+    padded = []
+    for batch in batches:
+        missing = [size - have for size, have in zip(shape, batch.shape[1:])]
+        if any(missing):
+            pads = [amount for m in reversed(missing) for amount in (0, m)]
+            batch = torch.nn.functional.pad(batch, pads)
+        padded.append(batch)
+    return torch.cat(padded)
 
 
 def evaluate_on_test(task: Task, model: torch.nn.Module, data: PreparedData, config: TrainConfig) -> Evaluation:
