@@ -1,0 +1,5 @@
+"""Speech recognition: log-mel features, CNN+BiGRU or Conformer encoders, CTC, greedy and beam decoding."""
+
+from torchworks.tasks.speech_recognition.task import SpeechRecognition
+
+__all__ = ["SpeechRecognition"]

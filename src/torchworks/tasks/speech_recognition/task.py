@@ -1,0 +1,74 @@
+"""The speech-recognition task: ties clips, log-mel features, CTC models and decoders to the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from torchworks.tasks import register_task
+from torchworks.tasks.protocol import Evaluation, Task
+from torchworks.tasks.speech_recognition.config import SpeechRecognitionConfig
+from torchworks.tasks.speech_recognition.data import SpeechData, collate_frames, prepare_speech_data
+from torchworks.tasks.speech_recognition.models import build_acoustic_model, output_lengths
+
+
+@register_task
+class SpeechRecognition(Task):
+    """Transcribe speech: commands, digits, call snippets; CTC over characters, greedy or beam decoding."""
+
+    name = "speech-recognition"
+    description = "Transcribe speech (digits, commands, LibriSpeech) with CTC models; WER and CER"
+    config_class = SpeechRecognitionConfig
+    modes = ("train", "evaluate", "predict")
+    primary_metric = "wer"
+    higher_is_better = False
+
+    def prepare_data(self, config: SpeechRecognitionConfig, state: dict[str, Any] | None = None) -> SpeechData:
+        return prepare_speech_data(config, state)
+
+    def collate_fn(self):
+        return collate_frames
+
+    def build_model(self, config: SpeechRecognitionConfig, state: dict[str, Any], *, for_training: bool) -> nn.Module:
+        return build_acoustic_model(config.model, state["n_mels"], len(state["tokens"]), config.hidden,
+                                    config.layers, config.heads, config.dropout)
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, state: dict[str, Any]) -> torch.Tensor:
+        # targets are zero-padded token ids (0 is the blank, never a target)
+        return F.ctc_loss(outputs.float().transpose(0, 1), targets, output_lengths(outputs), (targets > 0).sum(dim=1),
+                          blank=0, zero_infinity=True)
+
+    def validation_metrics(self, state: dict[str, Any]):
+        from torchmetrics import MetricCollection
+
+        from torchworks.tasks.speech_recognition.evaluation import GreedyWER
+
+        return MetricCollection({"wer": GreedyWER(state["tokens"])})
+
+    def evaluate(self, outputs: torch.Tensor, targets: torch.Tensor, data: SpeechData,
+                 config: SpeechRecognitionConfig) -> Evaluation:
+        from torchworks.tasks.speech_recognition.evaluation import evaluate_transcripts
+
+        return evaluate_transcripts(outputs, data.transcripts["test"], data.files["test"], data.state,
+                                    config.decoder, config.beam_width)
+
+    def predict_inputs(self, inputs: Sequence[Any], state: dict[str, Any]):
+        from torchworks.tasks.speech_recognition.predicting import audio_inputs
+
+        return audio_inputs(inputs, state)
+
+    def format_predictions(self, outputs: torch.Tensor, ids: list[Any], state: dict[str, Any],
+                           top_k: int) -> list[dict[str, Any]]:
+        from torchworks.tasks.speech_recognition.predicting import transcript_records
+
+        return transcript_records(outputs, ids, state, state.get("decoder", "beam"), state.get("beam_width", 16))
+
+    def example_input(self, state: dict[str, Any]) -> dict[str, torch.Tensor]:
+        return {"features": torch.zeros(2, 50, state["n_mels"]), "lengths": torch.tensor([50, 30])}
+
+    def quickstart_settings(self) -> dict[str, Any]:
+        return {"data": "spoken-digits", "name": "quickstart-spoken-digits", "epochs": 15}
