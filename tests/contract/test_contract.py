@@ -68,6 +68,22 @@ def _tiny_texts(request: pytest.FixtureRequest, scratch: Path) -> Path:
     return path
 
 
+def _tiny_speech(request: pytest.FixtureRequest, scratch: Path) -> Path:
+    """Sixteen clips of spoken digit words (espeak-ng) with a manifest."""
+    import subprocess
+
+    (scratch / "clips").mkdir(parents=True, exist_ok=True)
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven"]
+    lines = ["path,transcript"]
+    for i in range(16):
+        text = f"{words[i % 8]} {words[(i * 3) % 8]}"
+        subprocess.run(["espeak-ng", "-v", "en-us", "-s", str(140 + 5 * i), "-w", str(scratch / "clips" / f"{i}.wav"),
+                        text], check=True)
+        lines.append(f"clips/{i}.wav,{text}")
+    (scratch / "manifest.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return scratch / "manifest.csv"
+
+
 TINY_DATA: dict[str, TinyData] = {
     "forecasting": TinyData(
         make_data=_tiny_series,
@@ -85,6 +101,11 @@ TINY_DATA: dict[str, TinyData] = {
         make_data=_tiny_texts,
         settings={"model": "bigru", "embedding_dim": 16, "hidden": 16, "layers": 1, "freeze": "none"},
         predict_inputs=lambda data: ["my parcel is late", str(data)],
+    ),
+    "speech-recognition": TinyData(
+        make_data=_tiny_speech,
+        settings={"hidden": 16, "layers": 1, "beam_width": 2},
+        predict_inputs=lambda data: [str(data.parent / "clips" / "0.wav"), str(data.parent / "clips")],
     ),
 }
 

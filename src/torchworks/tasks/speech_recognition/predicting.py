@@ -25,7 +25,7 @@ def audio_inputs(inputs: Sequence[Any], state: dict[str, Any]) -> tuple[SpeechDa
     """The clips of ``inputs`` cut into pieces, and per piece which file and which piece it is."""
     rate = state["sample_rate"]
     pieces, origins = [], []
-    for path in _files(inputs):
+    for clip, path in enumerate(_files(inputs)):
         try:
             samples = load_audio(path, rate)
         except BadAudio as problem:
@@ -34,7 +34,7 @@ def audio_inputs(inputs: Sequence[Any], state: dict[str, Any]) -> tuple[SpeechDa
         parts = split_long(samples, rate, state["max_seconds"])
         for number, part in enumerate(parts):
             pieces.append(np.round(np.clip(part, -1, 1) * 32767).astype(np.int16))
-            origins.append({"input": str(path), "piece": number, "pieces": len(parts),
+            origins.append({"input": str(path), "clip": clip, "piece": number, "pieces": len(parts),
                             "seconds": round(len(samples) / rate, 2)})
     if not pieces:
         raise DataError("nothing to transcribe", expected="audio files or folders of them", got="no audio files")
@@ -76,9 +76,9 @@ def transcript_records(log_probs: torch.Tensor, origins: list[dict[str, Any]], s
                        method: str, beam_width: int) -> list[dict[str, Any]]:
     """One record per file: the transcript (pieces joined), its length and the decoder used."""
     texts = decode(log_probs, Vocabulary(state["tokens"]), method, beam_width)
-    records: dict[str, dict[str, Any]] = {}
+    records: dict[int, dict[str, Any]] = {}
     for origin, text in zip(origins, texts):
-        record = records.setdefault(origin["input"], {"input": origin["input"], "transcript": "",
+        record = records.setdefault(origin["clip"], {"input": origin["input"], "transcript": "",
                                                       "seconds": origin["seconds"], "pieces": origin["pieces"],
                                                       "decoder": method})
         record["transcript"] = " ".join(part for part in (record["transcript"], text) if part)
