@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean espeak
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/torchworks quickstart
 
-test: $(STAMP)
+test: $(STAMP) espeak
 	$(BIN)/python -m pytest -q
+
+# speech tests synthesise clips with espeak-ng (a Debian package): installed here, never skipped
+espeak:
+	@command -v espeak-ng >/dev/null || { apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null; }
 
 clean:
 	rm -rf $(VENV) runs
