@@ -52,7 +52,7 @@ def evaluate(run: Path = typer.Argument(..., help="A run folder, e.g. runs/image
     typer.echo(f"report: {result.path / 'report.html'}")
 
 
-@app.command()
+@app.command(context_settings={"ignore_unknown_options": True})
 def predict(
     run: Path = typer.Argument(..., help="A run folder."),
     inputs: list[str] = typer.Argument(..., help="Files, folders, CSVs, or texts (for text models)."),
@@ -60,20 +60,35 @@ def predict(
     top_k: int = typer.Option(3, "--top-k", min=1, help="Classes listed per input."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --output file."),
 ) -> None:
-    """Predict with a trained model; prints JSON lines or writes CSV/JSON."""
+    """Predict with a trained model; prints JSON lines or writes CSV/JSON. A model's own
+    prediction settings are given as --key value (for example --decoder beam)."""
     import json
 
     from torchworks.engine.predict import Predictor, check_output_file, write_predictions
 
+    inputs, options = _split_options(inputs)
     if output is not None:
         check_output_file(output, force)
-    records = Predictor(run).predict(inputs, top_k=top_k)
+    records = Predictor(run).predict(inputs, top_k=top_k, options=options)
     if output is None:
         for record in records:
             typer.echo(json.dumps(record))
         return
     write_predictions(records, output)
     typer.echo(f"predictions: {output} ({len(records)} rows)")
+
+
+def _split_options(arguments: list[str]) -> tuple[list[str], dict[str, str]]:
+    """``["a.wav", "--decoder", "beam", "--beam-width=32"]`` -> inputs and ``{"decoder": "beam", ...}``."""
+    inputs, options = [], {}
+    items = iter(arguments)
+    for item in items:
+        if not item.startswith("--") or len(item) == 2:
+            inputs.append(item)
+            continue
+        key, sep, value = item[2:].partition("=")
+        options[key.replace("-", "_")] = value if sep else next(items, "")
+    return inputs, options
 
 
 @app.command()

@@ -34,21 +34,36 @@ class Predictor:
     def labels(self) -> list[str] | None:
         return self.bundle.state.get("labels")
 
-    def predict(self, inputs: Sequence[Any] | Any, top_k: int = 3, batch_size: int | None = None) -> list[dict]:
+    def predict(self, inputs: Sequence[Any] | Any, top_k: int = 3, batch_size: int | None = None,
+                options: dict[str, Any] | None = None) -> list[dict]:
         """Predictions for ``inputs`` (file paths, folders, CSVs of paths, or in-memory items).
+
+        Args:
+            options: Settings of the run's config that shape predictions (for example
+                ``{"decoder": "beam"}``), checked like training settings.
 
         Returns:
             One record per input, for example ``{"input", "label", "probability", "top_k"}``.
         """
         from torchworks.engine.outputs import collect_outputs
 
+        state = self._state_with(options or {})
         # one path, DataFrame or image is one input; a list or tuple holds several
         items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-        dataset, ids = self.task.predict_inputs(items, self.bundle.state)
+        dataset, ids = self.task.predict_inputs(items, state)
         outputs, _ = collect_outputs(
             self.task, self.model, dataset, batch_size or self.config.batch_size, with_targets=False
         )
-        return self.task.format_predictions(outputs, ids, self.bundle.state, top_k)
+        return self.task.format_predictions(outputs, ids, state, top_k)
+
+    def _state_with(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The bundle's state with prediction options on top, validated against the task's config."""
+        if not options:
+            return self.bundle.state
+        from torchworks.config.loading import resolve_config
+
+        config = resolve_config(self.task.config_class, {**self.bundle.config, **options})
+        return {**self.bundle.state, **{key: getattr(config, key) for key in options}}
 
     def __repr__(self) -> str:
         return f"Predictor(task={self.task.name!r}, run='{self.bundle.path}')"

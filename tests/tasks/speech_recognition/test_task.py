@@ -18,7 +18,7 @@ TINY = {"epochs": 2, "hidden": 32, "layers": 1, "batch_size": 8, "track": False,
         "beam_width": 4}
 
 
-def test_train_predict_and_evaluate(speech_manifest, tmp_path):
+def test_train_predict_and_evaluate(speech_manifest, tmp_path, cli):
     result = torchworks.train(TASK, data=str(speech_manifest), output=str(tmp_path / "runs"), **TINY)
     assert {"wer", "cer", "wer_greedy", "wer_beam", "cer_greedy", "cer_beam"} <= set(result.metrics)
     assert (result.path / "plots" / "error_rates.png").is_file()
@@ -27,7 +27,13 @@ def test_train_predict_and_evaluate(speech_manifest, tmp_path):
     clip = speech_manifest.parent / "clips" / "000.wav"
     records = torchworks.load(result.path).predict([str(clip), str(speech_manifest.parent / "clips")])
     assert records[0]["input"] == str(clip) and isinstance(records[0]["transcript"], str)
-    assert len(records) == 1 + 24
+    assert len(records) == 1 + 24 and records[0]["decoder"] == "beam"
+
+    code, out, err = cli("predict", str(result.path), str(clip), "--decoder", "greedy")
+    assert code == 0, err
+    assert json.loads(out.splitlines()[0])["decoder"] == "greedy"
+    code, out, err = cli("predict", str(result.path), str(clip), "--decodr", "greedy")
+    assert code == 2 and "did you mean 'decoder'?" in err
     torchworks.evaluate(result.path)
 
 
