@@ -131,7 +131,19 @@ def data_list() -> None:
     from torchworks.datasets import list_samples
 
     for sample in list_samples():
-        typer.echo(f"{sample.name:<12} {sample.task:<24} {sample.description} [{sample.source}]")
+        typer.echo(f"{sample.name:<14} {sample.task:<22} {sample.description} [{sample.source}]")
+
+
+@data_app.command("make", context_settings={"ignore_unknown_options": True})
+def data_make(
+    name: str = typer.Argument(..., help="A sample with a generator, e.g. spoken-digits."),
+    settings: Optional[list[str]] = typer.Argument(None, help="out=FOLDER and the generator's settings (n=3000 ...)."),
+) -> None:
+    """Generate a fresh copy of a sample dataset (for example more spoken digits)."""
+    from torchworks.config import parse_overrides
+    from torchworks.datasets import make_dataset
+
+    typer.echo(f"dataset: {make_dataset(name, parse_overrides(settings or []))}")
 
 
 def _print_metrics(metrics: dict) -> None:

@@ -23,6 +23,7 @@ class SampleDataset:
     source: str
     materialize: Callable[[Path], Path]
     defaults: dict[str, Any] = field(default_factory=dict)
+    generator: Callable[..., Path] | None = None  # makes a fresh copy on demand: `torchworks data make`
 
     def path(self) -> Path:
         """Materialise the dataset (once) and return where it lives."""
@@ -77,7 +78,37 @@ def list_samples() -> list[SampleDataset]:
     return sorted(_SAMPLES.values(), key=lambda s: (s.task, s.name))
 
 
+def make_dataset(name: str, settings: dict[str, str]) -> Path:
+    """Run the generator of sample ``name`` with ``key=value`` settings (typed by its signature)."""
+    import inspect
+
+    from torchworks.errors import ConfigError, did_you_mean
+
+    sample = get_sample(name)
+    makers = sorted(s.name for s in list_samples() if s.generator is not None)
+    if sample is None or sample.generator is None:
+        raise ConfigError(f"no generator for '{name}'", expected="one of: " + ", ".join(makers), got=name,
+                          hint=did_you_mean(name, makers))
+    parameters = inspect.signature(sample.generator).parameters
+    arguments: dict[str, Any] = {}
+    for key, text in settings.items():
+        if key not in parameters:
+            raise ConfigError(f"unknown setting '{key}' for {name}", expected=", ".join(parameters), got=key,
+                              hint=did_you_mean(key, parameters))
+        default = parameters[key].default
+        kind = Path if key == "out" else type(default) if default is not inspect.Parameter.empty else str
+        try:
+            arguments[key] = (text.strip().lower() in ("1", "true", "yes", "on")) if kind is bool else kind(text)
+        except ValueError:
+            raise ConfigError(f"invalid value for '{key}'", expected=kind.__name__, got=repr(text)) from None
+    if "out" not in arguments:
+        raise ConfigError(f"`torchworks data make {name}` needs out=FOLDER", expected="out=FOLDER", got="nothing",
+                          hint=f"for example: torchworks data make {name} out=data/{name}")
+    return sample.generator(**arguments)
+
+
 def _load_builtin() -> None:
     from torchworks.datasets import digits  # noqa: F401  (registers itself)
     from torchworks.datasets import forecasting_samples  # noqa: F401  (registers itself)
+    from torchworks.datasets import spoken_digits  # noqa: F401  (registers itself)
     from torchworks.datasets import text_samples  # noqa: F401  (registers itself)
