@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from torchworks.config.schema import TrainConfig
-from torchworks.engine.reproducibility import EpochSampler, EpochSeededDataset
+from torchworks.engine.reproducibility import BucketBatchSampler, EpochSampler, EpochSeededDataset
 from torchworks.errors import TrainingError
 from torchworks.tasks.protocol import PreparedData, Task
 
@@ -73,7 +73,7 @@ class TaskModule(pl.LightningModule):
             return optimizer
         # not trainer.estimated_stepping_batches: it builds the train loader's iterator before a resumed
         # run's loop state is restored, and a prefetching (num_workers > 0) iterator then replays epoch 1
-        batches = math.ceil(len(self.trainer.datamodule.sampler) / self.config.batch_size)
+        batches = self.trainer.datamodule.batches_per_epoch
         total = max(1, batches * self.trainer.max_epochs)
         warmup = max(1, min(total // 20, 200))
 
@@ -95,15 +95,23 @@ class TaskDataModule(pl.LightningDataModule):
         self.task = task
         self.data = data
         self.config = config
-        self.sampler = EpochSampler(len(data.train), config.seed, data.sample_weights)
+        if data.sample_lengths is not None:
+            self.sampler: EpochSampler = BucketBatchSampler(data.sample_lengths, config.batch_size, config.seed,
+                                                            data.sample_weights)
+        else:
+            self.sampler = EpochSampler(len(data.train), config.seed, data.sample_weights)
+
+    @property
+    def batches_per_epoch(self) -> int:
+        if isinstance(self.sampler, BucketBatchSampler):
+            return len(self.sampler)
+        return math.ceil(len(self.sampler) / self.config.batch_size)
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(
-            EpochSeededDataset(self.data.train, self.config.seed),
-            batch_size=self.config.batch_size,
-            sampler=self.sampler,
-            **self._loader_options(),
-        )
+        dataset = EpochSeededDataset(self.data.train, self.config.seed)
+        if isinstance(self.sampler, BucketBatchSampler):
+            return DataLoader(dataset, batch_sampler=self.sampler, **self._loader_options())
+        return DataLoader(dataset, batch_size=self.config.batch_size, sampler=self.sampler, **self._loader_options())
 
     def val_dataloader(self) -> DataLoader:
         return self.loader(self.data.val)

@@ -7,6 +7,7 @@ epoch k replays epoch k+1 exactly as an uninterrupted run would, with any number
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -44,16 +45,49 @@ class EpochSampler(Sampler):
     def __len__(self) -> int:
         return self.size
 
-    def __iter__(self) -> Iterator[tuple[int, int]]:
+    def __iter__(self) -> Iterator[Any]:
         if self.epoch_source is not None:  # Lightning may build the first iterator before set_epoch
             self.epoch = self.epoch_source()
         generator = torch.Generator().manual_seed(mix_seed(self.seed, self.epoch))
+        return iter(self._arrange([int(i) for i in self._order(generator)], generator))
+
+    def _order(self, generator: torch.Generator) -> torch.Tensor:
         if self.weights is not None:
-            order = torch.multinomial(self.weights, self.size, replacement=True, generator=generator)
-        else:
-            order = torch.randperm(self.size, generator=generator)
-        epoch = self.epoch
-        return iter([(epoch, int(i)) for i in order])
+            return torch.multinomial(self.weights, self.size, replacement=True, generator=generator)
+        return torch.randperm(self.size, generator=generator)
+
+    def _arrange(self, order: list[int], generator: torch.Generator) -> list[Any]:
+        return [(self.epoch, i) for i in order]
+
+
+class BucketBatchSampler(EpochSampler):
+    """Yields whole batches of ``(epoch, index)`` whose samples have similar lengths.
+
+    The epoch's seeded order is cut into pools of ``pool`` batches; each pool is sorted by length
+    and cut into batches, and the batches are shuffled. Padding shrinks to about the spread of
+    lengths within a batch, while every batch still mixes samples from across the dataset.
+    """
+
+    def __init__(self, lengths: Sequence[float], batch_size: int, seed: int,
+                 weights: Sequence[float] | None = None, pool: int = 8):
+        super().__init__(len(lengths), seed, weights)
+        self.lengths = [float(length) for length in lengths]
+        self.batch_size = batch_size
+        self.pool = pool
+
+    def __len__(self) -> int:
+        span = self.batch_size * self.pool
+        full, rest = divmod(self.size, span)
+        return full * self.pool + math.ceil(rest / self.batch_size)
+
+    def _arrange(self, order: list[int], generator: torch.Generator) -> list[Any]:
+        span = self.batch_size * self.pool
+        batches = []
+        for start in range(0, len(order), span):
+            pool = sorted(order[start:start + span], key=self.lengths.__getitem__)
+            batches += [pool[i:i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
+        shuffled = torch.randperm(len(batches), generator=generator).tolist()
+        return [[(self.epoch, i) for i in batches[b]] for b in shuffled]
 
 
 class EpochSeededDataset(Dataset):

@@ -34,6 +34,8 @@ class PreparedData:
         summary: Facts for the report (counts per split and class, skipped files).
         fingerprint: A hash of the data the run saw, to notice when it changed.
         sample_weights: Per-training-sample weights for a weighted sampler, or None to shuffle.
+        sample_lengths: Per-training-sample sizes (seconds of audio, tokens), or None. When given,
+            training batches group samples of similar size, so little of each batch is padding.
     """
 
     train: Dataset
@@ -43,6 +45,7 @@ class PreparedData:
     summary: dict[str, Any] = field(default_factory=dict)
     fingerprint: str = ""
     sample_weights: Sequence[float] | None = None
+    sample_lengths: Sequence[float] | None = None
 
 
 @dataclass

@@ -63,6 +63,43 @@ def test_bad_clips_are_skipped_and_named_or_refused(broken, speech_manifest, tmp
     assert "003.wav" in info.value.what and "line 5" in info.value.what
 
 
+def test_a_manifest_whose_files_are_mostly_missing_is_refused_up_front(speech_manifest, tmp_path):
+    from torchworks.errors import DataError
+    from torchworks.tasks.speech_recognition.config import SpeechRecognitionConfig
+    from torchworks.tasks.speech_recognition.data import prepare_speech_data
+
+    moved = tmp_path / "elsewhere" / "manifest.csv"  # relative paths now point nowhere
+    moved.parent.mkdir()
+    shutil.copy(speech_manifest, moved)
+    config = SpeechRecognitionConfig.model_validate({"data": str(moved), "progress": False})
+    with pytest.raises(DataError) as info:
+        prepare_speech_data(config)
+    assert "24 of 24 listed clips do not exist" in info.value.what and "000.wav" in info.value.what
+    assert "manifest's own folder" in info.value.hint
+
+
+def test_lexicon_follows_the_vocabulary(speech_manifest, tmp_path):
+    from torchworks.errors import ConfigError
+    from torchworks.tasks.speech_recognition.config import SpeechRecognitionConfig
+    from torchworks.tasks.speech_recognition.data import prepare_speech_data
+
+    base = {"data": str(speech_manifest), "progress": False}
+    data = prepare_speech_data(SpeechRecognitionConfig.model_validate(base))
+    training_words = data.state["training_words"]
+    heard = {w for text in data.transcripts["val"] for w in text.split()}
+    assert data.state["closed_vocabulary"] == heard.issubset(training_words)
+    assert data.state["lexicon"] == (training_words if data.state["closed_vocabulary"] else None)
+    none = prepare_speech_data(SpeechRecognitionConfig.model_validate({**base, "lexicon": "none"}))
+    assert none.state["lexicon"] is None
+    words = tmp_path / "words.txt"
+    words.write_text("one\ntwo\nnaïve\n", encoding="utf-8")
+    listed = prepare_speech_data(SpeechRecognitionConfig.model_validate({**base, "lexicon": str(words)}))
+    assert listed.state["lexicon"] == ["one", "two"]
+    assert any("naïve" in str(v) for v in listed.summary.values())
+    with pytest.raises((ConfigError, ValueError)):
+        SpeechRecognitionConfig.model_validate({**base, "lexicon": str(tmp_path / "nowhere.txt")})
+
+
 def test_a_transcript_with_odd_characters_follows_the_policy(speech_manifest, tmp_path):
     folder = tmp_path / "data"
     shutil.copytree(speech_manifest.parent, folder)

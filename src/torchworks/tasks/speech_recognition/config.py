@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from torchworks.config.schema import TrainConfig
+
+LEXICON_CHOICES = ("auto", "training", "none")
+# Per model family, what a setting left out becomes. Batches of 32 give CTC enough steps per epoch on a
+# thousand clips to leave the all-blank phase within a few epochs; clipping keeps its early spikes harmless.
+_RECIPES: dict[str, dict[str, Any]] = {
+    "crnn": {"epochs": 30, "batch_size": 32, "lr": 2e-3, "grad_clip": 5.0, "hidden": 192, "layers": 2},
+    "conformer": {"epochs": 30, "batch_size": 32, "lr": 1.5e-3, "grad_clip": 5.0, "hidden": 144, "layers": 4},
+}
 
 
 class SpeechRecognitionConfig(TrainConfig):
@@ -30,12 +39,42 @@ class SpeechRecognitionConfig(TrainConfig):
     masks: int = Field(2, ge=0, le=10, description="Masks of each kind per clip.")
     speed_perturb: float = Field(0.1, ge=0, le=0.3, description="Random speed change of +-this share while training.")
     noise: float = Field(0.3, ge=0, le=1, description="Share of training clips with added noise (SNR 10-40 dB).")
-    hidden: int = Field(192, ge=16, le=2048, description="Recurrent or conformer width.")
-    layers: int = Field(3, ge=1, le=24, description="Recurrent or conformer layers.")
+    time_stride: int = Field(
+        4, description="Feature frames merged per output frame: 4 gives 40 ms frames (fast; fine up to about "
+        "20 characters a second), 2 gives 20 ms frames for very fast speech.")
+    hidden: int = Field(192, ge=16, le=2048, description="Recurrent or conformer width (conformer: 144).")
+    layers: int = Field(2, ge=1, le=24, description="Recurrent or conformer layers (conformer: 4).")
     heads: int = Field(4, ge=1, le=32, description="Attention heads (conformer).")
     dropout: float = Field(0.1, ge=0, lt=1, description="Dropout inside the network.")
     decoder: Literal["greedy", "beam"] = Field("beam", description="Decoding used for predictions and wer.")
     beam_width: int = Field(16, ge=1, le=1000, description="Hypotheses kept by beam search.")
+    lexicon: str = Field(
+        "auto", description="Words beam search may write: auto (the training words when every validation word "
+        "is among them, a closed vocabulary such as digits or commands; else none), training, none, or a file "
+        "with one word per line.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _recipe_defaults(cls, values: Any) -> Any:
+        """Fill epochs, batch size, lr, clipping and network size from the model's recipe where not given."""
+        if not isinstance(values, dict):
+            return values
+        recipe = _RECIPES.get(str(values.get("model") or "crnn"), _RECIPES["crnn"])
+        return {**recipe, **values}
+
+    @field_validator("time_stride")
+    @classmethod
+    def _two_or_four(cls, value: int) -> int:
+        if value not in (2, 4):
+            raise ValueError("2 or 4")
+        return value
+
+    @field_validator("lexicon")
+    @classmethod
+    def _known_lexicon(cls, value: str) -> str:
+        if value not in LEXICON_CHOICES and not Path(value).expanduser().is_file():
+            raise ValueError(f"{', '.join(LEXICON_CHOICES)} or an existing word-list file")
+        return value
 
     @model_validator(mode="after")
     def _check_heads(self) -> SpeechRecognitionConfig:

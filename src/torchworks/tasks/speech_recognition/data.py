@@ -19,6 +19,7 @@ from torchworks.tables import counted, listing
 from torchworks.tasks.protocol import PreparedData
 from torchworks.tasks.speech_recognition.audio import BadAudio, is_silent, load_audio
 from torchworks.tasks.speech_recognition.config import SpeechRecognitionConfig
+from torchworks.tasks.speech_recognition.decoding import resolve_lexicon, spellable
 from torchworks.tasks.speech_recognition.features import (
     LogMel,
     add_noise,
@@ -26,6 +27,7 @@ from torchworks.tasks.speech_recognition.features import (
     perturb_speed,
     spec_augment,
 )
+from torchworks.tasks.speech_recognition.models import strided_frames
 from torchworks.tasks.speech_recognition.sources import Utterance, find_utterances
 from torchworks.tasks.speech_recognition.vocabulary import Vocabulary, drop_unknown, normalise, unknown_characters
 
@@ -109,29 +111,67 @@ def prepare_speech_data(config: SpeechRecognitionConfig, state: dict[str, Any] |
         vocabulary = Vocabulary.from_transcripts(texts[kept[j]] for j in parts["train"])
         state = {"tokens": vocabulary.tokens, "max_seconds": config.max_seconds, "decoder": config.decoder,
                  "beam_width": config.beam_width,
-                 **feature_state(config.sample_rate, config.n_mels, config.window_ms, config.hop_ms)}
+                 **feature_state(config.sample_rate, config.n_mels, config.window_ms, config.hop_ms),
+                 **_lexicon_state(config.lexicon, [texts[kept[j]] for j in parts["train"]],
+                                  [texts[kept[j]] for j in parts["val"]], vocabulary, notes)}
     vocabulary = Vocabulary(state["tokens"])
     for note in notes:
         say(f"[yellow]warning:[/yellow] {note}")
     datasets, transcripts, files = {}, {}, {}
+    cramped: list[str] = []
     for split, members in parts.items():
         rows = [kept[j] for j in members]
         _check_vocabulary(rows, texts, utterances, vocabulary, config)
         targets = [vocabulary.encode(texts[i]) for i in rows]
+        cramped += [f"{utterances[i].path.name} ({split})" for i, j, ids in zip(rows, members, targets)
+                    if ctc_frames_needed(ids) > strided_frames(len(clips[j]) // state["hop_length"] + 1,
+                                                               config.time_stride)]
         datasets[split] = SpeechDataset([clips[j] for j in members], targets, state,
                                         augment=config if split == "train" else None)
         transcripts[split] = [texts[i] for i in rows]
         files[split] = [str(utterances[i].path) for i in rows]
+    if cramped:
+        say(f"[yellow]warning:[/yellow] {counted(len(cramped), 'clip')} {'is' if len(cramped) == 1 else 'are'} "
+            f"too short for {'its' if len(cramped) == 1 else 'their'} transcript at time_stride={config.time_stride} "
+            f"(CTC needs a frame per character and a blank between repeats): {listing(cramped)}; "
+            "time_stride=2 gives twice the frames")
+        notes.append(f"{counted(len(cramped), 'clip')} too short for the transcript at "
+                     f"time_stride={config.time_stride}: {listing(cramped)}")
     summary = {
         "source": config.data,
         **{f"{split} clips": len(ds) for split, ds in datasets.items()},
         "hours of audio": round(sum(len(c) for c in clips) / state["sample_rate"] / 3600, 3),
         "vocabulary": " ".join(vocabulary.tokens[1:]),
+        "lexicon": (f"{len(state['lexicon'])} words" if state["lexicon"] is not None else "none (any spelling)"),
         **{f"note {i + 1}": note for i, note in enumerate(notes)},
     }
     digest = hashlib.sha256("".join(f"{utterances[i].path}|{texts[i]}\n" for i in kept).encode()).hexdigest()[:16]
-    return SpeechData(datasets["train"], datasets["val"], datasets["test"], state, summary, digest, None,
-                      transcripts, files)
+    seconds = [datasets["train"].seconds(i) for i in range(len(datasets["train"]))]
+    return SpeechData(datasets["train"], datasets["val"], datasets["test"], state, summary, digest,
+                      sample_lengths=seconds, transcripts=transcripts, files=files)
+
+
+def _lexicon_state(choice: str, train: list[str | None], val: list[str | None], vocabulary: Vocabulary,
+                   notes: list[str]) -> dict[str, Any]:
+    """Training words, whether the vocabulary looks closed, and the lexicon beam search will use."""
+    training_words = sorted({word for text in train if text for word in text.split()})
+    unseen = {word for text in val if text for word in text.split()} - set(training_words)
+    lexicon = resolve_lexicon(choice, training_words, closed_vocabulary=not unseen)
+    if lexicon is not None:
+        lexicon, unspellable = spellable(lexicon, vocabulary)
+        if unspellable:
+            notes.append(f"{counted(len(unspellable), 'lexicon word')} use characters no training transcript has "
+                         f"and were left out: {listing(unspellable)}")
+        if not lexicon:
+            raise DataError(f"no word of the lexicon '{choice}' can be spelled with the training characters",
+                            expected="words written with " + " ".join(vocabulary.tokens[2:]), got="none",
+                            hint="check the lexicon file, or set lexicon=none")
+    return {"training_words": training_words, "closed_vocabulary": not unseen, "lexicon": lexicon}
+
+
+def ctc_frames_needed(ids: list[int]) -> int:
+    """The fewest output frames CTC needs for a target: one per token, plus a blank between repeats."""
+    return len(ids) + sum(1 for a, b in zip(ids, ids[1:]) if a == b)
 
 
 def _transcripts(utterances: list[Utterance], config: SpeechRecognitionConfig, notes: list[str],
@@ -169,6 +209,7 @@ def _decode(utterances: list[Utterance], texts: list[str | None], config: Speech
 
     rate = state["sample_rate"] if state else config.sample_rate
     limit = config.max_seconds
+    _check_most_files_exist(utterances, texts)
     clips, kept, bad, long = [], [], [], []
     with Progress(console=console(), transient=True, disable=not config.progress) as progress:
         for i in progress.track(range(len(utterances)), description="reading audio"):
@@ -199,6 +240,18 @@ def _decode(utterances: list[Utterance], texts: list[str | None], config: Speech
         raise DataError(f"no usable clips in '{config.data}'", expected="readable audio with transcripts",
                         got=f"{len(utterances)} listed, none usable", hint="see the warnings above")
     return clips, kept
+
+
+def _check_most_files_exist(utterances: list[Utterance], texts: list[str | None]) -> None:
+    """A manifest whose files are mostly missing was read against the wrong folder: say so up front
+    instead of skipping nearly everything."""
+    listed = [u for u, text in zip(utterances, texts) if text is not None]
+    missing = [u for u in listed if not u.path.exists()]
+    if len(missing) > len(listed) // 2:
+        first = missing[0]
+        raise DataError(f"{len(missing)} of {len(listed)} listed clips do not exist, the first '{first.path}' "
+                        f"({first.where})", expected="audio files at the listed paths", got="no such files",
+                        hint="relative paths are read from the manifest's own folder; fix the paths or move the manifest")
 
 
 def _check_vocabulary(rows: list[int], texts: list[str | None], utterances: list[Utterance],

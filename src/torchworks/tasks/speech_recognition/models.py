@@ -10,14 +10,16 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 
 class ConvFrontEnd(nn.Module):
-    """Two 3x3 convolutions: time halved once (20 ms per frame at a 10 ms hop), mels quartered.
-    Frames past each clip's end are zeroed between layers, so padding in a batch changes nothing."""
+    """Two 3x3 convolutions that quarter the mels and shorten time by ``time_stride`` (2 or 4: 20 or
+    40 ms per frame at a 10 ms hop). Frames past each clip's end are zeroed between layers, so
+    padding in a batch changes nothing."""
 
-    def __init__(self, n_mels: int, channels: int, out_features: int):
+    def __init__(self, n_mels: int, channels: int, out_features: int, time_stride: int = 4):
         super().__init__()
+        self.second_stride = time_stride // 2
         self.first = nn.Sequential(nn.Conv2d(1, channels, 3, stride=(2, 2), padding=1), nn.BatchNorm2d(channels),
                                    nn.GELU())
-        self.second = nn.Sequential(nn.Conv2d(channels, channels, 3, stride=(1, 2), padding=1),
+        self.second = nn.Sequential(nn.Conv2d(channels, channels, 3, stride=(self.second_stride, 2), padding=1),
                                     nn.BatchNorm2d(channels), nn.GELU())
         bands = ((n_mels + 1) // 2 + 1) // 2
         self.project = nn.Linear(channels * bands, out_features)
@@ -25,10 +27,16 @@ class ConvFrontEnd(nn.Module):
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         lengths = (lengths + 1) // 2
         hidden = self.first(features.unsqueeze(1)) * frame_mask(lengths, (features.shape[1] + 1) // 2)[:, None, :, None]
-        hidden = self.second(hidden)  # (batch, channels, frames/2, mels/4)
+        hidden = self.second(hidden)  # (batch, channels, frames / time_stride, mels / 4)
+        lengths = (lengths + self.second_stride - 1) // self.second_stride
         batch, channels, frames, bands = hidden.shape
         hidden = self.project(hidden.permute(0, 2, 1, 3).reshape(batch, frames, channels * bands))
         return hidden * frame_mask(lengths, frames)[:, :, None], lengths
+
+
+def strided_frames(frames: int, time_stride: int) -> int:
+    """How many output frames a clip of ``frames`` feature frames gets from the front end."""
+    return -(-((frames + 1) // 2) // (time_stride // 2))
 
 
 def frame_mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:
@@ -48,9 +56,9 @@ def output_lengths(log_probs: torch.Tensor) -> torch.Tensor:
 class CRNN(nn.Module):
     """DeepSpeech2-like: convolutional front end, bidirectional GRU layers, a linear CTC head."""
 
-    def __init__(self, n_mels: int, n_tokens: int, hidden: int, layers: int, dropout: float):
+    def __init__(self, n_mels: int, n_tokens: int, hidden: int, layers: int, dropout: float, time_stride: int = 4):
         super().__init__()
-        self.front = ConvFrontEnd(n_mels, 32, hidden)
+        self.front = ConvFrontEnd(n_mels, 32, hidden, time_stride)
         self.rnn = nn.GRU(hidden, hidden, num_layers=layers, batch_first=True, bidirectional=True,
                           dropout=dropout if layers > 1 else 0.0)
         self.dropout = nn.Dropout(dropout)
@@ -66,11 +74,12 @@ class CRNN(nn.Module):
 class ConformerCTC(nn.Module):
     """Convolutional front end, torchaudio's Conformer encoder, a linear CTC head."""
 
-    def __init__(self, n_mels: int, n_tokens: int, hidden: int, layers: int, heads: int, dropout: float):
+    def __init__(self, n_mels: int, n_tokens: int, hidden: int, layers: int, heads: int, dropout: float,
+                 time_stride: int = 4):
         super().__init__()
         from torchaudio.models import Conformer
 
-        self.front = ConvFrontEnd(n_mels, 32, hidden)
+        self.front = ConvFrontEnd(n_mels, 32, hidden, time_stride)
         self.encoder = Conformer(input_dim=hidden, num_heads=heads, ffn_dim=4 * hidden, num_layers=layers,
                                  depthwise_conv_kernel_size=15, dropout=dropout)
         self.head = nn.Linear(hidden, n_tokens)
@@ -82,7 +91,7 @@ class ConformerCTC(nn.Module):
 
 
 def build_acoustic_model(name: str, n_mels: int, n_tokens: int, hidden: int, layers: int, heads: int,
-                         dropout: float) -> nn.Module:
+                         dropout: float, time_stride: int = 4) -> nn.Module:
     if name == "conformer":
-        return ConformerCTC(n_mels, n_tokens, hidden, layers, heads, dropout)
-    return CRNN(n_mels, n_tokens, hidden, layers, dropout)
+        return ConformerCTC(n_mels, n_tokens, hidden, layers, heads, dropout, time_stride)
+    return CRNN(n_mels, n_tokens, hidden, layers, dropout, time_stride)

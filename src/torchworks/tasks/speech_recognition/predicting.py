@@ -14,7 +14,7 @@ import torch
 from torchworks.errors import DataError
 from torchworks.tasks.speech_recognition.audio import BadAudio, is_audio_file, load_audio
 from torchworks.tasks.speech_recognition.data import SpeechDataset
-from torchworks.tasks.speech_recognition.decoding import decode
+from torchworks.tasks.speech_recognition.decoding import decode, lexicon_of
 from torchworks.tasks.speech_recognition.vocabulary import Vocabulary
 
 _SEARCH_SECONDS = 3.0  # how far back from a piece's limit to look for a pause
@@ -75,7 +75,7 @@ def split_long(samples: np.ndarray, rate: int, max_seconds: float) -> list[np.nd
 def transcript_records(log_probs: torch.Tensor, origins: list[dict[str, Any]], state: dict[str, Any],
                        method: str, beam_width: int) -> list[dict[str, Any]]:
     """One record per file: the transcript (pieces joined), its length and the decoder used."""
-    texts = decode(log_probs, Vocabulary(state["tokens"]), method, beam_width)
+    texts = decode(log_probs, Vocabulary(state["tokens"]), method, beam_width, lexicon_of(state))
     records: dict[int, dict[str, Any]] = {}
     for origin, text in zip(origins, texts):
         record = records.setdefault(origin["clip"], {"input": origin["input"], "transcript": "",

@@ -35,7 +35,7 @@ class SpeechRecognition(Task):
 
     def build_model(self, config: SpeechRecognitionConfig, state: dict[str, Any], *, for_training: bool) -> nn.Module:
         return build_acoustic_model(config.model, state["n_mels"], len(state["tokens"]), config.hidden,
-                                    config.layers, config.heads, config.dropout)
+                                    config.layers, config.heads, config.dropout, config.time_stride)
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor, state: dict[str, Any]) -> torch.Tensor:
         # targets are zero-padded token ids (0 is the blank, never a target)

@@ -100,7 +100,7 @@ def prepare_text_data(config: TextClassificationConfig, state: dict[str, Any] | 
     label_sets = {s: [table.labels[i] for i in rows] for s, rows in parts.items()}
     summary = _summary(table, state, datasets, truncated, lengths, notes)
     return TextData(datasets["train"], datasets["val"], datasets["test"], state, summary,
-                    _fingerprint(table, splits), None, texts, label_sets)
+                    _fingerprint(table, splits), texts=texts, label_sets=label_sets)
 
 
 def _known_labels(table: TextTable, state: dict[str, Any] | None) -> list[str]:
