@@ -71,4 +71,6 @@ class SpeechRecognition(Task):
         return {"features": torch.zeros(2, 50, state["n_mels"]), "lengths": torch.tensor([50, 30])}
 
     def quickstart_settings(self) -> dict[str, Any]:
-        return {"data": "spoken-digits", "name": "quickstart-spoken-digits", "epochs": 15}
+        # A third of the default budget: smaller batches and a higher rate give more, larger steps per second.
+        return {"data": "spoken-digits", "name": "quickstart-spoken-digits", "epochs": 7, "batch_size": 16,
+                "lr": 3e-3}
