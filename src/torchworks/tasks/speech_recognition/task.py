@@ -71,6 +71,8 @@ class SpeechRecognition(Task):
         return {"features": torch.zeros(2, 50, state["n_mels"]), "lengths": torch.tensor([50, 30])}
 
     def quickstart_settings(self) -> dict[str, Any]:
-        # A third of the default budget: smaller batches and a higher rate give more, larger steps per second.
+        # A quarter of the default budget: smaller batches and a higher rate give more, larger steps per
+        # second, and the 10 ms hop's shorter sequences leave CTC's all-blank phase sooner (at 7.5 ms, 7
+        # epochs end with a validation WER of 0.86).
         return {"data": "spoken-digits", "name": "quickstart-spoken-digits", "epochs": 7, "batch_size": 16,
-                "lr": 3e-3}
+                "lr": 3e-3, "hop_ms": 10.0}
