@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean espeak
+.PHONY: demo test install clean system-packages
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +19,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/torchworks quickstart
 
-test: $(STAMP) espeak
+test: $(STAMP) system-packages
 	$(BIN)/python -m pytest -q
 
-# speech tests synthesise clips with espeak-ng (a Debian package): installed here, never skipped
-espeak:
-	@command -v espeak-ng >/dev/null || { apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null; }
+# Debian packages the tests use, installed here, never skipped: espeak-ng synthesises speech for the
+# speech tests; chromium runs the web page in the browser test (driven by Playwright, no download)
+system-packages:
+	@command -v espeak-ng >/dev/null && command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng chromium >/dev/null; }
 
 clean:
 	rm -rf $(VENV) runs

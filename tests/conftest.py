@@ -98,3 +98,19 @@ def cli(monkeypatch, capsys):
 
     return run
 
+
+
+@pytest.fixture(scope="session")
+def image_run(tmp_path_factory) -> Path:
+    """A 3-class 16x16 image classifier trained for two epochs, with an ONNX export. Shared by the
+    session: copy it before changing anything."""
+    import torchworks
+    from torchworks.engine.export import export
+
+    root = tmp_path_factory.mktemp("image-run")
+    data = make_shapes_dataset(root / "shapes")
+    run = torchworks.train("image-classification", data=str(data), output=str(root / "runs"), name="shapes",
+                           model="smallcnn", image_size=16, crop=1.0, epochs=2, batch_size=8, track=False,
+                           progress=False)
+    export(run.path, "onnx")
+    return run.path

@@ -88,3 +88,23 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     if close:
         return f"did you mean '{close[0]}'?"
     return "choose one of: " + ", ".join(options)
+
+
+class RequestError(TorchworksError):
+    """An HTTP request the server refuses or cannot answer; ``status`` is the HTTP status sent.
+
+    Args:
+        status: 4xx for a request the client can fix, 503/504 when the server is busy or too slow.
+        code: A short machine-readable name (``payload_too_large``, ``unknown_model``...).
+        headers: Extra response headers (``Retry-After``).
+    """
+
+    code = "request_error"
+
+    def __init__(self, what: str, *, status: int = 400, code: str = "", expected: str = "", got: str = "",
+                 hint: str = "", headers: dict[str, str] | None = None):
+        self.status = status
+        self.headers = headers or {}
+        if code:
+            self.code = code
+        super().__init__(what, expected=expected, got=got, hint=hint)

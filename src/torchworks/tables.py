@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from torchworks.errors import DataError, did_you_mean
+from torchworks.uploads import Upload
 
 _MISSING_TEXT = frozenset({"", "nan", "na", "null"})
 _SHOWN = 5
@@ -55,12 +56,12 @@ def listing(items: Sequence[str], limit: int = _SHOWN) -> str:
 
 
 def read_source(
-    source: str | Path | pd.DataFrame, what: str = "a CSV, TSV or Parquet file", encoding: str = "utf-8"
+    source: str | Path | pd.DataFrame | Upload, what: str = "a CSV, TSV or Parquet file", encoding: str = "utf-8"
 ) -> tuple[pd.DataFrame, Rows]:
     """The raw table (CSV/TSV cells as text) and how its rows are numbered.
 
     Args:
-        source: A file path or a DataFrame.
+        source: A file path, a DataFrame, or an uploaded file (read by its name's suffix).
         what: What the caller needs, for messages ("a CSV of texts and labels").
         encoding: The file's text encoding; bytes that do not decode are reported by line.
     """
@@ -70,6 +71,9 @@ def read_source(
             frame = frame.reset_index(names=frame.index.name or "time")
         frame = frame.reset_index(drop=True)
         rows = Rows("<dataframe>", "row", 1)
+    elif isinstance(source, Upload):
+        _require_bytes(len(source.data), source.name, what)
+        frame, rows = _read_bytes(source.data, source.name, source.suffix, encoding)
     else:
         path = Path(source)
         name = str(source)
@@ -77,10 +81,8 @@ def read_source(
             raise DataError(f"'{name}' does not exist", expected=what, got="no such file", hint="check the path")
         if path.is_dir():
             raise DataError(f"'{name}' is a folder", expected=what, got="a folder", hint="name the file inside it")
-        if path.stat().st_size == 0:
-            raise DataError(f"'{name}' is empty", expected=f"{what} with a header line and rows", got="0 bytes",
-                            hint="check that the file was written completely")
-        frame, rows = _read_file(path, name, encoding)
+        _require_bytes(path.stat().st_size, name, what)
+        frame, rows = _read_bytes(path.read_bytes(), name, path.suffix.lower(), encoding)
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.empty:
         raise DataError(f"'{rows.source}' has no data rows", expected="a header and at least one row of values",
@@ -89,16 +91,21 @@ def read_source(
     return frame, rows
 
 
-def _read_file(path: Path, name: str, encoding: str) -> tuple[pd.DataFrame, Rows]:
-    suffix = path.suffix.lower()
+def _require_bytes(size: int, name: str, what: str) -> None:
+    if size == 0:
+        raise DataError(f"'{name}' is empty", expected=f"{what} with a header line and rows", got="0 bytes",
+                        hint="check that the file was written completely")
+
+
+def _read_bytes(data: bytes, name: str, suffix: str, encoding: str) -> tuple[pd.DataFrame, Rows]:
     if suffix in (".parquet", ".pq"):
         try:
-            return pd.read_parquet(path), Rows(name, "row", 1)
+            return pd.read_parquet(io.BytesIO(data)), Rows(name, "row", 1)
         except Exception as error:  # noqa: BLE001  (pyarrow raises many kinds for a corrupt file)
             raise DataError(f"'{name}' cannot be read as Parquet", expected="a valid Parquet file",
                             got=f"{type(error).__name__}: {error}"[:300],
                             hint="write it again, or save it as CSV") from None
-    text = decode_text(path.read_bytes(), name, encoding)
+    text = decode_text(data, name, encoding)
     if suffix in JSON_LINES:
         return _json_lines(text, name), Rows(name, "line", 1)
     separator = "\t" if suffix in (".tsv", ".tab") else ","

@@ -174,11 +174,44 @@ def _predict(task_name: str, context: dict) -> None:
                 assert math.isfinite(value)
 
 
+def _serve(task_name: str, context: dict) -> None:
+    """The bundle behind the HTTP app: each predict input sent as a user's client would send it (files
+    as multipart uploads, texts as JSON), answers typed by the task's record model."""
+    from fastapi.testclient import TestClient
+
+    from torchworks.engine.serve import load_models
+    from torchworks.server.app import build_app
+    from torchworks.server.settings import ServeSettings
+
+    settings = ServeSettings(max_wait_ms=1.0)
+    models, metrics = load_models([f"contract={context['run']}"], settings)
+    spec = models[0].spec
+    assert spec.input_kind in ("image", "audio", "text", "table"), spec.input_kind
+    with TestClient(build_app(models, settings, metrics), base_url="http://127.0.0.1:8080") as client:
+        assert client.get("/readyz").status_code == 200
+        for item in TINY_DATA[task_name].predict_inputs(context["data"]):
+            path = Path(item)
+            if path.exists():
+                files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix in spec.file_types)
+                response = client.post("/v1/models/contract/predict",
+                                       files=[("file", (f.name, f.read_bytes())) for f in files[:3]])
+            else:
+                assert spec.json_item is not None, f"{task_name}: a non-file input, but the model takes only files"
+                response = client.post("/v1/models/contract/predict", json={"inputs": [item]})
+            assert response.status_code == 200, f"{task_name}: {response.text[:500]}"
+            assert response.json()["predictions"], f"{task_name}: no predictions for {item}"
+        if spec.example is not None:
+            assert client.post("/v1/models/contract/predict", json={"inputs": [spec.example]}).status_code == 200
+        assert client.get("/ui").status_code == 200
+        assert "/v1/models/contract/predict" in client.get("/openapi.json").json()["paths"]
+
+
 # in the order they run: later modes use the bundle that train wrote
 MODE_RUNNERS: dict[str, Callable[[str, dict], None]] = {
     "train": _train,
     "evaluate": _evaluate,
     "predict": _predict,
+    "serve": _serve,
 }
 
 TASK_NAMES = [cls.name for cls in list_tasks()]

@@ -24,6 +24,9 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Bundled sample datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+registry_app = typer.Typer(help="Versioned models with aliases (production, staging...).", no_args_is_help=True)
+app.add_typer(registry_app, name="registry")
+REGISTRY_HELP = "sqlite:///PATH.db (MLflow) or dir:PATH; default $TORCHWORKS_REGISTRY or sqlite:///runs/mlflow.db."
 
 SETTINGS_HELP = "Settings as key=value (epochs=10 model=resnet18 ...); config=run.yaml loads a file."
 
@@ -114,6 +117,128 @@ def quickstart(
     console().print(table)
     for row in rows:
         typer.echo(f"bundle: {row['bundle']}")
+
+
+@app.command()
+def serve(
+    models: list[str] = typer.Argument(..., help="Run folders, NAME=RUN, or registry:NAME@ALIAS / registry:NAME/VERSION."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind; other than loopback needs --api-key-file."),
+    port: int = typer.Option(8080, help="TCP port (0: any free port)."),
+    backend: Optional[list[str]] = typer.Option(None, help="auto (ONNX export when present, else eager), eager, "
+                                                "torchscript or onnx; NAME=onnx for one model. Repeatable."),
+    max_batch: int = typer.Option(32, help="Most inputs per model call."),
+    max_wait_ms: float = typer.Option(2.0, help="How long a batch waits to fill up."),
+    queue_size: int = typer.Option(256, help="Requests waiting per model before 503."),
+    timeout_s: float = typer.Option(30.0, "--timeout-s", help="Per-request deadline (504 after it)."),
+    max_body_mb: float = typer.Option(16.0, help="Largest request body (413 above)."),
+    max_inputs: int = typer.Option(256, help="Most inputs per request (413 above)."),
+    threads: int = typer.Option(0, help="Inference threads (0: all cores)."),
+    api_key_file: Optional[Path] = typer.Option(None, help="File of accepted bearer keys, one per line."),
+    insecure: bool = typer.Option(False, "--insecure", help="Allow a non-loopback bind without keys."),
+    allowed_host: Optional[list[str]] = typer.Option(None, help="Extra Host header names to accept."),
+    drain_s: float = typer.Option(30.0, help="Seconds in-flight requests get to finish on SIGTERM."),
+    registry: Optional[str] = typer.Option(None, help=REGISTRY_HELP),
+) -> None:
+    """Serve models over HTTP: REST API with dynamic batching, Prometheus metrics, a web page at /ui."""
+    from torchworks.config.loading import resolve_config
+    from torchworks.engine.serve import read_api_keys, serve as run_server
+    from torchworks.server.settings import ServeSettings
+
+    keys = read_api_keys(api_key_file) if api_key_file else ()
+    per_model = dict(item.split("=", 1) for item in backend or [] if "=" in item)
+    overall = [item for item in backend or [] if "=" not in item]
+    settings = resolve_config(ServeSettings, {
+        "host": host, "port": port, "backend": overall[-1] if overall else "auto", "backends": per_model,
+        "max_batch": max_batch, "max_wait_ms": max_wait_ms, "queue_size": queue_size, "timeout_s": timeout_s,
+        "max_body_mb": max_body_mb, "max_inputs": max_inputs, "threads": threads, "api_keys": keys,
+        "insecure": insecure, "allowed_hosts": tuple(allowed_host or ()), "drain_s": drain_s})
+    run_server(models, settings, announce=typer.echo, registry=registry)
+
+
+@app.command(context_settings={"ignore_unknown_options": True})
+def export(
+    run: Path = typer.Argument(..., help="A run folder."),
+    settings: Optional[list[str]] = typer.Argument(None, help="format=onnx (or torchscript)."),
+) -> None:
+    """Export a trained model (ONNX, TorchScript) into its bundle, checked against the eager model."""
+    from torchworks.config import parse_overrides
+    from torchworks.engine.export import export as run_export
+
+    options = parse_overrides(settings or [])
+    unknown = sorted(set(options) - {"format"})
+    if unknown:
+        from torchworks.errors import ConfigError, did_you_mean
+
+        raise ConfigError(f"unknown export setting '{unknown[0]}'", expected="format=onnx|torchscript",
+                          got=unknown[0], hint=did_you_mean(unknown[0], ["format"]))
+    typer.echo(f"export: {run_export(run, options.get('format', 'onnx'))}")
+
+
+@registry_app.command("add")
+def registry_add(
+    run: Path = typer.Argument(..., help="A run folder, or a .tar.gz/.zip of one."),
+    name: str = typer.Option(..., "--name", help="The registered model's name, e.g. tickets."),
+    alias: Optional[str] = typer.Option(None, help="Also point this alias at the new version."),
+    registry: Optional[str] = typer.Option(None, help=REGISTRY_HELP),
+) -> None:
+    """Register a copy of a bundle as the next version of NAME."""
+    from torchworks.registry import open_registry
+
+    store = open_registry(registry)
+    version = store.add(run, name)
+    if alias:
+        version = store.promote(name, version.version, alias)
+    typer.echo(f"registered {name} version {version.version}{' as ' + alias if alias else ''} in {store.location}")
+
+
+@registry_app.command("list")
+def registry_list(
+    name: Optional[str] = typer.Argument(None, help="A model: list its versions."),
+    registry: Optional[str] = typer.Option(None, help=REGISTRY_HELP),
+) -> None:
+    """Registered models, or the versions of one."""
+    from torchworks.registry import open_registry
+
+    store = open_registry(registry)
+    if name is None:
+        for known in store.names():
+            versions = store.versions(known)
+            aliases = ", ".join(f"{a}={v.version}" for v in versions for a in v.aliases)
+            typer.echo(f"{known:<24} {len(versions)} versions  {aliases}")
+        return
+    store.get(name)  # a clear error when there is no such model
+    for version in store.versions(name):
+        metrics = version.lineage.get("metrics", {})
+        shown = "  ".join(f"{k}={v:.4f}" for k, v in list(metrics.items())[:3])
+        typer.echo(f"{version.version:>4}  {','.join(version.aliases) or '-':<20} {version.lineage.get('task', '?'):<20} "
+                   f"{shown}  run={version.lineage.get('run_name', '?')}")
+
+
+@registry_app.command("promote")
+def registry_promote(
+    name: str = typer.Argument(..., help="The registered model."),
+    version: int = typer.Argument(..., help="The version to promote."),
+    alias: str = typer.Option(..., help="The alias to point at it, e.g. production."),
+    registry: Optional[str] = typer.Option(None, help=REGISTRY_HELP),
+) -> None:
+    """Point ALIAS at VERSION (serve registry:NAME@ALIAS picks it up on its next start)."""
+    from torchworks.registry import open_registry
+
+    open_registry(registry).promote(name, version, alias)
+    typer.echo(f"{name}@{alias} -> version {version}")
+
+
+@registry_app.command("rollback")
+def registry_rollback(
+    name: str = typer.Argument(..., help="The registered model."),
+    alias: str = typer.Option(..., help="The alias to move back, e.g. production."),
+    registry: Optional[str] = typer.Option(None, help=REGISTRY_HELP),
+) -> None:
+    """Point ALIAS back at the version it named before its last promotion."""
+    from torchworks.registry import open_registry
+
+    version = open_registry(registry).rollback(name, alias)
+    typer.echo(f"{name}@{alias} -> version {version.version}")
 
 
 @app.command()

@@ -32,11 +32,11 @@ def collect_outputs(
         outputs.append(model(move_data_to_device(inputs, device)).float().cpu())
         if batch_targets is not None:
             targets.append(batch_targets)
-    out = _concatenate(outputs) if outputs else torch.empty(0)
-    return out, (_concatenate(targets) if targets else None)
+    out = concatenate_outputs(outputs) if outputs else torch.empty(0)
+    return out, (concatenate_outputs(targets) if targets else None)
 
 
-def _concatenate(batches: list[torch.Tensor]) -> torch.Tensor:
+def concatenate_outputs(batches: list[torch.Tensor]) -> torch.Tensor:
     """Batches joined along dim 0; sequence outputs of different lengths (frames, tokens) are
     zero-padded at the end of each dimension to the longest first."""
     shape = [max(b.shape[d] for b in batches) for d in range(1, batches[0].dim())]

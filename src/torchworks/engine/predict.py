@@ -23,6 +23,29 @@ def load_model(run: str | Path):
     return bundle, task, config, model
 
 
+def prediction_state(task: Any, bundle: Bundle, options: dict[str, Any]) -> dict[str, Any]:
+    """The bundle's state with prediction options (``{"decoder": "greedy"}``) on top, each checked
+    against the task's config like a training setting.
+
+    Raises:
+        ConfigError: An unknown option (with a did-you-mean hint) or a bad value.
+    """
+    if not options:
+        return bundle.state
+    from torchworks.config.loading import resolve_config
+    from torchworks.errors import ConfigError, did_you_mean
+
+    for key in options:
+        if key not in task.prediction_options:
+            allowed = ", ".join(task.prediction_options) or "none"
+            raise ConfigError(f"'{key}' cannot change at prediction time", expected=f"one of: {allowed}",
+                              got=key, hint=did_you_mean(key, task.prediction_options) if task.prediction_options
+                              else "this model takes no prediction options; train with the setting instead")
+
+    config = resolve_config(task.config_class, {**bundle.config, **options})
+    return {**bundle.state, **{key: getattr(config, key) for key in options}}
+
+
 class Predictor:
     """A trained model ready to predict. Get one with :func:`torchworks.load`."""
 
@@ -47,7 +70,7 @@ class Predictor:
         """
         from torchworks.engine.outputs import collect_outputs
 
-        state = self._state_with(options or {})
+        state = prediction_state(self.task, self.bundle, options or {})
         # one path, DataFrame or image is one input; a list or tuple holds several
         items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         dataset, ids = self.task.predict_inputs(items, state)
@@ -55,15 +78,6 @@ class Predictor:
             self.task, self.model, dataset, batch_size or self.config.batch_size, with_targets=False
         )
         return self.task.format_predictions(outputs, ids, state, top_k)
-
-    def _state_with(self, options: dict[str, Any]) -> dict[str, Any]:
-        """The bundle's state with prediction options on top, validated against the task's config."""
-        if not options:
-            return self.bundle.state
-        from torchworks.config.loading import resolve_config
-
-        config = resolve_config(self.task.config_class, {**self.bundle.config, **options})
-        return {**self.bundle.state, **{key: getattr(config, key) for key in options}}
 
     def __repr__(self) -> str:
         return f"Predictor(task={self.task.name!r}, run='{self.bundle.path}')"

@@ -63,6 +63,28 @@ class Evaluation:
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ServingSpec:
+    """How the server and its web page take a task's inputs and describe its predictions.
+
+    Attributes:
+        input_kind: ``"image"``, ``"audio"``, ``"text"`` or ``"table"``: the widget the page shows.
+        file_types: Suffixes a request may upload (``".png"``); a task that takes only JSON has none.
+        json_item: The type of one element of a JSON request's ``inputs`` (validated, and shown in
+            the OpenAPI schema), or None when inputs are files (JSON then carries them base64-encoded).
+        record: The pydantic model of one prediction record.
+        example: One JSON input for the docs and the page, or None.
+        options: The ``prediction_options`` a request may set (none that names a local file).
+    """
+
+    input_kind: str
+    file_types: tuple[str, ...]
+    json_item: Any
+    record: type
+    example: Any = None
+    options: tuple[str, ...] = ()
+
+
 class Task(ABC):
     """A kind of problem: data, model, loss, metrics, predictions, recipes."""
 
@@ -72,6 +94,8 @@ class Task(ABC):
     modes: ClassVar[tuple[str, ...]] = ("train", "evaluate", "predict")
     primary_metric: ClassVar[str]
     higher_is_better: ClassVar[bool] = True
+    # config fields a prediction may override (``--decoder greedy``): they shape outputs, not inputs
+    prediction_options: ClassVar[tuple[str, ...]] = ()
 
     def check_config(self, config: TrainConfig) -> None:
         """Fail fast, before any data is read, on settings that cannot work (unknown model name,
@@ -137,6 +161,24 @@ class Task(ABC):
     @abstractmethod
     def example_input(self, state: dict[str, Any]) -> Any:
         """A small batch of model inputs (a tensor, or a dict of tensors), for export and contract tests."""
+
+    def dynamic_axes(self, state: dict[str, Any]) -> dict[str, dict[int, str]]:
+        """Per input of ``example_input`` (``"input"`` for a lone tensor), the axes whose size varies
+        between batches, for exports. The batch axis by default; sequence tasks add their length."""
+        example = self.example_input(state)
+        names = list(example) if isinstance(example, dict) else ["input"]
+        return {name: {0: "batch"} for name in names}
+
+    # ---------------------------------------------------------------- serve
+    def serving(self, state: dict[str, Any]) -> ServingSpec | None:
+        """How a model of this task is served (see :class:`ServingSpec`), or None when it cannot be.
+        ``predict_inputs`` must then also read :class:`~torchworks.uploads.Upload` items."""
+        return None
+
+    def from_json(self, item: Any, state: dict[str, Any]) -> Any:
+        """One validated JSON input (of type ``serving(state).json_item``) as something
+        ``predict_inputs`` reads. Never a path: a request must not name local files."""
+        return item
 
     # ------------------------------------------------------------- recipes
     @abstractmethod

@@ -13,7 +13,7 @@ from torchworks.tasks.forecasting.config import ForecastingConfig
 from torchworks.tasks.forecasting.data import ForecastData, prepare_forecast_data
 from torchworks.tasks.forecasting.losses import forecast_loss
 from torchworks.tasks.forecasting.models import build_forecaster
-from torchworks.tasks.protocol import Evaluation, Task
+from torchworks.tasks.protocol import Evaluation, ServingSpec, Task
 
 
 @register_task
@@ -23,7 +23,7 @@ class Forecasting(Task):
     name = "forecasting"
     description = "Forecast time series (prices, demand, sensors) with backtests against ARIMA/ETS"
     config_class = ForecastingConfig
-    modes = ("train", "evaluate", "predict")
+    modes = ("train", "evaluate", "predict", "serve")
     primary_metric = "mase"
     higher_is_better = False
 
@@ -70,6 +70,16 @@ class Forecasting(Task):
 
     def example_input(self, state: dict[str, Any]) -> torch.Tensor:
         return torch.zeros(2, state["lookback"], state["n_features"])
+
+    def serving(self, state: dict[str, Any]) -> ServingSpec:
+        from torchworks.tasks.forecasting.serving import forecast_serving
+
+        return forecast_serving(state)
+
+    def from_json(self, item: list[Any], state: dict[str, Any]) -> Any:
+        from torchworks.tasks.forecasting.serving import rows_to_frame
+
+        return rows_to_frame(item)
 
     def quickstart_settings(self) -> dict[str, Any]:
         return {"data": "sunspots", "name": "quickstart-sunspots"}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from torchworks.uploads import Upload
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
@@ -31,7 +34,7 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
-def decode_image(source: Path | Image.Image, max_pixels: int, short_side: int | None = None) -> DecodedImage:
+def decode_image(source: Path | Upload | Image.Image, max_pixels: int, short_side: int | None = None) -> DecodedImage:
     """Decode ``source`` fully, refusing oversized or broken files; optionally shrink it.
 
     Raises:
@@ -39,7 +42,12 @@ def decode_image(source: Path | Image.Image, max_pixels: int, short_side: int | 
     """
     try:
         # Image.open reads only the header; the pixel count is checked before anything is decoded.
-        image = Image.open(source) if isinstance(source, Path) else source
+        if isinstance(source, Path):
+            image = Image.open(source)
+        elif isinstance(source, Upload):
+            image = Image.open(io.BytesIO(source.data))
+        else:
+            image = source
         width, height = image.size
         if width * height > max_pixels:
             raise BadImage(f"{width}x{height} = {width * height:,} pixels exceeds max_pixels={max_pixels:,}")

@@ -14,7 +14,13 @@ from torchworks.errors import DataError
 from torchworks.tasks import register_task
 from torchworks.tasks.image_classification.config import ImageClassificationConfig
 from torchworks.tasks.image_classification.data import ImageDataset, eval_transform, prepare_image_data
-from torchworks.tasks.image_classification.decoding import BadImage, decode_image, is_image_file, resize_short_side
+from torchworks.tasks.image_classification.decoding import (
+    IMAGE_SUFFIXES,
+    BadImage,
+    decode_image,
+    is_image_file,
+    resize_short_side,
+)
 from torchworks.tasks.image_classification.evaluation import evaluate_classifier
 from torchworks.tasks.image_classification.models import (
     build_classifier,
@@ -22,7 +28,9 @@ from torchworks.tasks.image_classification.models import (
     normalization_of,
     pretrained_state,
 )
-from torchworks.tasks.protocol import Evaluation, PreparedData, Task
+from torchworks.tasks.protocol import Evaluation, PreparedData, ServingSpec, Task
+from torchworks.tasks.records import ClassPrediction
+from torchworks.uploads import Upload
 
 
 @register_task
@@ -32,7 +40,7 @@ class ImageClassification(Task):
     name = "image-classification"
     description = "Classify images into classes: medical, industrial, documents (ImageFolder or CSV)"
     config_class = ImageClassificationConfig
-    modes = ("train", "evaluate", "predict")
+    modes = ("train", "evaluate", "predict", "serve")
     primary_metric = "accuracy"
 
     def check_config(self, config: ImageClassificationConfig) -> None:
@@ -113,6 +121,10 @@ class ImageClassification(Task):
     def example_input(self, state: dict[str, Any]) -> torch.Tensor:
         return torch.zeros(2, state["channels"], state["image_size"], state["image_size"])
 
+    def serving(self, state: dict[str, Any]) -> ServingSpec:
+        return ServingSpec(input_kind="image", file_types=(".png", *sorted(IMAGE_SUFFIXES - {".png"})), json_item=None,
+                           record=ClassPrediction)
+
     def quickstart_settings(self) -> dict[str, Any]:
         return {"data": "digits", "name": "quickstart-digits"}
 
@@ -136,6 +148,8 @@ def _expand(item: Any) -> list[tuple[Any, str]]:
 
     if isinstance(item, Image.Image):
         return [(item, f"<image {item.size[0]}x{item.size[1]}>")]
+    if isinstance(item, Upload):
+        return [(item, item.name)]
     path = Path(item).expanduser()
     if path.is_dir():
         return [(p, str(p)) for p in sorted(path.rglob("*")) if p.is_file() and is_image_file(p)]

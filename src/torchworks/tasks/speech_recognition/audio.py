@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
+
+from torchworks.uploads import Upload
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif")
 SILENCE_PEAK = 1e-4
@@ -18,20 +21,24 @@ def is_audio_file(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_SUFFIXES
 
 
-def load_audio(path: Path, sample_rate: int) -> np.ndarray:
-    """Mono float32 samples at ``sample_rate``.
+def load_audio(source: Path | Upload, sample_rate: int) -> np.ndarray:
+    """Mono float32 samples at ``sample_rate`` from a file or an uploaded file's bytes.
 
     Raises:
         BadAudio: missing, 0 bytes, not decodable as audio, no samples, or non-finite samples.
     """
     import soundfile as sf
 
-    if not path.is_file():
+    if isinstance(source, Upload):
+        size, readable = len(source.data), io.BytesIO(source.data)
+    elif not source.is_file():
         raise BadAudio("no such file")
-    if path.stat().st_size == 0:
+    else:
+        size, readable = source.stat().st_size, str(source)
+    if size == 0:
         raise BadAudio("an empty file (0 bytes)")
     try:
-        samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        samples, rate = sf.read(readable, dtype="float32", always_2d=True)
     except Exception as error:  # noqa: BLE001  (libsndfile reports every bad file its own way)
         raise BadAudio(f"not a readable audio file ({str(error).splitlines()[0][:120]})") from None
     if samples.shape[0] == 0:

@@ -10,40 +10,58 @@ from typing import Any
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict
 
 from torchworks.errors import DataError
 from torchworks.tasks.speech_recognition.audio import BadAudio, is_audio_file, load_audio
 from torchworks.tasks.speech_recognition.data import SpeechDataset
 from torchworks.tasks.speech_recognition.decoding import decode, lexicon_of
 from torchworks.tasks.speech_recognition.vocabulary import Vocabulary
+from torchworks.uploads import Upload
 
 _SEARCH_SECONDS = 3.0  # how far back from a piece's limit to look for a pause
 _FRAME_SECONDS = 0.02
+
+
+class Transcript(BaseModel):
+    """One file's transcript, its length in seconds, how many pieces it was cut into, the decoder."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: str
+    transcript: str
+    seconds: float
+    pieces: int
+    decoder: str
 
 
 def audio_inputs(inputs: Sequence[Any], state: dict[str, Any]) -> tuple[SpeechDataset, list[dict[str, Any]]]:
     """The clips of ``inputs`` cut into pieces, and per piece which file and which piece it is."""
     rate = state["sample_rate"]
     pieces, origins = [], []
-    for clip, path in enumerate(_files(inputs)):
+    for clip, source in enumerate(_files(inputs)):
+        name = source.name if isinstance(source, Upload) else str(source)
         try:
-            samples = load_audio(path, rate)
+            samples = load_audio(source, rate)
         except BadAudio as problem:
-            raise DataError(f"cannot read audio '{path}'", expected="a WAV, FLAC, OGG or MP3 file",
+            raise DataError(f"cannot read audio '{name}'", expected="a WAV, FLAC, OGG or MP3 file",
                             got=str(problem), hint="fix or remove that file") from None
         parts = split_long(samples, rate, state["max_seconds"])
         for number, part in enumerate(parts):
             pieces.append(np.round(np.clip(part, -1, 1) * 32767).astype(np.int16))
-            origins.append({"input": str(path), "clip": clip, "piece": number, "pieces": len(parts),
+            origins.append({"input": name, "clip": clip, "piece": number, "pieces": len(parts),
                             "seconds": round(len(samples) / rate, 2)})
     if not pieces:
         raise DataError("nothing to transcribe", expected="audio files or folders of them", got="no audio files")
     return SpeechDataset(pieces, None, state), origins
 
 
-def _files(inputs: Sequence[Any]) -> list[Path]:
-    files = []
+def _files(inputs: Sequence[Any]) -> list[Path | Upload]:
+    files: list[Path | Upload] = []
     for item in inputs:
+        if isinstance(item, Upload):
+            files.append(item)
+            continue
         path = Path(item).expanduser()
         if path.is_dir():
             files += [p for p in sorted(path.rglob("*")) if p.is_file() and is_audio_file(p)]

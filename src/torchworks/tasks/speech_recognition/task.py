@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from torchworks.tasks import register_task
-from torchworks.tasks.protocol import Evaluation, Task
+from torchworks.tasks.protocol import Evaluation, ServingSpec, Task
 from torchworks.tasks.speech_recognition.config import SpeechRecognitionConfig
 from torchworks.tasks.speech_recognition.data import SpeechData, collate_frames, prepare_speech_data
 from torchworks.tasks.speech_recognition.models import build_acoustic_model, output_lengths
@@ -23,9 +23,10 @@ class SpeechRecognition(Task):
     name = "speech-recognition"
     description = "Transcribe speech (digits, commands, LibriSpeech) with CTC models; WER and CER"
     config_class = SpeechRecognitionConfig
-    modes = ("train", "evaluate", "predict")
+    modes = ("train", "evaluate", "predict", "serve")
     primary_metric = "wer"
     higher_is_better = False
+    prediction_options = ("decoder", "beam_width", "lexicon")
 
     def prepare_data(self, config: SpeechRecognitionConfig, state: dict[str, Any] | None = None) -> SpeechData:
         return prepare_speech_data(config, state)
@@ -69,6 +70,16 @@ class SpeechRecognition(Task):
 
     def example_input(self, state: dict[str, Any]) -> dict[str, torch.Tensor]:
         return {"features": torch.zeros(2, 50, state["n_mels"]), "lengths": torch.tensor([50, 30])}
+
+    def dynamic_axes(self, state: dict[str, Any]) -> dict[str, dict[int, str]]:
+        return {"features": {0: "batch", 1: "frames"}, "lengths": {0: "batch"}}
+
+    def serving(self, state: dict[str, Any]) -> ServingSpec:
+        from torchworks.tasks.speech_recognition.audio import AUDIO_SUFFIXES
+        from torchworks.tasks.speech_recognition.predicting import Transcript
+
+        return ServingSpec(input_kind="audio", file_types=AUDIO_SUFFIXES, json_item=None, record=Transcript,
+                           options=("decoder", "beam_width"))
 
     def quickstart_settings(self) -> dict[str, Any]:
         # A quarter of the default budget: smaller batches and a higher rate give more, larger steps per

@@ -8,13 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import BaseModel, ConfigDict
 
 from torchworks.console import say
 from torchworks.errors import DataError
 from torchworks.tables import counted, decode_text
+from torchworks.tasks.records import LabelScore
 from torchworks.tasks.text_classification.data import TokenDataset
 from torchworks.tasks.text_classification.texts import read_texts
-from torchworks.tasks.text_classification.tokenizing import TextEncoder
+from torchworks.tasks.text_classification.tokenizing import shared_encoder
+from torchworks.uploads import Upload
 
 TABLE_FILES = (".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".parquet", ".pq")
 TEXT_FILES = (".txt",)
@@ -28,7 +31,7 @@ def text_inputs(inputs: Sequence[Any], state: dict[str, Any]) -> tuple[TokenData
         found += _expand(item, state)
     if not found:
         raise DataError("nothing to predict", expected="texts, or files of texts", got="no texts in the inputs")
-    encoder = TextEncoder(state["tokenizer"], state["max_length"])
+    encoder = shared_encoder(state["tokenizer"], state["max_length"])
     ids, truncated = encoder.encode([origin["input"] for origin in found])
     if truncated:
         say(f"[yellow]warning:[/yellow] {counted(truncated, 'text')} longer than {state['max_length']} tokens "
@@ -36,14 +39,36 @@ def text_inputs(inputs: Sequence[Any], state: dict[str, Any]) -> tuple[TokenData
     return TokenDataset(ids, None), found
 
 
+class TextPrediction(BaseModel):
+    """One text's prediction: its label (or, multi-label, labels), the top k and every probability;
+    texts from an uploaded table also carry their file, row and the row's other cells."""
+
+    model_config = ConfigDict(extra="allow")
+
+    input: str
+    label: str | None = None
+    labels: list[str] | None = None
+    probability: float | None = None
+    top_k: list[LabelScore]
+    probabilities: dict[str, float]
+    source: str | None = None
+    row: int | None = None
+
+
+class InlineText(str):
+    """A text given as such (in a request): never read as a file name, whatever it looks like."""
+
+
 def _expand(item: Any, state: dict[str, Any]) -> list[dict[str, Any]]:
     import pandas as pd
 
+    if isinstance(item, Upload):
+        return _from_upload(item, state)
     if isinstance(item, pd.DataFrame):
         return _from_table(item, "<dataframe>", state)
     if isinstance(item, pd.Series):
         return [origin for text in item.astype(str) for origin in _expand(text, state)]
-    if isinstance(item, Path) or (isinstance(item, str) and _names_a_file(item)):
+    if isinstance(item, Path) or (isinstance(item, str) and not isinstance(item, InlineText) and _names_a_file(item)):
         return _from_file(Path(item).expanduser(), state)
     if isinstance(item, str):
         if not item.strip():
@@ -66,10 +91,21 @@ def _from_file(path: Path, state: dict[str, Any]) -> list[dict[str, Any]]:
         raise DataError(f"input file '{path}' does not exist", expected="a file of texts (CSV, TSV, JSON lines, "
                         "Parquet or .txt)", got="no such file", hint="check the path")
     if path.suffix.lower() in TEXT_FILES:
-        lines = decode_text(path.read_bytes(), str(path)).splitlines()
-        return [{"input": line, "source": str(path), "row": number}
-                for number, line in enumerate(lines, start=1) if line.strip()]
+        return _text_lines(path.read_bytes(), str(path))
     return _from_table(path, str(path), state)
+
+
+def _from_upload(upload: Upload, state: dict[str, Any]) -> list[dict[str, Any]]:
+    if upload.suffix in TABLE_FILES:
+        return _from_table(upload, upload.name, state)
+    return _text_lines(upload.data, upload.name)
+
+
+def _text_lines(data: bytes, name: str) -> list[dict[str, Any]]:
+    """One text per non-blank line, numbered as in the file."""
+    lines = decode_text(data, name).splitlines()
+    return [{"input": line, "source": name, "row": number}
+            for number, line in enumerate(lines, start=1) if line.strip()]
 
 
 def _from_table(source: Any, name: str, state: dict[str, Any]) -> list[dict[str, Any]]:

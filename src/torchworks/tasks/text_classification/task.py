@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import torch
+from pydantic import StringConstraints
 from torch import nn
 from torch.nn import functional as F
 
 from torchworks.tasks import register_task
-from torchworks.tasks.protocol import Evaluation, Task
+from torchworks.tasks.protocol import Evaluation, ServingSpec, Task
 from torchworks.tasks.text_classification.config import TextClassificationConfig
 from torchworks.tasks.text_classification.data import TextData, collate_tokens, prepare_text_data
+
+# one text of a request: long enough for any ticket or review, short enough to refuse a pasted book
+ServedText = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
 
 
 @register_task
@@ -22,8 +26,9 @@ class TextClassification(Task):
     name = "text-classification"
     description = "Classify texts (tickets, reviews, intents): scratch models or a pretrained encoder"
     config_class = TextClassificationConfig
-    modes = ("train", "evaluate", "predict")
+    modes = ("train", "evaluate", "predict", "serve")
     primary_metric = "macro_f1"
+    prediction_options = ("threshold",)
 
     def check_config(self, config: TextClassificationConfig) -> None:
         if config.pretrained:
@@ -115,6 +120,21 @@ class TextClassification(Task):
 
     def example_input(self, state: dict[str, Any]) -> dict[str, torch.Tensor]:
         return collate_tokens([torch.tensor([state["pad_id"] + 1] * 6), torch.tensor([state["pad_id"] + 1] * 4)])
+
+    def dynamic_axes(self, state: dict[str, Any]) -> dict[str, dict[int, str]]:
+        return {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}}
+
+    def serving(self, state: dict[str, Any]) -> ServingSpec:
+        from torchworks.tasks.text_classification.predicting import TABLE_FILES, TEXT_FILES, TextPrediction
+
+        return ServingSpec(input_kind="text", file_types=TABLE_FILES + TEXT_FILES, json_item=ServedText,
+                           record=TextPrediction, example="my card was charged twice",
+                           options=("threshold",) if state.get("multi_label") else ())
+
+    def from_json(self, item: str, state: dict[str, Any]) -> Any:
+        from torchworks.tasks.text_classification.predicting import InlineText
+
+        return InlineText(item)
 
     def quickstart_settings(self) -> dict[str, Any]:
         return {"data": "tickets", "name": "quickstart-tickets", "freeze": "encoder"}

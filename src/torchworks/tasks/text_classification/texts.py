@@ -17,6 +17,7 @@ from pandas.api import types as ptypes
 
 from torchworks.errors import DataError
 from torchworks.tables import Rows, as_text, blank_rows, counted, find_column, read_source, require_column
+from torchworks.uploads import Upload
 
 TEXT_NAMES = ("text", "texts", "review", "message", "body", "content", "sentence", "ticket", "description",
               "comment", "utterance", "query", "document")
@@ -42,7 +43,7 @@ class TextTable:
 
 
 def read_texts(
-    source: str | Path | pd.DataFrame,
+    source: str | Path | pd.DataFrame | Upload,
     *,
     text: str | None = None,
     label: str | None = None,

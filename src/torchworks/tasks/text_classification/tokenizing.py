@@ -3,6 +3,7 @@ scratch models, or a pretrained encoder's own tokenizer. Either way it is stored
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -53,6 +54,13 @@ class TextEncoder:
             if found is not None:
                 return found
         return 0
+
+
+@functools.lru_cache(maxsize=8)
+def shared_encoder(tokenizer_json: str, max_length: int) -> TextEncoder:
+    """One encoder per tokenizer and length, built once: parsing a tokenizer's JSON takes tens of
+    milliseconds, more than classifying a text (the same string object hashes in constant time)."""
+    return TextEncoder(tokenizer_json, max_length)
 
 
 def train_tokenizer(texts: Sequence[str], vocab_size: int) -> str:

@@ -1,0 +1,97 @@
+"""Inference backends: the same model call, ``runner(inputs) -> outputs``, three ways.
+
+``inputs`` is what the task's collate function makes (a tensor, or a dict of tensors); the outputs
+are a float tensor on the CPU. Eager runs the bundle's own module; TorchScript and ONNX Runtime run
+the bundle's verified exports (see :mod:`torchworks.bundle.exports`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from torchworks.bundle.exports import available_exports, verified_export
+from torchworks.bundle.io import Bundle
+from torchworks.errors import BundleError
+
+
+class EagerRunner:
+    """The PyTorch module itself, under ``inference_mode``."""
+
+    name = "eager"
+
+    def __init__(self, model: torch.nn.Module):
+        self.model = model.eval()
+
+    def __call__(self, inputs: Any) -> torch.Tensor:
+        with torch.inference_mode():
+            return self.model(inputs).float()
+
+
+class TorchScriptRunner:
+    """A TorchScript export, inputs passed positionally in the recorded order."""
+
+    name = "torchscript"
+
+    def __init__(self, path: Path, input_names: list[str]):
+        self.module = torch.jit.load(str(path), map_location="cpu").eval()
+        self.input_names = input_names
+
+    def __call__(self, inputs: Any) -> torch.Tensor:
+        with torch.inference_mode():
+            return self.module(*_positional(inputs, self.input_names)).float()
+
+
+class OnnxRunner:
+    """An ONNX Runtime session on the CPU with a fixed number of threads."""
+
+    name = "onnx"
+
+    def __init__(self, path: Path, input_names: list[str], threads: int):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input_names = input_names
+        graph_inputs = [i.name for i in self.session.get_inputs()]
+        if graph_inputs != input_names:
+            raise BundleError(f"the ONNX export '{path}' takes other inputs than recorded",
+                              expected=", ".join(input_names), got=", ".join(graph_inputs),
+                              hint="export the model again")
+
+    def __call__(self, inputs: Any) -> torch.Tensor:
+        tensors = _positional(inputs, self.input_names)
+        feeds = {name: tensor.numpy() for name, tensor in zip(self.input_names, tensors)}
+        return torch.from_numpy(self.session.run(None, feeds)[0]).float()
+
+
+def _positional(inputs: Any, names: list[str]) -> list[torch.Tensor]:
+    if isinstance(inputs, dict):
+        return [inputs[name] for name in names]
+    return [inputs]
+
+
+def load_runner_file(fmt: str, path: Path, input_names: list[str], threads: int):
+    """A runner over an export file (already verified, or just written by ``export``)."""
+    if fmt == "onnx":
+        return OnnxRunner(path, input_names, threads)
+    return TorchScriptRunner(path, input_names)
+
+
+def choose_runner(choice: str, bundle: Bundle, model: torch.nn.Module, threads: int):
+    """The runner for ``choice`` (``auto``: ONNX when the bundle records an export, else eager).
+
+    Raises:
+        BundleError: The requested export is missing or is not the file torchworks wrote.
+    """
+    if choice == "auto":
+        choice = "onnx" if "onnx" in available_exports(bundle) else "eager"
+    if choice == "eager":
+        return EagerRunner(model)
+    path, entry = verified_export(bundle, choice)
+    return load_runner_file(choice, path, list(entry.get("inputs") or ["input"]), threads)

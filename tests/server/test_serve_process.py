@@ -1,0 +1,233 @@
+"""``torchworks serve`` as a real process on a loopback port (the serve mode in engine/serve.py):
+start-up checks, raw HTTP abuse, saturation, slow clients and a graceful SIGTERM."""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import urlparse
+
+import httpx
+import psutil
+import pytest
+
+SLOW_MODEL = """
+import time
+from torchworks.server import backends
+_call = backends.EagerRunner.__call__
+def _slow(self, inputs):
+    time.sleep({seconds})
+    return _call(self, inputs)
+backends.EagerRunner.__call__ = _slow
+"""
+
+
+def _cli(*arguments: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "torchworks", "serve", *arguments], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def _raw(url: str, payload: bytes, read_timeout: float = 30) -> bytes:
+    """Send bytes on a fresh connection while reading; return what the server answered before closing
+    (a server that refuses early may close while the rest is still being sent)."""
+    address = urlparse(url)
+    with socket.create_connection((address.hostname, address.port), timeout=read_timeout) as connection:
+        def send() -> None:
+            try:
+                connection.sendall(payload)  # no half-close: the server would take it as a disconnect
+            except OSError:
+                pass  # refused part-way: the answer is already on its way
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        answer = b""
+        try:
+            while not _complete(answer) and (chunk := connection.recv(65536)):
+                answer += chunk
+        except (ConnectionResetError, TimeoutError):
+            pass
+        return answer
+
+
+def _complete(answer: bytes) -> bool:
+    """A whole response: its headers and as many body bytes as Content-Length says."""
+    head, separator, body = answer.partition(b"\r\n\r\n")
+    if not separator:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value.strip())
+    return True
+
+
+def _status(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1])
+
+
+# ----------------------------------------------------------------- start-up
+def test_non_loopback_bind_without_keys_refuses_to_start(image_run):
+    result = _cli(str(image_run), "--host", "0.0.0.0", "--port", "0")
+    assert result.returncode == 2
+    assert "without API keys" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_tampered_bundle_or_export_stops_start_up_naming_the_file(image_run, tmp_path):
+    broken = shutil.copytree(image_run, tmp_path / "broken")
+    weights = broken / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    result = _cli(str(broken), "--port", "0")
+    assert result.returncode == 2 and "model.safetensors" in result.stderr and "Traceback" not in result.stderr
+
+    foreign = shutil.copytree(image_run, tmp_path / "foreign")
+    onnx = foreign / "exports" / "model.onnx"
+    data = bytearray(onnx.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit in the graph
+    onnx.write_bytes(bytes(data))
+    result = _cli(str(foreign), "--port", "0")
+    assert result.returncode == 2 and "model.onnx" in result.stderr and "changed after it was written" in result.stderr
+
+
+@pytest.mark.parametrize("reference", ["http://169.254.169.254/latest/meta-data", "file:///etc/passwd",
+                                       "../../../etc", "/nonexistent/run"])
+def test_references_that_are_not_local_runs_are_refused(reference, tmp_path):
+    canary = tmp_path / "canary"
+    result = _cli(reference, "--port", "0")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert not canary.exists()
+
+
+def test_api_key_file_must_hold_real_keys(image_run, tmp_path):
+    keys = tmp_path / "keys.txt"
+    keys.write_text("short\n")
+    result = _cli(str(image_run), "--api-key-file", str(keys), "--port", "0")
+    assert result.returncode == 2 and "too short" in result.stderr
+
+
+# ------------------------------------------------------------ raw HTTP abuse
+def test_raw_http_limits_and_abuse(image_run, server_process):
+    with server_process([str(image_run), "--port", "0", "--max-body-mb", "1"]) as (process, url):
+        host = urlparse(url).netloc
+        head = f"POST /v1/models/shapes/predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: image/png\r\n"
+        # S1: a declared length over the limit is refused before the body is read
+        answer = _raw(url, (head + "Content-Length: 52428800\r\n\r\n").encode())
+        assert _status(answer) == 413 and b"payload_too_large" in answer
+        # S2: chunked, no length, over the limit: counted as it arrives
+        chunk = b"%x\r\n%s\r\n" % (65536, b"x" * 65536)
+        answer = _raw(url, (head + "Transfer-Encoding: chunked\r\n\r\n").encode() + chunk * 20 + b"0\r\n\r\n")
+        assert _status(answer) == 413
+        # S2: many one-byte chunks under the limit: read, then refused as not an image
+        answer = _raw(url, (head + "Transfer-Encoding: chunked\r\n\r\n").encode() + b"1\r\nx\r\n" * 200_000 + b"0\r\n\r\n",
+                      read_timeout=120)
+        assert _status(answer) == 422
+        # S3: a gzip bomb is refused by its encoding, never inflated
+        answer = _raw(url, (head + "Content-Encoding: gzip\r\nContent-Length: 10\r\n\r\n").encode() + b"\x1f\x8b" * 5)
+        assert _status(answer) == 415
+        # S18: traversal in the raw path
+        for path in ("/ui/..%2f..%2fbundle.json", "/ui/%2e%2e/%2e%2e/model.safetensors", "/ui/../../bundle.json",
+                     "/ui/file=../../mlflow.db"):
+            answer = _raw(url, f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            assert _status(answer) in (400, 403, 404), path
+            body = answer.split(b"\r\n\r\n", 1)[-1]
+            assert body.startswith(b'{"error"') or not body, body[:80]  # an error, never a file
+        # malformed HTTP is answered or dropped, never kills the server
+        _raw(url, b"GARBAGE\r\n\r\n")
+        assert httpx.get(f"{url}/healthz").status_code == 200
+        assert process.poll() is None
+
+
+def test_slow_clients_do_not_block_others(image_run, server_process, shapes_png):
+    with server_process([str(image_run), "--port", "0"]) as (_, url):
+        address = urlparse(url)
+        trickling = []
+        for _ in range(50):  # S11: slowloris, headers that never end
+            connection = socket.create_connection((address.hostname, address.port))
+            connection.sendall(b"POST /v1/models/shapes/predict HTTP/1.1\r\nHost: x\r\nX-a: ")
+            trickling.append(connection)
+        try:
+            started = time.perf_counter()
+            response = httpx.post(f"{url}/v1/models/shapes/predict", files={"file": ("c.png", shapes_png, "image/png")})
+            assert response.status_code == 200 and time.perf_counter() - started < 5
+        finally:
+            for connection in trickling:
+                connection.close()
+
+
+# ------------------------------------------------------------- saturation
+def test_saturation_sheds_load_with_503_and_memory_stays_flat(image_run, server_process, shapes_png):
+    """S9: 64 clients against a queue of 8 and a model that takes 50 ms per call."""
+    arguments = [str(image_run), "--port", "0", "--backend", "eager", "--queue-size", "8", "--max-batch", "4"]
+    with server_process(arguments, prelude=SLOW_MODEL.format(seconds=0.05)) as (process, url):
+        body = json.dumps({"inputs": [{"name": "c.png", "base64": base64.b64encode(shapes_png).decode()}]})
+        server = psutil.Process(process.pid)
+        statuses, latencies, memory = [], [], []
+
+        def client(_):
+            with httpx.Client(timeout=30) as session:
+                for _ in range(8):
+                    started = time.perf_counter()
+                    response = session.post(f"{url}/v1/models/shapes/predict", content=body,
+                                            headers={"content-type": "application/json"})
+                    statuses.append(response.status_code)
+                    if response.status_code == 200:
+                        latencies.append(time.perf_counter() - started)
+                    else:
+                        assert response.headers.get("retry-after") == "1"
+
+        with concurrent.futures.ThreadPoolExecutor(64) as pool:
+            for round_ in range(3):
+                list(pool.map(client, range(64)))
+                memory.append(server.memory_info().rss)
+        assert set(statuses) <= {200, 503}, set(statuses)
+        assert statuses.count(200) > 0 and statuses.count(503) > 0
+        latencies.sort()
+        assert latencies[int(0.99 * (len(latencies) - 1))] < 5.0  # accepted requests wait a bounded time
+        assert memory[-1] - memory[0] < 50 * 1024 * 1024, memory  # no growth across rounds
+        metrics = httpx.get(f"{url}/metrics").text
+        assert 'torchworks_requests_total{code="503",model="shapes"}' in metrics
+
+
+def test_sigterm_drains_in_flight_requests_and_exits_0(image_run, server_process, shapes_png):
+    """S12: 20 slow requests in flight, then SIGTERM: /readyz says 503 at once, all 20 get 200."""
+    arguments = [str(image_run), "--port", "0", "--backend", "eager", "--max-batch", "1"]
+    with server_process(arguments, prelude=SLOW_MODEL.format(seconds=0.1)) as (process, url):
+        files = {"file": ("c.png", shapes_png, "image/png")}
+        with concurrent.futures.ThreadPoolExecutor(20) as pool:
+            futures = [pool.submit(httpx.post, f"{url}/v1/models/shapes/predict", files=files, timeout=30)
+                       for _ in range(20)]
+            time.sleep(0.3)
+            os.kill(process.pid, signal.SIGTERM)
+            time.sleep(0.05)
+            try:
+                ready = httpx.get(f"{url}/readyz", timeout=2).status_code
+            except httpx.HTTPError:
+                ready = None  # the listener may already be closed: also not ready
+            statuses = [future.result().status_code for future in futures]
+        assert ready in (503, None)
+        assert statuses == [200] * 20
+        assert process.wait(30) == 0
+
+
+def test_timeouts_answer_504_and_the_queue_recovers(image_run, server_process, shapes_png):
+    """S10: a model slower than the deadline; clients that give up; then a normal request."""
+    arguments = [str(image_run), "--port", "0", "--backend", "eager", "--timeout-s", "0.2", "--max-batch", "1"]
+    with server_process(arguments, prelude=SLOW_MODEL.format(seconds=0.3)) as (_, url):
+        files = {"file": ("c.png", shapes_png, "image/png")}
+        response = httpx.post(f"{url}/v1/models/shapes/predict", files=files, timeout=10)
+        assert response.status_code == 504 and response.json()["error"] == "timeout"
+        for _ in range(3):  # clients that disconnect before any answer
+            with pytest.raises(httpx.TimeoutException):
+                httpx.post(f"{url}/v1/models/shapes/predict", files=files, timeout=0.1)
+        time.sleep(1.5)
+        assert 'torchworks_queue_depth{model="shapes"} 0.0' in httpx.get(f"{url}/metrics").text
