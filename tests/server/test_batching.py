@@ -135,3 +135,16 @@ def test_samples_of_different_lengths_run_in_length_groups_and_come_back_in_orde
     batcher.stop()
     assert rows[:, 0].tolist() == lengths  # each request's rows in its own order
     assert calls == [[10, 11, 12], [39, 40, 41], [90, 100]]  # never a 10-token text padded to 100
+
+
+def test_a_batch_waits_for_company_only_when_some_is_coming():
+    coming = {"n": 0}
+    batcher = _batcher(Recorder(), max_wait_ms=300, incoming=lambda: coming["n"])
+    started = time.perf_counter()
+    asyncio.run(batcher.submit([1], timeout=5))
+    alone = time.perf_counter() - started
+    coming["n"] = 1  # another request is being decoded: worth waiting for
+    started = time.perf_counter()
+    asyncio.run(batcher.submit([1], timeout=5))
+    batcher.stop()
+    assert alone < 0.15 < time.perf_counter() - started

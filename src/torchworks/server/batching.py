@@ -43,13 +43,16 @@ class Batcher:
         size_of: A sample's length (tokens, frames), or None when samples all have one size. Samples
             of a batch then run in groups of similar length, so that short texts are not padded to
             the longest: on a CPU, padding costs as much as real tokens.
+        incoming: How many requests are on their way to the queue (being decoded). A batch waits for
+            company only when there is some to wait for: a lone request runs at once.
     """
 
     def __init__(self, run_batch: Callable[[list[Any]], Any], *, max_batch: int, max_wait_ms: float,
                  queue_size: int, concatenate: Callable[[list[Any]], Any],
                  on_batch: Callable[[int], None] = lambda size: None, name: str = "model",
-                 size_of: Callable[[Any], int] | None = None):
+                 size_of: Callable[[Any], int] | None = None, incoming: Callable[[], int] = lambda: 1):
         self.run_batch = run_batch
+        self.incoming = incoming
         self.size_of = size_of
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
@@ -119,6 +122,8 @@ class Batcher:
         deadline = time.perf_counter() + self.max_wait
         while size < self.max_batch:
             remaining = deadline - time.perf_counter()
+            if self._queue.empty() and not self.incoming():
+                remaining = 0  # nobody else is coming: waiting would only add latency
             try:
                 job = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
             except queue.Empty:

@@ -65,7 +65,9 @@ class ServedModel:
         self.batcher = Batcher(lambda samples: self.runner(collate(samples)), max_batch=settings.max_batch,
                                max_wait_ms=settings.max_wait_ms, queue_size=settings.queue_size,
                                concatenate=concatenate_outputs, name=name,
-                               on_batch=metrics.batch_size.labels(name).observe, size_of=_length)
+                               on_batch=metrics.batch_size.labels(name).observe, size_of=_length,
+                               incoming=lambda: self._decoding)
+        self._decoding = 0  # requests between arrival and the queue
         metrics.track_queue(name, lambda: self.batcher.depth)
         self.request_model = _request_model(name, spec, settings.max_inputs)
         # per-model names, so that two models of one task with different columns never share a schema
@@ -103,7 +105,11 @@ class ServedModel:
         """Records for ``items``: decoded in a worker thread, batched with other requests, formatted."""
         deadline = time.perf_counter() + self.settings.timeout_s
         state = self._state(options)
-        samples, ids = await anyio.to_thread.run_sync(self._prepare, items, state)
+        self._decoding += 1
+        try:
+            samples, ids = await anyio.to_thread.run_sync(self._prepare, items, state)
+        finally:
+            self._decoding -= 1
         outputs = await self.batcher.submit(samples, max(0.001, deadline - time.perf_counter()))
         records = await anyio.to_thread.run_sync(self.task.format_predictions, outputs, ids, state, top_k)
         return {"model": self.name, "backend": self.runner.name, "predictions": records}
