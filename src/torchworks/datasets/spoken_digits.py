@@ -10,14 +10,12 @@ drawn from the seed up front, so the same seed and ``n`` give the same clips on 
 
 from __future__ import annotations
 
-import bisect
 import csv
 import functools
 import io
 import os
 import shutil
 import subprocess
-import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -29,6 +27,7 @@ import numpy as np
 
 from torchworks.datasets import SampleDataset, materialize_once, register_sample
 from torchworks.errors import ConfigError, DataError, did_you_mean
+from torchworks.tasks.speech_recognition.audio import resample
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 LANGUAGES = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029")
@@ -61,7 +60,6 @@ _NOISE_EXPONENT = {"white": 0.0, "pink": 1.0, "brown": 2.0}  # power falls as 1 
 _SILENCE_S = (0.05, 0.4)
 _PEAK = 0.99
 _WORKERS = max(2, min(4, os.cpu_count() or 2))  # espeak-ng and the encoders run outside the GIL
-_PACKAGED_LEVELS = (0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99, 1.0)  # Opus compression, best quality first
 
 T = TypeVar("T")
 
@@ -133,25 +131,6 @@ def _espeak_command(purpose: str) -> str:
         raise DataError(f"cannot {purpose}: '{ESPEAK}' is not installed", expected=f"the '{ESPEAK}' command on PATH",
                         got="no such command", hint=_INSTALL_HINT)
     return command
-
-
-def resample(audio: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
-    """``audio`` at ``rate`` resampled to ``sample_rate`` (torchaudio's windowed-sinc resampler)."""
-    if rate == sample_rate:
-        return audio.astype(np.float32, copy=False)
-    import torch
-
-    with torch.inference_mode():
-        return _resampler(rate, sample_rate)(torch.from_numpy(np.ascontiguousarray(audio))).numpy()
-
-
-@functools.lru_cache(maxsize=8)
-def _resampler(rate: int, sample_rate: int):
-    # The module form of torchaudio.functional.resample: it builds the sinc kernel once; rebuilding it
-    # on every call (22.05 to 16 kHz) costs about 20 times the filtering itself.
-    import torchaudio
-
-    return torchaudio.transforms.Resample(rate, sample_rate)
 
 
 def plan_spoken_digits(n: int, seed: int = 0) -> list[ClipPlan]:
@@ -337,80 +316,6 @@ def run_parallel(jobs: Sequence[Callable[[], T]], description: str, progress: bo
                     future.cancel()
                 raise
     return [future.result() for future in futures]
-
-
-def build_packaged_sample(zip_path: Path, n: int = 1200, seed: int = 2026, max_bytes: int = 6_000_000,
-                          progress: bool = True) -> Path:
-    """Make the spoken-digits sample that ships with torchworks: a zip of Opus clips and a manifest.
-
-    The clips are made once as WAV, then encoded to Opus at the best quality (lowest compression
-    level) whose zip fits in ``max_bytes``: predicted from every tenth clip, then checked.
-
-    Args:
-        zip_path: Where to write the zip (replaced atomically if it exists).
-        n: How many clips.
-        seed: Decides every clip.
-        max_bytes: The most the zip may weigh.
-        progress: Show progress bars on stderr.
-
-    Returns:
-        ``zip_path``.
-
-    Raises:
-        ConfigError: Even the smallest Opus encoding of ``n`` clips does not fit in ``max_bytes``.
-    """
-    zip_path = Path(zip_path)
-    plans = plan_spoken_digits(n, seed)
-    with tempfile.TemporaryDirectory(prefix="spoken-digits-") as tmp:
-        source = make_spoken_digits(Path(tmp) / "wav", n=n, seed=seed, audio_format="wav", progress=progress)
-        opus = Path(tmp) / "ogg"
-        (opus / "clips").mkdir(parents=True)
-        write_manifest(opus / "manifest.csv", plans, "ogg")
-        wavs = [source / plan.path("wav") for plan in plans]
-        # What the zip adds besides the clips: the manifest, and a local and a central header per file.
-        overhead = (opus / "manifest.csv").stat().st_size + sum(76 + 2 * len(plan.path("ogg")) for plan in plans)
-        partial = Path(tmp) / "sample.zip"
-        budget = 0.97 * (max_bytes - overhead)  # the estimate from a tenth of the clips is not exact
-        first = bisect.bisect_left(_PACKAGED_LEVELS, True, key=lambda level: _predicted_bytes(wavs, level) <= budget)
-        for level in _PACKAGED_LEVELS[first:]:
-            jobs = [functools.partial(_encode_opus, wav, level, opus / plan.path("ogg"))
-                    for wav, plan in zip(wavs, plans)]
-            run_parallel(jobs, f"encoding Opus at compression level {level}", progress)
-            _zip_folder(opus, partial)
-            if partial.stat().st_size <= max_bytes:
-                zip_path.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(partial, zip_path)
-                return zip_path
-    raise ConfigError(f"{n} clips do not fit in the packaged sample", expected=f"at most {max_bytes} bytes",
-                      got="more, even at the smallest Opus encoding", hint="lower n or raise max_bytes")
-
-
-def _predicted_bytes(wavs: Sequence[Path], level: float) -> float:
-    """The Opus bytes of all ``wavs`` at ``level``, estimated from every tenth one."""
-    sample = list(wavs[::10])
-    sizes = run_parallel([functools.partial(_encode_opus, wav, level) for wav in sample], "", progress=False)
-    return sum(sizes) * len(wavs) / len(sample)
-
-
-def _encode_opus(wav: Path, level: float, target: Path | None = None) -> int:
-    """Encode ``wav`` as Opus into ``target`` (or only in memory); the encoded size in bytes."""
-    import soundfile as sf
-
-    audio, rate = sf.read(wav, dtype="float32")
-    buffer = io.BytesIO()
-    write_audio(buffer, audio, rate, "ogg", level)
-    if target is not None:
-        target.write_bytes(buffer.getvalue())
-    return buffer.getbuffer().nbytes
-
-
-def _zip_folder(folder: Path, zip_path: Path) -> None:
-    """``manifest.csv`` then the clips, stored (Opus is already compressed) with fixed timestamps."""
-    files = [folder / "manifest.csv", *sorted((folder / "clips").iterdir())]
-    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_STORED) as archive:
-        for file in files:
-            entry = zipfile.ZipInfo(file.relative_to(folder).as_posix(), date_time=(2026, 1, 1, 0, 0, 0))
-            archive.writestr(entry, file.read_bytes())
 
 
 def materialize_spoken_digits(target: Path) -> Path:

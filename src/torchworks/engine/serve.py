@@ -8,15 +8,14 @@ within ``drain_s`` before the process exits 0.
 
 from __future__ import annotations
 
-import re
 import socket
 from collections.abc import Callable
 from pathlib import Path
 
 from torchworks.errors import ConfigError, did_you_mean
+from torchworks.registry.versions import NAME as MODEL_NAME
 from torchworks.server.settings import ServeSettings
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def check_bind(settings: ServeSettings) -> None:
@@ -71,7 +70,7 @@ def load_models(references: list[str], settings: ServeSettings, registry: str | 
     resolved = [resolve_reference(reference, registry) for reference in references]
     names = [name for name, _ in resolved]
     for name in names:
-        if not NAME.match(name):
+        if not MODEL_NAME.match(name):
             raise ConfigError(f"'{name}' cannot be a model name in URLs", expected="letters, digits, '.', '_' "
                               "or '-', at most 64", got=repr(name), hint="name it explicitly: NAME=RUN")
     unknown = sorted(set(settings.backends) - set(names))

@@ -9,6 +9,7 @@ from typing import Any
 
 from torchworks.errors import ConfigError
 
+# a model name: safe in URLs, file names and MLflow (served and registered models alike)
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 RESERVED_ALIASES = frozenset({"latest"})

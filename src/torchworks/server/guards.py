@@ -84,10 +84,7 @@ class RequestGuard:
     def _authorised(self, headers: dict[str, str]) -> bool:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         given = token.strip() if scheme.lower() == "bearer" else _cookie(headers.get("cookie", ""), KEY_COOKIE)
-        if not given:
-            return False
-        candidate = given.encode()
-        return any(hmac.compare_digest(candidate, key) for key in self.keys)
+        return key_accepted(given, self.keys)
 
     async def _read_body(self, receive: Receive, headers: dict[str, str]) -> bytes:
         limit = self.settings.max_body_bytes
@@ -111,6 +108,12 @@ class RequestGuard:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+
+def key_accepted(given: str, keys: list[bytes]) -> bool:
+    """Whether ``given`` is one of ``keys``, compared in constant time."""
+    candidate = given.encode()
+    return bool(given) and any(hmac.compare_digest(candidate, key) for key in keys)
 
 
 def _too_large(size: int, limit: int) -> RequestError:

@@ -6,13 +6,12 @@ that turns an API key into a same-site, HTTP-only cookie for the page's own requ
 
 from __future__ import annotations
 
-import hmac
 from importlib import resources
 
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from torchworks.server.guards import KEY_COOKIE
+from torchworks.server.guards import KEY_COOKIE, key_accepted
 
 _FILES = {"": ("index.html", "text/html; charset=utf-8"), "app.js": ("app.js", "text/javascript; charset=utf-8"),
           "style.css": ("style.css", "text/css; charset=utf-8")}
@@ -52,7 +51,7 @@ def add_ui_routes(app: FastAPI) -> None:
 
     @app.post("/ui/login", include_in_schema=False)
     async def login(request: Request, key: str = Form(..., max_length=512)) -> Response:
-        if not any(hmac.compare_digest(key.encode(), known) for known in keys):
+        if not key_accepted(key, keys):
             return HTMLResponse(_asset("login.html").replace(b"<!--problem-->", b"<p class=error>That key is not "
                                 b"accepted here.</p>"), status_code=401, headers=_SECURITY_HEADERS)
         answer = RedirectResponse("/ui", status_code=303)
