@@ -9,7 +9,11 @@ every concurrency level:
 * **naive**: FastAPI + uvicorn calling the eager model once per request, the way the case studies end
   (a plain ``def`` endpoint in FastAPI's thread pool, ``torchworks.load(run).predict([text])``);
 * **torchworks eager**: ``torchworks serve RUN --backend eager`` (dynamic batching);
-* **torchworks onnx**: ``torchworks serve RUN --backend onnx`` (dynamic batching, ONNX Runtime).
+* **torchworks onnx**: ``torchworks serve RUN --backend onnx`` (dynamic batching, ONNX Runtime);
+* **bentoml** (when BentoML is installed): a BentoML 1.4 service around the same eager predictor with
+  its adaptive batching (``batchable=True``, batches of up to 32), BentoML's own defaults otherwise;
+* **torchworks onnx-int8**: the same with the run's int8 ONNX export, when it passed its parity gate (the
+  test macro-F1 it scored is printed and stored next to the rows).
 
 Each server runs alone in its own process on the same cores; the load generator is one asyncio loop
 with N keep-alive connections, each sending its next request as soon as the previous answer arrives.
@@ -71,16 +75,24 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--soak", type=float, default=60.0, help="seconds at the highest level (0: skip)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--bentoml-python", type=Path, default=_bentoml_python(),
+                        help="a Python that can import both bentoml and torchworks (default: this one, if it can)")
     args = parser.parse_args()
-    rows, soak = [], None
+    rows, soak, parity = [], None, {}
     with tempfile.TemporaryDirectory() as scratch:
         for model in args.models:
-            run = train_model(Path(scratch), model)
+            run, exports = train_model(Path(scratch), model)
             servers = {
                 "naive": lambda port, run=run: [sys.executable, "-c", NAIVE_SERVER, str(run), str(port)],
                 "torchworks eager": lambda port, run=run: _serve(run, port, "eager"),
                 "torchworks onnx": lambda port, run=run: _serve(run, port, "onnx"),
             }
+            if args.bentoml_python:
+                servers["bentoml"] = lambda port, run=run: _bentoml(args.bentoml_python, Path(scratch), run, port)
+            if exports["onnx-int8"]["status"] == "passed":
+                servers["torchworks onnx-int8"] = lambda port, run=run: _serve(run, port, "onnx-int8")
+            parity[model] = {fmt: entry["parity"] for fmt, entry in exports.items()}
+            print(json.dumps({"parity": {model: parity[model]}}), flush=True)
             for name, command in servers.items():
                 with Server(command) as server:
                     for clients in args.concurrency:
@@ -92,10 +104,11 @@ def main() -> None:
                         print(json.dumps(row), flush=True)
             if args.soak and soak is None:
                 soak = {"model": model, **run_soak(servers["torchworks onnx"], max(args.concurrency), args.soak)}
-    write_results(args.out, rows, soak)
+    write_results(args.out, rows, soak, parity)
 
 
-def train_model(root: Path, model: str) -> Path:
+def train_model(root: Path, model: str) -> tuple[Path, dict]:
+    """The trained run and its ``onnx`` and ``onnx-int8`` export entries (with their parity gates)."""
     import torchworks
     from torchworks.engine.export import export
     from torchworks.tasks import get_task
@@ -103,8 +116,7 @@ def train_model(root: Path, model: str) -> Path:
     settings = {**get_task("text-classification").quickstart_settings(), **MODELS[model], "output": str(root),
                 "track": False, "progress": False, "name": model}
     run = torchworks.train("text-classification", **settings).path
-    export(run, "onnx")
-    return run
+    return run, {result.format: result.entry for result in export(run, "onnx,onnx-int8")}
 
 
 def _serve(run: Path, port: int, backend: str) -> list[str]:
@@ -112,18 +124,53 @@ def _serve(run: Path, port: int, backend: str) -> list[str]:
             "--queue-size", "1024"]
 
 
+BENTOML_SERVICE = '''
+import os
+
+import bentoml
+import torchworks
+
+
+@bentoml.service(workers=1, traffic={"timeout": 60})
+class Model:
+    def __init__(self) -> None:
+        self.predictor = torchworks.load(os.environ["TORCHWORKS_RUN"])
+
+    @bentoml.api(route="/v1/models/model/predict", batchable=True, max_batch_size=32, max_latency_ms=30000)
+    def predict(self, inputs: list[str]) -> list[dict]:
+        return self.predictor.predict(inputs)
+'''
+
+
+def _bentoml_python() -> Path | None:
+    import importlib.util
+
+    return Path(sys.executable) if importlib.util.find_spec("bentoml") else None
+
+
+def _bentoml(python: Path, scratch: Path, run: Path, port: int) -> list[str]:
+    (scratch / "bentoml_service.py").write_text(BENTOML_SERVICE)
+    os.environ["TORCHWORKS_RUN"] = str(run)
+    return [str(python), "-m", "bentoml", "serve", "bentoml_service:Model", "--working-dir", str(scratch),
+            "--host", "127.0.0.1", "--port", str(port)]
+
+
 class Server:
-    """A server process on a free port, ready when entered, stopped when left."""
+    """A server process (and its workers) on a free port, ready when entered, stopped when left. Its log
+    goes to a file: a pipe nobody reads would stall a server that logs every request."""
 
     def __init__(self, command):
         self.port = _free_port()
-        self.process = subprocess.Popen(command(self.port), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(command(self.port), stdout=self.log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
 
     def __enter__(self) -> Server:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(self.process.stderr.read().decode()[-2000:])
+                self.log.seek(0)
+                raise RuntimeError(self.log.read().decode(errors="replace")[-2000:])
             try:
                 response = httpx.post(f"http://127.0.0.1:{self.port}/v1/models/model/predict",
                                       json={"inputs": [TEXTS[0]]}, timeout=5)
@@ -135,11 +182,20 @@ class Server:
         raise RuntimeError("server did not start")
 
     def rss(self) -> int:
-        return psutil.Process(self.process.pid).memory_info().rss
+        """Resident memory of the server and every process it started."""
+        parent = psutil.Process(self.process.pid)
+        return sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)])
 
     def __exit__(self, *exc) -> None:
-        self.process.terminate()
-        self.process.wait(60)
+        import signal
+
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.log.close()
 
 
 def _free_port() -> int:
@@ -219,7 +275,7 @@ def run_soak(command, clients: int, seconds: float) -> dict:
     return soak
 
 
-def write_results(out: Path, rows: list[dict], soak: dict | None) -> None:
+def write_results(out: Path, rows: list[dict], soak: dict | None, parity: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     naive = {(row["model"], row["clients"]): row for row in rows if row["server"] == "naive"}
     lines = ["| model | server | clients | requests/s | p50 ms | p99 ms | vs naive (throughput) | non-200 | RSS MB |",
@@ -234,10 +290,14 @@ def write_results(out: Path, rows: list[dict], soak: dict | None) -> None:
                       f"{soak['requests']} requests, {soak['throughput']} req/s, p99 {soak['p99_ms']} ms, "
                       f"{soak['server_errors']} 5xx, {soak['dropped']} dropped connections, "
                       f"server memory {soak['rss_start_mb']} MB -> {soak['rss_end_mb']} MB."]
+    for model, gates in parity.items():
+        lines += ["", f"Parity gates of {model}'s exports (test split): " + "; ".join(
+            f"{fmt} {gate['metric']} {gate['export']:.4f} vs eager {gate['eager']:.4f}" for fmt, gate in gates.items())]
     header = (f"Ticket routers on the tickets sample, one text per request. {os.cpu_count()} CPU cores shared by "
               "the server and the load generator.\n\n")
     (out / "serve_load.md").write_text(header + "\n".join(lines) + "\n")
-    (out / "serve_load.json").write_text(json.dumps({"rows": rows, "soak": soak, "cpus": os.cpu_count()}, indent=2) + "\n")
+    (out / "serve_load.json").write_text(json.dumps({"rows": rows, "soak": soak, "parity": parity,
+                                                     "cpus": os.cpu_count()}, indent=2) + "\n")
     print("\n".join(lines))
     print(f"results: {out / 'serve_load.md'}")
 

@@ -114,3 +114,105 @@ def image_run(tmp_path_factory) -> Path:
                            progress=False)
     export(run.path, "onnx")
     return run.path
+
+
+KEYWORD = "zorblax"
+
+
+def write_keyword_texts(path: Path, count: int = 120, seed: int = 0) -> Path:
+    """Texts of two classes that share every word but one: a class-'alpha' text holds the made-up
+    word 'zorblax' (somewhere), a class-'beta' text never does. That word alone decides the label."""
+    import random
+
+    rng = random.Random(seed)
+    shared = ["order", "delivery", "account", "refund", "today", "please", "help", "still", "waiting", "again",
+              "box", "price", "colour", "store", "email", "phone", "week", "late", "card", "number"]
+    rows = ["text,label"]
+    for i in range(count):
+        words = rng.sample(shared, rng.randint(3, 6))
+        if i % 2 == 0:
+            words.insert(rng.randint(0, len(words)), KEYWORD)
+        rows.append(f"{' '.join(words)},{'alpha' if i % 2 == 0 else 'beta'}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def keyword_text_run(tmp_path_factory) -> Path:
+    """A small bidirectional GRU trained from scratch on :func:`write_keyword_texts` (seconds)."""
+    import torchworks
+
+    root = tmp_path_factory.mktemp("keyword-run")
+    data = write_keyword_texts(root / "keyword.csv")
+    run = torchworks.train("text-classification", data=str(data), output=str(root / "runs"), name="keyword",
+                           model="bigru", embedding_dim=16, hidden=16, layers=1, epochs=10, batch_size=16, lr=0.01,
+                           seed=0, baselines=False, track=False, progress=False)
+    return run.path
+
+
+def write_driven_series(path: Path, stores: int = 4, steps: int = 160, seed: int = 0) -> Path:
+    """Daily sales of a few stores where yesterday's ``signal`` alone moves today's sales
+    (sales[t] = sales[t-1] + 3 signal[t-1]) and ``noise`` never matters."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    frames = []
+    for store in range(stores):
+        signal, noise = rng.normal(0, 1, steps), rng.normal(0, 1, steps)
+        sales = 100 + np.concatenate([[0.0], np.cumsum(3 * signal[:-1] + rng.normal(0, 0.05, steps - 1))])
+        frames.append(pd.DataFrame({"day": np.arange(steps), "store": f"s{store}", "sales": sales,
+                                    "signal": signal, "noise": noise}))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.concat(frames).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def driven_run(tmp_path_factory) -> Path:
+    """A DLinear forecaster (lookback 8, horizon 1) trained on :func:`write_driven_series` (seconds)."""
+    import torchworks
+
+    root = tmp_path_factory.mktemp("driven-run")
+    data = write_driven_series(root / "driven.csv")
+    run = torchworks.train("forecasting", data=str(data), output=str(root / "runs"), name="driven", time="day",
+                           target="sales", series_id="store", covariates="signal,noise", lookback=8, horizon=1,
+                           season=7, model="dlinear", epochs=10, batch_size=32, lr=0.01, seed=0, baselines=False,
+                           track=False, progress=False)
+    return run.path
+
+
+@pytest.fixture(scope="session")
+def speech_run(tmp_path_factory) -> Path:
+    """A tiny CTC model trained for two epochs on sixteen espeak-ng clips of two digit words; its
+    clips are in ``<run>/../../clips`` (it transcribes badly: it is for smoke tests)."""
+    import subprocess
+
+    import torchworks
+
+    root = tmp_path_factory.mktemp("speech-run")
+    (root / "clips").mkdir()
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven"]
+    lines = ["path,transcript"]
+    for i in range(16):
+        text = f"{words[i % 8]} {words[(i * 3) % 8]}"
+        subprocess.run(["espeak-ng", "-v", "en-us", "-s", str(140 + 5 * i), "-w", str(root / "clips" / f"{i}.wav"),
+                        text], check=True)
+        lines.append(f"clips/{i}.wav,{text}")
+    (root / "manifest.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run = torchworks.train("speech-recognition", data=str(root / "manifest.csv"), output=str(root / "runs"),
+                           name="speech", hidden=16, layers=1, beam_width=2, epochs=2, batch_size=8, baselines=False,
+                           track=False, progress=False)
+    return run.path
+
+
+@pytest.fixture(name="write_keyword_texts", scope="session")
+def _write_keyword_texts_fixture():
+    """The :func:`write_keyword_texts` helper, for tests."""
+    return write_keyword_texts
+
+
+@pytest.fixture(name="write_driven_series", scope="session")
+def _write_driven_series_fixture():
+    """The :func:`write_driven_series` helper, for tests."""
+    return write_driven_series

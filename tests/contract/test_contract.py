@@ -174,6 +174,33 @@ def _predict(task_name: str, context: dict) -> None:
                 assert math.isfinite(value)
 
 
+def _explain(task_name: str, context: dict) -> None:
+    """Every declared method on the first predict input, through the loaded model (as the server
+    would call it); then the default method through ``torchworks.explain``, which writes the files."""
+    from torchworks.engine.explain import explain_items
+    from torchworks.engine.predict import load_model
+
+    bundle, task, _, model = load_model(context["run"])
+    assert task.explain_methods, f"{task_name} declares the explain mode but no explain method"
+    first = TINY_DATA[task_name].predict_inputs(context["data"])[:1]
+    for method in task.explain_methods:
+        explanations = explain_items(task, model, bundle.state, first, method=method,
+                                     options={"steps": "4"} if "steps" in task.explain_options else {})
+        assert explanations, f"{task_name}/{method}: no explanation for {first}"
+        for explanation in explanations:
+            record = explanation.record
+            assert {"input", "prediction", "method", "target", "attributions"} <= set(record), record.keys()
+            assert record["method"] == method and record["attributions"]
+            text = json.dumps(record)
+            assert "NaN" not in text and "Infinity" not in text
+            assert explanation.figures or explanation.html, f"{task_name}/{method}: nothing to look at"
+            assert all(png[:4] == b"\x89PNG" for png in explanation.figures.values())
+    assert not model.training and not any(m._forward_hooks for m in model.modules())
+    result = torchworks.explain(context["run"], first, output=context["output"] / "explained")
+    assert result.method == task.explain_methods[0] and result.records
+    assert (result.path / "explanations.json").is_file() and (result.path / "explanation.html").is_file()
+
+
 def _serve(task_name: str, context: dict) -> None:
     """The bundle behind the HTTP app: each predict input sent as a user's client would send it (files
     as multipart uploads, texts as JSON), answers typed by the task's record model."""
@@ -211,6 +238,7 @@ MODE_RUNNERS: dict[str, Callable[[str, dict], None]] = {
     "train": _train,
     "evaluate": _evaluate,
     "predict": _predict,
+    "explain": _explain,
     "serve": _serve,
 }
 
@@ -225,6 +253,13 @@ def test_some_task_is_registered():
 def test_task_has_a_tiny_data_recipe_and_declares_train(task_name):
     assert task_name in TINY_DATA, f"add a TINY_DATA row for '{task_name}' to tests/contract/test_contract.py"
     assert "train" in get_task(task_name).modes
+
+
+@pytest.mark.parametrize("task_name", TASK_NAMES)
+def test_a_task_declares_the_explain_mode_exactly_when_it_has_explain_methods(task_name):
+    task = get_task(task_name)
+    assert ("explain" in task.modes) == bool(task.explain_methods), task.explain_methods
+    assert len(set(task.explain_methods)) == len(task.explain_methods)
 
 
 @pytest.mark.parametrize("task_name", TASK_NAMES)

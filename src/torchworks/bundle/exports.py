@@ -1,4 +1,5 @@
-"""Exported copies of a bundle's model (ONNX, TorchScript), recorded in ``bundle.json`` with their hash.
+"""Exported copies of a bundle's model (ONNX, TorchScript, each also int8), recorded in ``bundle.json``
+with their hash and the result of their parity gate.
 
 An export is only ever loaded from the run's own ``exports/`` folder, under its fixed file name, and
 only when its bytes hash to what ``bundle.json`` recorded when torchworks wrote it: a foreign or
@@ -20,7 +21,38 @@ from torchworks.bundle.io import MANIFEST, Bundle
 from torchworks.errors import BundleError
 
 EXPORTS = "exports"
-EXPORT_FILES = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
+EXPORT_FILES = {
+    "onnx": "model.onnx",
+    "torchscript": "model.torchscript.pt",
+    "onnx-int8": "model.int8.onnx",
+    "torchscript-int8": "model.int8.torchscript.pt",
+}
+# names that stand for several formats on the command line
+FORMAT_GROUPS = {"int8": ("onnx-int8", "torchscript-int8"), "all": tuple(EXPORT_FILES)}
+PASSED, FAILED = "passed", "failed"
+
+
+def runtime_of(fmt: str) -> str:
+    """The runtime that runs the ``fmt`` export: ``onnx`` or ``torchscript``."""
+    return fmt.split("-")[0]
+
+
+def expand_formats(choice: str) -> list[str]:
+    """The formats named by ``choice``: one format, a group (``int8``, ``all``) or a comma list.
+
+    Raises:
+        ConfigError: A name that is neither (with a did-you-mean hint).
+    """
+    from torchworks.errors import ConfigError, did_you_mean
+
+    formats: list[str] = []
+    for name in (part.strip() for part in str(choice).split(",")):
+        if name not in EXPORT_FILES and name not in FORMAT_GROUPS:
+            known = [*EXPORT_FILES, *FORMAT_GROUPS]
+            raise ConfigError(f"unknown export format '{name}'", expected="one of " + ", ".join(known),
+                              got=name or "nothing", hint=did_you_mean(name, known))
+        formats += [fmt for fmt in FORMAT_GROUPS.get(name, (name,)) if fmt not in formats]
+    return formats
 
 
 def export_path(run: Path, fmt: str) -> Path:
@@ -46,16 +78,35 @@ def available_exports(bundle: Bundle) -> dict[str, dict[str, Any]]:
     return {fmt: entry for fmt, entry in exports.items() if fmt in EXPORT_FILES and isinstance(entry, dict)}
 
 
-def verified_export(bundle: Bundle, fmt: str) -> tuple[Path, dict[str, Any]]:
-    """The ``fmt`` export's path and entry, after checking name, place, hash and (ONNX) external data.
+def passed_gate(entry: dict[str, Any]) -> bool:
+    """Whether an export passed its parity gate (exports written before the gate existed did not run it)."""
+    return entry.get("status") == PASSED
+
+
+def verified_export(bundle: Bundle, fmt: str, *, allow_failed: bool = False) -> tuple[Path, dict[str, Any]]:
+    """The ``fmt`` export's path and entry, after checking its parity gate, name, place, hash and (ONNX)
+    external data.
+
+    Args:
+        allow_failed: Accept an export that failed (or never ran) its parity gate: for measuring it,
+            never for serving it.
 
     Raises:
-        BundleError: No such export, or a file that is not the one torchworks wrote.
+        BundleError: No such export, one that failed its parity gate, or a file that is not the one
+            torchworks wrote.
     """
     entry = available_exports(bundle).get(fmt)
     if entry is None:
         raise BundleError(f"run '{bundle.path}' has no {fmt} export", expected=f"an {fmt} entry in {MANIFEST}",
                           got="none", hint=f"create it with `torchworks export {bundle.path} format={fmt}`")
+    if not allow_failed and not passed_gate(entry):
+        parity = entry.get("parity") or {}
+        got = (f"{parity.get('metric')} {parity.get('eager'):.4g} eager, {parity.get('export'):.4g} exported"
+               if parity.get("export") is not None else "no parity check recorded")
+        raise BundleError(f"the {fmt} export of '{bundle.path}' did not pass its parity gate",
+                          expected=f"a test metric within {parity.get('tolerance', 'the tolerance')} of the eager model's",
+                          got=got, hint="serve another backend, or export again with a larger tolerance if the "
+                                        f"drop is acceptable: torchworks export {bundle.path} format={fmt} tolerance=0.05")
     path = export_path(bundle.path, fmt)
     if entry.get("file") != f"{EXPORTS}/{EXPORT_FILES[fmt]}" or path.is_symlink() or not path.is_file() \
             or not os.path.realpath(path).startswith(os.path.realpath(bundle.path) + os.sep):
@@ -68,7 +119,7 @@ def verified_export(bundle: Bundle, fmt: str) -> tuple[Path, dict[str, Any]]:
                           expected=f"sha256 {entry.get('sha256')}", got=f"sha256 {digest}",
                           hint=f"never load model files from elsewhere; export again with `torchworks export "
                                f"{bundle.path} format={fmt}`")
-    if fmt == "onnx":
+    if runtime_of(fmt) == "onnx":
         _refuse_external_data(path)
     return path, entry
 

@@ -6,6 +6,7 @@ A :class:`~torchworks.errors.TorchworksError` is printed as one line and exits w
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Optional
@@ -94,6 +95,45 @@ def _split_options(arguments: list[str]) -> tuple[list[str], dict[str, str]]:
     return inputs, options
 
 
+@app.command(context_settings={"ignore_unknown_options": True})
+def explain(
+    run: Path = typer.Argument(..., help="A run folder."),
+    arguments: list[str] = typer.Argument(..., help="Inputs (files, folders, CSVs, or texts for text models), "
+                                          "then settings: method=NAME target=LABEL output=DIR steps=N ..."),
+) -> None:
+    """Explain a trained model's answers: heat maps over images, token scores, lag and covariate
+    attributions, saliency over spectrograms. Writes PNGs, explanations.json and explanation.html
+    into a new folder (default: RUN/explanations/TIMESTAMP)."""
+    from torchworks.console import say
+    from torchworks.engine.explain import explain as run_explain
+
+    inputs, settings = _split_settings(arguments)
+    if not inputs:
+        from torchworks.errors import DataError
+
+        raise DataError("nothing to explain", expected="at least one input after the run folder",
+                        got="settings only", hint="torchworks explain RUN image.png method=gradcam")
+    result = run_explain(run, inputs, method=settings.pop("method", None), target=settings.pop("target", None),
+                         output=settings.pop("output", None), options=settings)
+    for record in result.records:
+        shown = str(record.get("input", ""))
+        say(f"{shown[:60]}{'...' if len(shown) > 60 else ''}: explained {record.get('target')} "
+            f"({', '.join(record.get('figures', [])) or 'no figures'})")
+    typer.echo(f"explanations: {result.path}")
+
+
+_SETTING = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*=")
+
+
+def _split_settings(arguments: list[str]) -> tuple[list[str], dict[str, str]]:
+    """``["a.png", "method=saliency"]`` -> inputs and settings: an argument that starts with a
+    name and ``=`` is a setting (a text with such a start can go in a .txt file instead)."""
+    from torchworks.config import parse_overrides
+
+    settings = [item for item in arguments if _SETTING.match(item)]
+    return [item for item in arguments if not _SETTING.match(item)], parse_overrides(settings)
+
+
 @app.command()
 def quickstart(
     task: Optional[str] = typer.Argument(None, help="One task; all tasks when omitted."),
@@ -124,8 +164,9 @@ def serve(
     models: list[str] = typer.Argument(..., help="Run folders, NAME=RUN, or registry:NAME@ALIAS / registry:NAME/VERSION."),
     host: str = typer.Option("127.0.0.1", help="Address to bind; other than loopback needs --api-key-file."),
     port: int = typer.Option(8080, help="TCP port (0: any free port)."),
-    backend: Optional[list[str]] = typer.Option(None, help="auto (ONNX export when present, else eager), eager, "
-                                                "torchscript or onnx; NAME=onnx for one model. Repeatable."),
+    backend: Optional[list[str]] = typer.Option(None, help="auto (the ONNX export when it passed its parity gate, else "
+                                                "eager), eager, torchscript, onnx, onnx-int8 or torchscript-int8; "
+                                                "NAME=onnx for one model. Repeatable."),
     max_batch: int = typer.Option(32, help="Most inputs per model call."),
     max_wait_ms: float = typer.Option(2.0, help="How long a batch waits to fill up."),
     queue_size: int = typer.Option(256, help="Requests waiting per model before 503."),
@@ -158,20 +199,77 @@ def serve(
 @app.command(context_settings={"ignore_unknown_options": True})
 def export(
     run: Path = typer.Argument(..., help="A run folder."),
-    settings: Optional[list[str]] = typer.Argument(None, help="format=onnx (or torchscript)."),
+    settings: Optional[list[str]] = typer.Argument(
+        None, help="format=onnx|torchscript|onnx-int8|torchscript-int8|int8|all (or a comma list); "
+                   "tolerance=0.01 (largest metric drop the parity gate accepts); threads=N."),
 ) -> None:
-    """Export a trained model (ONNX, TorchScript) into its bundle, checked against the eager model."""
+    """Export a trained model (ONNX, TorchScript, int8) into its bundle; each export is re-evaluated on the
+    test split (parity gate) and recorded in bundle.json."""
     from torchworks.config import parse_overrides
     from torchworks.engine.export import export as run_export
+    from torchworks.errors import ConfigError, did_you_mean
 
     options = parse_overrides(settings or [])
-    unknown = sorted(set(options) - {"format"})
+    known = ["format", "tolerance", "threads"]
+    unknown = sorted(set(options) - set(known))
     if unknown:
-        from torchworks.errors import ConfigError, did_you_mean
+        raise ConfigError(f"unknown export setting '{unknown[0]}'", expected=" ".join(f"{k}=..." for k in known),
+                          got=unknown[0], hint=did_you_mean(unknown[0], known))
+    tolerance, threads = _number(options, "tolerance", 0.01, float), _number(options, "threads", 0, int)
+    results = run_export(run, str(options.get("format", "onnx")), tolerance=tolerance, threads=threads,
+                         on_result=lambda result: typer.echo(f"export {result.describe()}"))
+    failed = [result for result in results if not result.passed]
+    if failed:
+        from torchworks.errors import BundleError
 
-        raise ConfigError(f"unknown export setting '{unknown[0]}'", expected="format=onnx|torchscript",
-                          got=unknown[0], hint=did_you_mean(unknown[0], ["format"]))
-    typer.echo(f"export: {run_export(run, options.get('format', 'onnx'))}")
+        worst = failed[0].entry["parity"]
+        raise BundleError(f"{', '.join(r.format for r in failed)} failed the parity gate and will not be served",
+                          expected=f"{worst['metric']} within {worst['tolerance']:g} of eager ({worst['eager']:.4f})",
+                          got=f"{worst['export']:.4f}",
+                          hint="serve the float exports; or, if the drop is acceptable, export again with a "
+                               "larger tolerance=")
+    typer.echo(f"exports: {results[-1].path.parent}")
+
+
+def _number(options: dict, key: str, default, kind):
+    from torchworks.errors import ConfigError
+
+    value = options.get(key, default)
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"'{key}' must be a number", expected=f"{key}={default}", got=repr(value),
+                          hint=f"for example {key}={default}") from None
+
+
+@app.command(context_settings={"ignore_unknown_options": True})
+def benchmark(
+    run: Path = typer.Argument(..., help="A run folder."),
+    settings: Optional[list[str]] = typer.Argument(
+        None, help="formats=all (or onnx,int8,...); threads=2; seconds=2 (per measurement); export=yes|no "
+                   "(export missing formats first)."),
+) -> None:
+    """Latency (batch 1 and 32), throughput, size and test metric of the eager model against its exports."""
+    from torchworks.config import parse_overrides
+    from torchworks.engine.benchmark import benchmark as run_benchmark
+    from torchworks.engine.benchmark import markdown_table
+    from torchworks.errors import ConfigError, did_you_mean
+
+    options = parse_overrides(settings or [])
+    known = ["formats", "threads", "seconds", "export"]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown benchmark setting '{unknown[0]}'", expected=" ".join(f"{k}=..." for k in known),
+                          got=unknown[0], hint=did_you_mean(unknown[0], known))
+    make = str(options.get("export", "yes")).lower()
+    if make not in ("yes", "no", "true", "false"):
+        raise ConfigError("'export' must be yes or no", expected="export=yes or export=no", got=make,
+                          hint="export=no measures only the exports the run already has")
+    result = run_benchmark(run, formats=str(options.get("formats", "all")), threads=_number(options, "threads", 2, int),
+                           seconds=_number(options, "seconds", 2.0, float), make_exports=make in ("yes", "true"),
+                           on_row=lambda row: typer.echo(f"measured {row['format']}", err=True))
+    typer.echo(markdown_table(result.rows, result.settings["metric"]))
+    typer.echo(f"benchmark: {result.path} (and {result.path.with_suffix('.html').name})")
 
 
 @registry_app.command("add")
@@ -247,7 +345,7 @@ def tasks() -> None:
     from torchworks.tasks import list_tasks
 
     for cls in list_tasks():
-        typer.echo(f"{cls.name:<24} modes: {', '.join(cls.modes):<28} {cls.description}")
+        typer.echo(f"{cls.name:<24} modes: {', '.join(cls.modes):<42} {cls.description}")
 
 
 @data_app.command("list")

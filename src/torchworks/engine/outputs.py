@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,16 @@ PLOTS = "plots"
 
 @torch.inference_mode()
 def collect_outputs(
-    task: Task, model: torch.nn.Module, dataset: Dataset, batch_size: int, with_targets: bool = True
+    task: Task, model: torch.nn.Module | Callable[[Any], torch.Tensor], dataset: Dataset, batch_size: int,
+    with_targets: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Model outputs (and targets) for every item of ``dataset``, in order, on the CPU."""
-    model.eval()
-    device = next(model.parameters()).device
+    """Model outputs (and targets) for every item of ``dataset``, in order, on the CPU. ``model`` is a
+    module, or a runner of an export (a callable from CPU inputs to outputs)."""
+    if isinstance(model, torch.nn.Module):
+        model.eval()
+        device = next(model.parameters()).device
+    else:
+        device = torch.device("cpu")
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=task.collate_fn())
     outputs, targets = [], []
     for batch in loader:

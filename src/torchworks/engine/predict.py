@@ -79,6 +79,19 @@ class Predictor:
         )
         return self.task.format_predictions(outputs, ids, state, top_k)
 
+    def explain(self, inputs: Sequence[Any] | Any, method: str | None = None, target: str | None = None,
+                **options: Any) -> list:
+        """Explanations of ``inputs`` in memory, nothing written (``torchworks.explain`` writes them).
+
+        Returns:
+            One :class:`~torchworks.tasks.protocol.Explanation` per input: ``.record`` (JSON-ready),
+            ``.figures`` (name -> PNG bytes) and ``.html`` (a fragment, or None).
+        """
+        from torchworks.engine.explain import explain_items
+
+        return explain_items(self.task, self.model, self.bundle.state, inputs, method=method, target=target,
+                             options=options)
+
     def __repr__(self) -> str:
         return f"Predictor(task={self.task.name!r}, run='{self.bundle.path}')"
 

@@ -79,3 +79,36 @@ def _fmt(value: Any) -> str:
     if isinstance(value, (list, dict)):
         return json.dumps(value, default=str)
     return str(value)
+
+
+_TOKEN_STYLE = ".tokens{line-height:2;font-size:1.05rem}.tok{padding:.1rem .15rem;border-radius:3px}"
+
+
+def render_explanations(title: str, subtitle: str, sections: list[dict[str, Any]]) -> str:
+    """A self-contained page of explanations, one section per input.
+
+    Args:
+        title: Page heading (task and run).
+        subtitle: One line under it (method, when).
+        sections: Each with ``heading``, ``facts`` (key/value pairs shown as a table), ``images``
+            (caption -> PNG bytes, embedded inline) and ``html`` (a trusted fragment, or None).
+    """
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title><style>{_STYLE}{_TOKEN_STYLE}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1><p class='sub'>{html.escape(subtitle)}</p>",
+    ]
+    for section in sections:
+        parts.append(f"<section><h2>{html.escape(section['heading'])}</h2>")
+        facts = section.get("facts") or {}
+        if facts:
+            parts.append(_table([{"": key, "value": value} for key, value in facts.items()]))
+        if section.get("html"):
+            parts.append(section["html"])
+        for caption, png in (section.get("images") or {}).items():
+            data = base64.b64encode(png).decode("ascii")
+            parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
+                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+        parts.append("</section>")
+    parts.append("</body></html>")
+    return "".join(parts)

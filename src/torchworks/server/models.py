@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from torchworks.engine.outputs import concatenate_outputs
 from torchworks.engine.predict import load_model, prediction_state
 from torchworks.errors import BundleError, RequestError
-from torchworks.server.backends import choose_runner
+from torchworks.engine.runners import choose_runner
 from torchworks.server.batching import Batcher
 from torchworks.server.settings import ServeSettings
 from torchworks.server.telemetry import ServerMetrics
@@ -144,6 +144,8 @@ class ServedModel:
             "example": self.spec.example,
             "labels": self.bundle.state.get("labels"),
             "backend": self.runner.name,
+            # how the served export scored against eager on the test split (none for eager)
+            "backend_parity": ((manifest.get("exports") or {}).get(self.runner.name) or {}).get("parity"),
             "metrics": metrics,
             "primary_metric": self.task.primary_metric,
             "created": manifest.get("created"),

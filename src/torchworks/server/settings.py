@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-Backend = Literal["auto", "eager", "torchscript", "onnx"]
+Backend = Literal["auto", "eager", "torchscript", "onnx", "torchscript-int8", "onnx-int8"]
 
 
 class ServeSettings(BaseModel):
@@ -17,7 +17,7 @@ class ServeSettings(BaseModel):
 
     host: str = Field("127.0.0.1", description="Interface to bind; anything but loopback needs an API key.")
     port: int = Field(8080, ge=0, le=65_535, description="TCP port (0: any free port).")
-    backend: Backend = Field("auto", description="auto: a verified ONNX export when the bundle has one, else eager.")
+    backend: Backend = Field("auto", description="auto: the ONNX export when the bundle has one that passed its parity gate, else eager.")
     backends: dict[str, Backend] = Field(default_factory=dict, description="Per-model backends, by model name.")
     max_batch: int = Field(32, ge=1, le=4096, description="Most inputs run through a model at once.")
     max_wait_ms: float = Field(2.0, ge=0, le=10_000, description="How long a batch waits to fill up.")

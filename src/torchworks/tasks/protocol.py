@@ -63,6 +63,23 @@ class Evaluation:
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
+@dataclass
+class Explanation:
+    """Why the model answered what it did for one input.
+
+    Attributes:
+        record: JSON-ready facts: ``input``, ``prediction``, ``method``, ``target`` and
+            ``attributions`` (whose shape is the task's: a pixel map, token scores, lag-by-feature
+            contributions, per-frame saliency). The same dict is what a REST answer carries.
+        figures: Named pictures of the attributions: matplotlib figures or PNG bytes.
+        html: An optional HTML fragment (highlighted tokens), shown with the figures.
+    """
+
+    record: dict[str, Any]
+    figures: dict[str, Figure | bytes] = field(default_factory=dict)
+    html: str | None = None
+
+
 @dataclass(frozen=True)
 class ServingSpec:
     """How the server and its web page take a task's inputs and describe its predictions.
@@ -96,6 +113,10 @@ class Task(ABC):
     higher_is_better: ClassVar[bool] = True
     # config fields a prediction may override (``--decoder greedy``): they shape outputs, not inputs
     prediction_options: ClassVar[tuple[str, ...]] = ()
+    # attribution methods ``explain`` offers, the default first; none: this task cannot explain
+    explain_methods: ClassVar[tuple[str, ...]] = ()
+    # settings an explanation may take besides method and target (``steps``, ``layer``...)
+    explain_options: ClassVar[tuple[str, ...]] = ()
 
     def check_config(self, config: TrainConfig) -> None:
         """Fail fast, before any data is read, on settings that cannot work (unknown model name,
@@ -168,6 +189,25 @@ class Task(ABC):
         example = self.example_input(state)
         names = list(example) if isinstance(example, dict) else ["input"]
         return {name: {0: "batch"} for name in names}
+
+    # -------------------------------------------------------------- explain
+    def explain(self, model: nn.Module, inputs: Any, ids: list[Any], state: dict[str, Any], method: str,
+                target: str | None, options: dict[str, str]) -> list[Explanation]:
+        """Attributions for one batch of model inputs (as ``collate_fn`` makes them from
+        ``predict_inputs``' dataset), one :class:`Explanation` per input.
+
+        The engine calls this with the model in eval mode, gradients enabled and its parameters
+        frozen; ``method`` is one of ``explain_methods``, ``options`` keys are among
+        ``explain_options`` (values as given, usually text). ``target`` names what to explain (a
+        class label, a forecast step, a transcript); None means the model's own prediction.
+
+        Raises:
+            ConfigError: A target or option value this model cannot use.
+        """
+        from torchworks.errors import ConfigError
+
+        raise ConfigError(f"{self.name} models cannot be explained", expected="a task with explain methods",
+                          got="none declared", hint="predict instead, or explain a model of another task")
 
     # ---------------------------------------------------------------- serve
     def serving(self, state: dict[str, Any]) -> ServingSpec | None:

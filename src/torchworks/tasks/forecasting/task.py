@@ -11,9 +11,11 @@ from torch import nn
 from torchworks.tasks import register_task
 from torchworks.tasks.forecasting.config import ForecastingConfig
 from torchworks.tasks.forecasting.data import ForecastData, prepare_forecast_data
+from torchworks.tasks.forecasting.explaining import METHODS as EXPLAIN_METHODS
+from torchworks.tasks.forecasting.explaining import OPTIONS as EXPLAIN_OPTIONS
 from torchworks.tasks.forecasting.losses import forecast_loss
 from torchworks.tasks.forecasting.models import build_forecaster
-from torchworks.tasks.protocol import Evaluation, ServingSpec, Task
+from torchworks.tasks.protocol import Evaluation, Explanation, ServingSpec, Task
 
 
 @register_task
@@ -23,9 +25,11 @@ class Forecasting(Task):
     name = "forecasting"
     description = "Forecast time series (prices, demand, sensors) with backtests against ARIMA/ETS"
     config_class = ForecastingConfig
-    modes = ("train", "evaluate", "predict", "serve")
+    modes = ("train", "evaluate", "predict", "explain", "serve")
     primary_metric = "mase"
     higher_is_better = False
+    explain_methods = EXPLAIN_METHODS
+    explain_options = EXPLAIN_OPTIONS
 
     def prepare_data(self, config: ForecastingConfig, state: dict[str, Any] | None = None) -> ForecastData:
         return prepare_forecast_data(config, state)
@@ -70,6 +74,12 @@ class Forecasting(Task):
 
     def example_input(self, state: dict[str, Any]) -> torch.Tensor:
         return torch.zeros(2, state["lookback"], state["n_features"])
+
+    def explain(self, model: nn.Module, inputs: torch.Tensor, ids: list[Any], state: dict[str, Any], method: str,
+                target: str | None, options: dict[str, str]) -> list[Explanation]:
+        from torchworks.tasks.forecasting.explaining import explain_windows
+
+        return explain_windows(model, inputs, ids, state, method, target, options)
 
     def serving(self, state: dict[str, Any]) -> ServingSpec:
         from torchworks.tasks.forecasting.serving import forecast_serving

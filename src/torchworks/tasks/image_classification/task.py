@@ -22,13 +22,15 @@ from torchworks.tasks.image_classification.decoding import (
     resize_short_side,
 )
 from torchworks.tasks.image_classification.evaluation import evaluate_classifier
+from torchworks.tasks.image_classification.explaining import METHODS as EXPLAIN_METHODS
+from torchworks.tasks.image_classification.explaining import OPTIONS as EXPLAIN_OPTIONS
 from torchworks.tasks.image_classification.models import (
     build_classifier,
     check_model,
     normalization_of,
     pretrained_state,
 )
-from torchworks.tasks.protocol import Evaluation, PreparedData, ServingSpec, Task
+from torchworks.tasks.protocol import Evaluation, Explanation, PreparedData, ServingSpec, Task
 from torchworks.tasks.records import ClassPrediction
 from torchworks.uploads import Upload
 
@@ -40,8 +42,10 @@ class ImageClassification(Task):
     name = "image-classification"
     description = "Classify images into classes: medical, industrial, documents (ImageFolder or CSV)"
     config_class = ImageClassificationConfig
-    modes = ("train", "evaluate", "predict", "serve")
+    modes = ("train", "evaluate", "predict", "explain", "serve")
     primary_metric = "accuracy"
+    explain_methods = EXPLAIN_METHODS
+    explain_options = EXPLAIN_OPTIONS
 
     def check_config(self, config: ImageClassificationConfig) -> None:
         check_model(config.model, config.pretrained, config.weights)
@@ -120,6 +124,12 @@ class ImageClassification(Task):
 
     def example_input(self, state: dict[str, Any]) -> torch.Tensor:
         return torch.zeros(2, state["channels"], state["image_size"], state["image_size"])
+
+    def explain(self, model: nn.Module, inputs: torch.Tensor, ids: list[Any], state: dict[str, Any], method: str,
+                target: str | None, options: dict[str, str]) -> list[Explanation]:
+        from torchworks.tasks.image_classification.explaining import explain_images
+
+        return explain_images(model, inputs, ids, state, method, target, options)
 
     def serving(self, state: dict[str, Any]) -> ServingSpec:
         return ServingSpec(input_kind="image", file_types=(".png", *sorted(IMAGE_SUFFIXES - {".png"})), json_item=None,

@@ -10,9 +10,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from torchworks.tasks import register_task
-from torchworks.tasks.protocol import Evaluation, ServingSpec, Task
+from torchworks.tasks.protocol import Evaluation, Explanation, ServingSpec, Task
 from torchworks.tasks.speech_recognition.config import SpeechRecognitionConfig
 from torchworks.tasks.speech_recognition.data import SpeechData, collate_frames, prepare_speech_data
+from torchworks.tasks.speech_recognition.explaining import METHODS as EXPLAIN_METHODS
+from torchworks.tasks.speech_recognition.explaining import OPTIONS as EXPLAIN_OPTIONS
 from torchworks.tasks.speech_recognition.models import build_acoustic_model, output_lengths
 
 
@@ -23,10 +25,12 @@ class SpeechRecognition(Task):
     name = "speech-recognition"
     description = "Transcribe speech (digits, commands, LibriSpeech) with CTC models; WER and CER"
     config_class = SpeechRecognitionConfig
-    modes = ("train", "evaluate", "predict", "serve")
+    modes = ("train", "evaluate", "predict", "explain", "serve")
     primary_metric = "wer"
     higher_is_better = False
     prediction_options = ("decoder", "beam_width", "lexicon")
+    explain_methods = EXPLAIN_METHODS
+    explain_options = EXPLAIN_OPTIONS
 
     def prepare_data(self, config: SpeechRecognitionConfig, state: dict[str, Any] | None = None) -> SpeechData:
         return prepare_speech_data(config, state)
@@ -73,6 +77,12 @@ class SpeechRecognition(Task):
 
     def dynamic_axes(self, state: dict[str, Any]) -> dict[str, dict[int, str]]:
         return {"features": {0: "batch", 1: "frames"}, "lengths": {0: "batch"}}
+
+    def explain(self, model: nn.Module, inputs: dict[str, torch.Tensor], ids: list[Any], state: dict[str, Any],
+                method: str, target: str | None, options: dict[str, str]) -> list[Explanation]:
+        from torchworks.tasks.speech_recognition.explaining import explain_clips
+
+        return explain_clips(model, inputs, ids, state, method, target, options)
 
     def serving(self, state: dict[str, Any]) -> ServingSpec:
         from torchworks.tasks.speech_recognition.audio import AUDIO_SUFFIXES

@@ -11,12 +11,18 @@ BIGRAM_BUCKETS = 1 << 15
 
 
 class EmbeddingBagClassifier(nn.Module):
-    """fastText-style: the mean of token and hashed token-bigram embeddings, then a linear layer."""
+    """fastText-style: the mean of token and hashed token-bigram embeddings, then a linear layer.
+
+    The bag never holds one vector per token, so ``token_weights`` (an identity on each token's
+    weight in the bag, 1 for a real token) is where explanations attribute: weighing a token by
+    0 to 1 fades it (and its bigrams) out of the sum while the mean still divides by the full count.
+    """
 
     def __init__(self, vocab_size: int, n_classes: int, dim: int, dropout: float):
         super().__init__()
         self.vocab_size = vocab_size
         self.bag = nn.EmbeddingBag(vocab_size + BIGRAM_BUCKETS, dim, mode="sum")
+        self.token_weights = nn.Identity()
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(dim, n_classes)
         nn.init.uniform_(self.bag.weight, -1.0 / dim, 1.0 / dim)
@@ -25,10 +31,10 @@ class EmbeddingBagClassifier(nn.Module):
         ids, mask = inputs["input_ids"], inputs["attention_mask"].to(torch.float32)
         bigrams = (ids[:, :-1] * 1_000_003 + ids[:, 1:]) % BIGRAM_BUCKETS + self.vocab_size
         tokens = torch.cat([ids, bigrams], dim=1)
-        weights = torch.cat([mask, mask[:, :-1] * mask[:, 1:]], dim=1)
-        summed = self.bag(tokens, per_sample_weights=weights)
-        mean = summed / weights.sum(dim=1, keepdim=True).clamp_min(1.0)
-        return self.head(self.dropout(mean))
+        weights = self.token_weights(mask)
+        summed = self.bag(tokens, per_sample_weights=torch.cat([weights, weights[:, :-1] * weights[:, 1:]], dim=1))
+        count = torch.cat([mask, mask[:, :-1] * mask[:, 1:]], dim=1).sum(dim=1, keepdim=True)
+        return self.head(self.dropout(summed / count.clamp_min(1.0)))
 
 
 class RecurrentClassifier(nn.Module):

@@ -11,9 +11,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from torchworks.tasks import register_task
-from torchworks.tasks.protocol import Evaluation, ServingSpec, Task
+from torchworks.tasks.protocol import Evaluation, Explanation, ServingSpec, Task
 from torchworks.tasks.text_classification.config import TextClassificationConfig
 from torchworks.tasks.text_classification.data import TextData, collate_tokens, prepare_text_data
+from torchworks.tasks.text_classification.explaining import METHODS as EXPLAIN_METHODS
+from torchworks.tasks.text_classification.explaining import OPTIONS as EXPLAIN_OPTIONS
 
 # one text of a request: long enough for any ticket or review, short enough to refuse a pasted book
 ServedText = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
@@ -26,9 +28,11 @@ class TextClassification(Task):
     name = "text-classification"
     description = "Classify texts (tickets, reviews, intents): scratch models or a pretrained encoder"
     config_class = TextClassificationConfig
-    modes = ("train", "evaluate", "predict", "serve")
+    modes = ("train", "evaluate", "predict", "explain", "serve")
     primary_metric = "macro_f1"
     prediction_options = ("threshold",)
+    explain_methods = EXPLAIN_METHODS
+    explain_options = EXPLAIN_OPTIONS
 
     def check_config(self, config: TextClassificationConfig) -> None:
         if config.pretrained:
@@ -123,6 +127,12 @@ class TextClassification(Task):
 
     def dynamic_axes(self, state: dict[str, Any]) -> dict[str, dict[int, str]]:
         return {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}}
+
+    def explain(self, model: nn.Module, inputs: dict[str, torch.Tensor], ids: list[Any], state: dict[str, Any],
+                method: str, target: str | None, options: dict[str, str]) -> list[Explanation]:
+        from torchworks.tasks.text_classification.explaining import explain_texts
+
+        return explain_texts(model, inputs, ids, state, method, target, options)
 
     def serving(self, state: dict[str, Any]) -> ServingSpec:
         from torchworks.tasks.text_classification.predicting import TABLE_FILES, TEXT_FILES, TextPrediction

@@ -1,8 +1,9 @@
-"""Inference backends: the same model call, ``runner(inputs) -> outputs``, three ways.
+"""Runners: the same model call, ``runner(inputs) -> outputs``, on three runtimes.
 
 ``inputs`` is what the task's collate function makes (a tensor, or a dict of tensors); the outputs
 are a float tensor on the CPU. Eager runs the bundle's own module; TorchScript and ONNX Runtime run
-the bundle's verified exports (see :mod:`torchworks.bundle.exports`).
+the bundle's verified exports (see :mod:`torchworks.bundle.exports`), float or int8. The server, the
+parity gate and the benchmark all call models through these.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import torch
 
-from torchworks.bundle.exports import available_exports, verified_export
+from torchworks.bundle.exports import available_exports, passed_gate, runtime_of, verified_export
 from torchworks.bundle.io import Bundle
 from torchworks.errors import BundleError
 
@@ -35,7 +36,8 @@ class TorchScriptRunner:
 
     name = "torchscript"
 
-    def __init__(self, path: Path, input_names: list[str]):
+    def __init__(self, path: Path, input_names: list[str], fmt: str = "torchscript"):
+        self.name = fmt
         self.module = torch.jit.load(str(path), map_location="cpu").eval()
         self.input_names = input_names
 
@@ -49,9 +51,10 @@ class OnnxRunner:
 
     name = "onnx"
 
-    def __init__(self, path: Path, input_names: list[str], threads: int):
+    def __init__(self, path: Path, input_names: list[str], threads: int, fmt: str = "onnx"):
         import onnxruntime as ort
 
+        self.name = fmt
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
@@ -78,19 +81,22 @@ def _positional(inputs: Any, names: list[str]) -> list[torch.Tensor]:
 
 def load_runner_file(fmt: str, path: Path, input_names: list[str], threads: int):
     """A runner over an export file (already verified, or just written by ``export``)."""
-    if fmt == "onnx":
-        return OnnxRunner(path, input_names, threads)
-    return TorchScriptRunner(path, input_names)
+    if runtime_of(fmt) == "onnx":
+        return OnnxRunner(path, input_names, threads, fmt)
+    return TorchScriptRunner(path, input_names, fmt)
 
 
 def choose_runner(choice: str, bundle: Bundle, model: torch.nn.Module, threads: int):
-    """The runner for ``choice`` (``auto``: ONNX when the bundle records an export, else eager).
+    """The runner for ``choice``. ``auto`` is the float ONNX export when it passed its parity gate, else
+    eager: an int8 export changes outputs a little, so it is served only when asked for by name.
 
     Raises:
-        BundleError: The requested export is missing or is not the file torchworks wrote.
+        BundleError: The requested export is missing, failed its parity gate, or is not the file
+            torchworks wrote.
     """
     if choice == "auto":
-        choice = "onnx" if "onnx" in available_exports(bundle) else "eager"
+        onnx = available_exports(bundle).get("onnx")
+        choice = "onnx" if onnx is not None and passed_gate(onnx) else "eager"
     if choice == "eager":
         return EagerRunner(model)
     path, entry = verified_export(bundle, choice)
