@@ -80,11 +80,13 @@ def export(run: str | Path, format: str = "onnx", tolerance: float = 0.01):  # n
     return run_export(run, format, tolerance=tolerance)
 
 
-def benchmark(run: str | Path, formats: str = "all", threads: int = 2, seconds: float = 2.0):
-    """Time the eager model against its exports (batch 1 and 32); returns rows and the table's path."""
+def benchmark(run: str | Path, formats: str = "all", threads: int = 2, seconds: float = 2.0,
+              make_exports: bool = True):
+    """Time the eager model against its exports (batch 1 and 32); returns rows and the table's path.
+    ``make_exports=False`` measures only the exports the bundle already has."""
     from torchworks.engine.benchmark import benchmark as run_benchmark
 
-    return run_benchmark(run, formats=formats, threads=threads, seconds=seconds)
+    return run_benchmark(run, formats=formats, threads=threads, seconds=seconds, make_exports=make_exports)
 
 
 def list_tasks() -> list[str]:

@@ -201,6 +201,35 @@ def _explain(task_name: str, context: dict) -> None:
     assert (result.path / "explanations.json").is_file() and (result.path / "explanation.html").is_file()
 
 
+def _export(task_name: str, context: dict) -> None:
+    """Float ONNX and TorchScript: each reproduces the eager model on the example batch, passes the
+    parity gate on the test split, and is recorded in ``bundle.json`` with its checks."""
+    from torchworks.bundle.exports import passed_gate, verified_export
+    from torchworks.bundle.io import read_bundle
+
+    results = torchworks.export(context["run"], "onnx,torchscript", tolerance=0.05)
+    assert [r.format for r in results] == ["onnx", "torchscript"]
+    bundle = read_bundle(context["run"])
+    for result in results:
+        entry = bundle.manifest["exports"][result.format]
+        assert result.passed and passed_gate(entry), f"{task_name}/{result.format}: {entry}"
+        assert entry["max_abs_diff"] <= 1e-4, f"{task_name}/{result.format} differs from eager by {entry['max_abs_diff']}"
+        assert {"metric", "eager", "export", "delta", "test_samples"} <= set(entry["parity"])
+        assert verified_export(bundle, result.format)[0].is_file()
+
+
+def _benchmark(task_name: str, context: dict) -> None:
+    """Eager and the exports just made, measured briefly at batch 1 and 32; a table and a page."""
+    result = torchworks.benchmark(context["run"], formats="onnx,torchscript", threads=1, seconds=0.05,
+                                  make_exports=False)
+    formats = [row["format"] for row in result.rows]
+    assert formats == ["eager", "onnx", "torchscript"], result.rows
+    for row in result.rows:
+        assert row["b1_p50_ms"] > 0 and row["b1_p99_ms"] >= row["b1_p50_ms"] and row["throughput"] > 0, row
+        assert row["size_mb"] >= 0
+    assert result.path.is_file() and (result.path.parent / "benchmark.html").is_file()
+
+
 def _serve(task_name: str, context: dict) -> None:
     """The bundle behind the HTTP app: each predict input sent as a user's client would send it (files
     as multipart uploads, texts as JSON), answers typed by the task's record model."""
@@ -239,6 +268,8 @@ MODE_RUNNERS: dict[str, Callable[[str, dict], None]] = {
     "evaluate": _evaluate,
     "predict": _predict,
     "explain": _explain,
+    "export": _export,
+    "benchmark": _benchmark,
     "serve": _serve,
 }
 

@@ -160,8 +160,8 @@ def test_metrics_count_requests_batches_and_errors(client, shapes_png):
     client.post("/v1/models/shapes/predict", files={"file": ("c.png", b"", "image/png")})
     client.post("/v1/models/unknown/predict", json={})
     text = client.get("/metrics").text
-    assert 'torchworks_requests_total{code="200",model="shapes"} 1.0' in text
-    assert 'torchworks_requests_total{code="422",model="shapes"} 1.0' in text
+    assert 'torchworks_requests_total{code="200",model="shapes",route="predict"} 1.0' in text
+    assert 'torchworks_requests_total{code="422",model="shapes",route="predict"} 1.0' in text
     assert 'torchworks_batch_size_count{model="shapes"}' in text
     assert 'torchworks_queue_depth{model="shapes"} 0.0' in text
     assert 'torchworks_errors_total{code="404",error="unknown_model"} 1.0' in text

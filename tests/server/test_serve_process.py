@@ -22,12 +22,12 @@ import pytest
 
 SLOW_MODEL = """
 import time
-from torchworks.server import backends
-_call = backends.EagerRunner.__call__
+from torchworks.engine import runners
+_call = runners.EagerRunner.__call__
 def _slow(self, inputs):
     time.sleep({seconds})
     return _call(self, inputs)
-backends.EagerRunner.__call__ = _slow
+runners.EagerRunner.__call__ = _slow
 """
 
 
@@ -195,7 +195,7 @@ def test_saturation_sheds_load_with_503_and_memory_stays_flat(image_run, server_
         assert latencies[int(0.99 * (len(latencies) - 1))] < 5.0  # accepted requests wait a bounded time
         assert memory[-1] - memory[0] < 50 * 1024 * 1024, memory  # no growth across rounds
         metrics = httpx.get(f"{url}/metrics").text
-        assert 'torchworks_requests_total{code="503",model="shapes"}' in metrics
+        assert 'torchworks_requests_total{code="503",model="shapes",route="predict"}' in metrics
 
 
 def test_sigterm_drains_in_flight_requests_and_exits_0(image_run, server_process, shapes_png):

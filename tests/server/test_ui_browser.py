@@ -1,5 +1,5 @@
 """The web page in a real headless Chromium (Debian's package, driven by Playwright): upload an
-image, type a text, read the predictions back; bad files show the server's message and hint."""
+image, type a text, read the predictions back, ask why; bad files show the server's message and hint."""
 
 from __future__ import annotations
 
@@ -40,6 +40,13 @@ def test_upload_an_image_and_type_a_text(browser, server_process, image_run, tex
         expect(answer).to_have_text(re.compile(r"^(circle|square|stripes)$"), timeout=60_000)
         expect(page.locator("#result .bar")).to_have_count(3)
 
+        page.select_option("#method", "gradcam")
+        page.click("#explain")
+        overlay = page.locator("#result .explanation img").first
+        expect(overlay).to_have_attribute("src", re.compile(r"^data:image/png;base64,iVBOR"), timeout=60_000)
+        assert page.evaluate("document.querySelector('#result .explanation img').naturalWidth") > 0
+        expect(page.locator("#result .explanation .answer")).to_contain_text("gradcam: why")
+
         page.set_input_files("#file", str(broken))
         page.click("#predict")
         expect(page.locator("#error")).to_contain_text("cannot read image 'broken.png'", timeout=60_000)
@@ -50,4 +57,12 @@ def test_upload_an_image_and_type_a_text(browser, server_process, image_run, tex
         answers = page.locator("#result .answer")
         expect(answers).to_have_count(2, timeout=60_000)
         assert answers.all_inner_texts() == ["billing", "shipping"]
+
+        page.fill("#text", "<b>refund</b> and invoice please")
+        page.click("#explain")
+        words = page.locator("#tokens .tok")
+        expect(words.last).to_have_text("please", timeout=60_000)
+        assert "".join(words.all_inner_texts()) == "<b>refund</b>andinvoiceplease", "text, never markup"
+        assert page.locator("#tokens b").count() == 0
+        assert all("background: rgb" in words.nth(i).get_attribute("style") for i in range(words.count()))
         assert not errors, errors

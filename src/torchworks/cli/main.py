@@ -117,8 +117,9 @@ def explain(
                          output=settings.pop("output", None), options=settings)
     for record in result.records:
         shown = str(record.get("input", ""))
-        say(f"{shown[:60]}{'...' if len(shown) > 60 else ''}: explained {record.get('target')} "
-            f"({', '.join(record.get('figures', [])) or 'no figures'})")
+        figures = f" ({', '.join(record['figures'])})" if record.get("figures") else ""
+        say(f"{shown[:60]}{'...' if len(shown) > 60 else ''}: "
+            f"{record.get('summary') or 'explained ' + str(record.get('target'))}{figures}")
     typer.echo(f"explanations: {result.path}")
 
 

@@ -60,6 +60,7 @@ def benchmark(run: str | Path, *, formats: str = "all", threads: int = 2, second
         raise ConfigError("benchmark needs threads >= 1 and seconds > 0", expected="threads=2 seconds=2",
                           got=f"threads={threads} seconds={seconds}", hint="for example threads=2 seconds=2")
     bundle, task, config, model = load_model(run)
+    task.require_mode("benchmark")
     problems = _make_missing(bundle.path, [f for f in wanted if f not in available_exports(bundle)]) \
         if make_exports else {}
     bundle, task, config, model = load_model(run)  # the exports just recorded
@@ -140,11 +141,15 @@ def _measure(name: str, runner, batches: dict[int, list[Any]], seconds: float, *
             runner(item)
             latencies.append(time.perf_counter() - started)
         latencies.sort()
-        row[f"b{batch_size}_p50_ms"] = round(1000 * latencies[len(latencies) // 2], 2)
-        row[f"b{batch_size}_p99_ms"] = round(1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 2)
+        median = latencies[len(latencies) // 2]
+        row[f"b{batch_size}_p50_ms"] = round(1000 * median, 4)
+        row[f"b{batch_size}_p99_ms"] = round(1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 4)
         row[f"b{batch_size}_calls"] = len(latencies)
+        row[f"b{batch_size}_seconds"] = median
     largest = max(batches)
-    row["throughput"] = round(largest * 1000 / row[f"b{largest}_p50_ms"], 1)
+    row["throughput"] = round(largest / max(row.pop(f"b{largest}_seconds"), 1e-9), 1)
+    for batch_size in batches:
+        row.pop(f"b{batch_size}_seconds", None)
     row["metric"] = metric
     return row
 
@@ -180,6 +185,8 @@ def markdown_table(rows: list[dict[str, Any]], metric: str) -> str:
                 cells.append(f"{value:.2f}x")
             elif key == "metric":
                 cells.append(f"{value:.4f}")
+            elif key.endswith("_ms"):
+                cells.append(f"{value:.3g}" if value < 10 else f"{value:.1f}")
             else:
                 cells.append(str(value))
         lines.append("| " + " | ".join(cells) + " |")

@@ -14,7 +14,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -89,22 +89,33 @@ def explain_items(task: Task, model: Any, state: dict[str, Any], inputs: Sequenc
     Raises:
         ConfigError: An unknown method, option or target. DataError: unreadable inputs.
     """
+    method = choose_method(task, method)
+    options = check_options(task, options or {})
+    items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    dataset, ids = task.predict_inputs(items, state)
+    return explain_dataset(task, model, dataset, ids, state, method=method, target=target, options=options,
+                           progress=progress)
+
+
+def explain_dataset(task: Task, model: Any, dataset: Any, ids: list[Any], state: dict[str, Any], *, method: str,
+                    target: str | None, options: dict[str, str], progress: bool = False,
+                    before_item: Callable[[int], None] = lambda index: None) -> list[Explanation]:
+    """Explanations of the items of ``dataset`` (as ``task.predict_inputs`` made it), one at a time;
+    ``method`` and ``options`` already checked. ``before_item(index)`` runs before each item (a
+    caller's deadline check may raise there)."""
     from torch.utils.data import default_collate
 
     from torchworks.attribution.figures import figure_png
     from torchworks.attribution.gradients import as_gradient_inputs, gradient_mode, model_device
     from torchworks.progress import track
 
-    method = choose_method(task, method)
-    options = check_options(task, options or {})
-    items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-    dataset, ids = task.predict_inputs(items, state)
     collate = task.collate_fn() or default_collate
     device = model_device(model)
     explanations: list[Explanation] = []
     with gradient_mode(model):
         for index in track(range(len(dataset)), "explaining", total=len(dataset),
                            enabled=progress and len(dataset) > 1):
+            before_item(index)
             batch = as_gradient_inputs(collate([dataset[index]]), device)
             for explanation in task.explain(model, batch, [ids[index]], state, method, target, options):
                 explanation.figures = {name: figure if isinstance(figure, bytes) else figure_png(figure)
@@ -161,7 +172,7 @@ def write_explanations(explanations: list[Explanation], task: str, run: Path, me
         stem = f"{number:03d}-{_slug(explanation.record.get('input'))}"
         names = {name: f"{stem}-{name}.png" for name in explanation.figures}
         files += [(names[name], png) for name, png in explanation.figures.items()]
-        records.append({**explanation.record, "figures": list(names.values())})
+        records.append({**explanation.record, "summary": explanation.summary, "figures": list(names.values())})
     document = {"task": task, "run": str(run), "method": method, "created": created, "explanations": records}
     page = render_explanations(f"{task}: {run.name}", f"explained with {method}, {created}",
                                [_section(number, record, explanation) for number, (record, explanation)

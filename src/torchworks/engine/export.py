@@ -19,6 +19,7 @@ ONNX Runtime's quantizer for ``onnx-int8``; PyTorch's (``torch.ao``, Linear and 
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import tempfile
 import warnings
@@ -112,6 +113,7 @@ def export(run: str | Path, fmt: str = "onnx", *, tolerance: float = DEFAULT_TOL
         raise ConfigError("the parity tolerance must not be negative", expected="a number >= 0 (0.01 = one point)",
                           got=str(tolerance), hint="tolerance=0.01")
     bundle, task, config, model = load_model(run)
+    task.require_mode("export")
     example = task.example_input(bundle.state)
     names, tensors = input_tensors(example)
     positional = names if isinstance(example, dict) else None
@@ -185,7 +187,7 @@ def _write_onnx_int8(model: torch.nn.Module, tensors: list[torch.Tensor], names:
     float_copy = path.with_name(path.name + ".float")
     try:
         _write_onnx(model, tensors, names, axes, float_copy)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _root_log_quiet():  # it logs advice about pre-processing there
             warnings.simplefilter("ignore")
             # MatMul and Gemm are where the time goes; Gather shrinks embedding tables. Convolutions stay
             # float: ConvInteger is slower than a float convolution on most CPUs. One scale per output
@@ -194,6 +196,17 @@ def _write_onnx_int8(model: torch.nn.Module, tensors: list[torch.Tensor], names:
                              op_types_to_quantize=["MatMul", "Gemm", "Gather"], per_channel=True)
     finally:
         float_copy.unlink(missing_ok=True)
+
+
+@contextmanager
+def _root_log_quiet():
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 def _write_torchscript_int8(model: torch.nn.Module, tensors: list[torch.Tensor], names: list[str],

@@ -1,4 +1,4 @@
-"""The FastAPI app: health, readiness, metrics, model listing, typed predict routes, the web page.
+"""The FastAPI app: health, readiness, metrics, model listing, typed predict and explain routes, the web page.
 
 Every answer that is not a success is JSON in the project's grammar (``error``, ``message``,
 ``hint``, plus ``request_id``): a client mistake is a 4xx, a busy or slow model 503/504, and a failure
@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from torchworks.errors import ConfigError, DataError, RequestError, TorchworksError
 from torchworks.server.guards import RequestGuard
 from torchworks.server.models import ServedModel
-from torchworks.server.requests import read_predict_request
+from torchworks.server.requests import read_model_request
 from torchworks.server.settings import ServeSettings
 from torchworks.server.telemetry import ServerMetrics
 from torchworks.server.ui import add_ui_routes
@@ -69,6 +69,8 @@ def build_app(models: list[ServedModel], settings: ServeSettings, metrics: Serve
     _add_service_routes(app, by_name, readiness, metrics)
     for model in models:
         _add_predict_route(app, model, metrics)
+        if model.explains:
+            _add_explain_route(app, model, metrics)
     _add_unknown_model_routes(app, by_name)
     add_ui_routes(app)
     app.openapi = lambda: _openapi(app)
@@ -99,18 +101,11 @@ def _add_service_routes(app: FastAPI, models: dict[str, ServedModel], readiness:
 
 def _add_predict_route(app: FastAPI, model: ServedModel, metrics: ServerMetrics) -> None:
     async def predict(request: Request) -> Any:
-        started = time.perf_counter()
-        status = 500
-        try:
-            asked = await read_predict_request(model, request, await request.body())
-            result = await model.predict(asked.items, asked.top_k, asked.options)
-            status = 200
-            return result
-        except TorchworksError as error:
-            status = _status_of(error)
-            raise
-        finally:
-            metrics.observe_request(model.name, status, time.perf_counter() - started)
+        async def answer() -> Any:
+            asked = await read_model_request(model, request, await request.body())
+            return await model.predict(asked.items, asked.top_k, asked.options)
+
+        return await _observed(metrics, model.name, "predict", answer)
 
     async def describe() -> dict[str, Any]:
         return model.describe()
@@ -121,8 +116,43 @@ def _add_predict_route(app: FastAPI, model: ServedModel, metrics: ServerMetrics)
                       response_model=model.response_model, response_model_exclude_none=True,
                       operation_id=f"predict_{model.name}",
                       summary=f"Predict with {model.name} ({model.task.name})",
-                      openapi_extra={"requestBody": _request_body(model)},
+                      openapi_extra={"requestBody": _request_body(model, model.request_model, {
+                          "top_k": {"type": "integer", "minimum": 1, "maximum": 1000}})},
                       responses={status: {"description": text} for status, text in _ERROR_STATUSES.items()})
+
+
+def _add_explain_route(app: FastAPI, model: ServedModel, metrics: ServerMetrics) -> None:
+    async def explain(request: Request) -> Any:
+        async def answer() -> Any:
+            asked = await read_model_request(model, request, await request.body(), explain=True)
+            return await model.explain(asked.items, asked.method, asked.target, asked.options)
+
+        return await _observed(metrics, model.name, "explain", answer)
+
+    methods = ", ".join(model.task.explain_methods)
+    app.add_api_route(f"/v1/models/{model.name}/explain", explain, methods=["POST"], tags=["models"],
+                      operation_id=f"explain_{model.name}", summary=f"Explain {model.name}'s answers ({methods})",
+                      description="Attributions of the eager model for each input (the same records as "
+                                  "`torchworks explain`), figures as base64 PNG.",
+                      openapi_extra={"requestBody": _request_body(model, model.explain_request_model, {
+                          "method": {"type": "string", "enum": list(model.task.explain_methods)},
+                          "target": {"type": "string", "maxLength": 1000}})},
+                      responses={status: {"description": text} for status, text in _ERROR_STATUSES.items()})
+
+
+async def _observed(metrics: ServerMetrics, name: str, route: str, answer: Any) -> Any:
+    """``await answer()``, counted and timed under the model's ``name`` and ``route`` by its status."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        result = await answer()
+        status = 200
+        return result
+    except TorchworksError as error:
+        status = _status_of(error)
+        raise
+    finally:
+        metrics.observe_request(name, status, time.perf_counter() - started, route)
 
 
 _ERROR_STATUSES = {400: "Malformed request", 401: "Missing or wrong API key", 413: "Body or inputs over the limit",
@@ -130,9 +160,9 @@ _ERROR_STATUSES = {400: "Malformed request", 401: "Missing or wrong API key", 41
                    503: "Queue full (Retry-After)", 504: "Deadline passed"}
 
 
-def _request_body(model: ServedModel) -> dict[str, Any]:
-    prefix = model.request_model.__name__.removesuffix("Request")
-    schema = model.request_model.model_json_schema(ref_template=f"#/components/schemas/{prefix}{{model}}")
+def _request_body(model: ServedModel, request_model: type, form_fields: dict[str, Any]) -> dict[str, Any]:
+    prefix = request_model.__name__.removesuffix("Request")
+    schema = request_model.model_json_schema(ref_template=f"#/components/schemas/{prefix}{{model}}")
     # nested types go to components under the model's prefix (see _openapi)
     schema["$defs"] = {f"{prefix}{key}": value for key, value in schema.get("$defs", {}).items()}
     content: dict[str, Any] = {"application/json": {"schema": schema}}
@@ -140,7 +170,7 @@ def _request_body(model: ServedModel) -> dict[str, Any]:
         content["multipart/form-data"] = {"schema": {
             "type": "object", "required": ["file"],
             "properties": {"file": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                           "top_k": {"type": "integer", "minimum": 1, "maximum": 1000}}}}
+                           **form_fields, "options": {"type": "string", "description": "a JSON object"}}}}
     return {"required": True, "content": content}
 
 
@@ -176,6 +206,14 @@ def _add_unknown_model_routes(app: FastAPI, models: dict[str, ServedModel]) -> N
 
     @app.post("/v1/models/{name}/predict", include_in_schema=False)
     async def predict_unknown(name: str) -> None:
+        raise unknown(name)
+
+    @app.post("/v1/models/{name}/explain", include_in_schema=False)
+    async def explain_unknown(name: str) -> None:
+        if name in models:
+            raise RequestError(f"{name} cannot explain its answers", status=404, code="no_explain",
+                               expected="a model of a task with explain methods", got=models[name].task.name,
+                               hint=f"POST to /v1/models/{name}/predict instead")
         raise unknown(name)
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 import torch
@@ -22,6 +24,9 @@ from torchworks.server.settings import ServeSettings
 from torchworks.server.telemetry import ServerMetrics
 from torchworks.tasks.protocol import ServingSpec
 from torchworks.uploads import Upload
+
+
+EXPLAIN_BACKLOG = 4  # explain requests per model running or waiting; more are answered 503
 
 
 class FileInput(BaseModel):
@@ -61,6 +66,10 @@ class ServedModel:
                               hint="`torchworks tasks` lists the modes of each task")
         self.spec: ServingSpec = spec
         self.runner = choose_runner(settings.backend_of(name), self.bundle, model, settings.threads)
+        self._model = model  # eager, for explanations (copied before use when the eager runner also holds it)
+        self._explainer: torch.nn.Module | None = None
+        self._explaining = threading.Lock()  # one explanation at a time per model: they hook into the model
+        self._explain_requests = 0  # running or waiting for the lock (each holds a worker thread)
         collate = self.task.collate_fn() or torch.utils.data.default_collate
         self.batcher = Batcher(lambda samples: self.runner(collate(samples)), max_batch=settings.max_batch,
                                max_wait_ms=settings.max_wait_ms, queue_size=settings.queue_size,
@@ -70,6 +79,8 @@ class ServedModel:
         self._decoding = 0  # requests between arrival and the queue
         metrics.track_queue(name, lambda: self.batcher.depth)
         self.request_model = _request_model(name, spec, settings.max_inputs)
+        self.explain_request_model = _explain_request_model(name, spec, self.task.explain_methods,
+                                                            settings.max_explain_inputs)
         # per-model names, so that two models of one task with different columns never share a schema
         record = create_model(f"{_title(name)}Prediction", __base__=spec.record)
         self.response_model = create_model(f"{_title(name)}Response", __config__=ConfigDict(extra="forbid"),
@@ -130,6 +141,64 @@ class ServedModel:
                                got=str(len(dataset)), hint="split it into several requests")
         return [dataset[i] for i in range(len(dataset))], ids
 
+    # ------------------------------------------------------------- explain
+    @property
+    def explains(self) -> bool:
+        return bool(self.task.explain_methods)
+
+    async def explain(self, items: list[Any], method: str | None, target: str | None,
+                      options: dict[str, Any]) -> dict[str, Any]:
+        """The task's explanations of ``items`` with the eager model (whatever backend predicts),
+        figures as base64 PNGs. One explanation runs at a time per model; a request that cannot
+        start, or finish its next input, before its deadline gets a 504."""
+        from torchworks.engine.explain import check_options, choose_method
+
+        deadline = time.perf_counter() + self.settings.timeout_s
+        method = choose_method(self.task, method)
+        checked = check_options(self.task, options)
+        if self._explain_requests >= EXPLAIN_BACKLOG:
+            raise RequestError(f"{self.name} is busy explaining", status=503, code="busy",
+                               expected=f"at most {EXPLAIN_BACKLOG} explanations running or waiting",
+                               got=str(self._explain_requests), hint="retry after a second",
+                               headers={"Retry-After": "1"})
+        self._explain_requests += 1
+        try:
+            explanations = await anyio.to_thread.run_sync(self._explain, items, method, target, checked, deadline)
+        finally:
+            self._explain_requests -= 1
+        return {"model": self.name, "method": method,
+                "explanations": [{**explanation.record, "summary": explanation.summary,
+                                  "figures": {name: base64.b64encode(png).decode("ascii")
+                                              for name, png in explanation.figures.items()},
+                                  "html": explanation.html} for explanation in explanations]}
+
+    def _explain(self, items: list[Any], method: str, target: str | None, options: dict[str, str],
+                 deadline: float) -> list[Any]:
+        from torchworks.engine.explain import explain_dataset
+
+        state = self.bundle.state
+        dataset, ids = self.task.predict_inputs(items, state)
+        limit = self.settings.max_explain_inputs
+        if len(dataset) > limit:
+            raise RequestError(f"the explain request to {self.name} holds too many inputs", status=413,
+                               code="too_many_inputs", expected=f"at most {limit}", got=str(len(dataset)),
+                               hint="split it into several requests, or predict instead")
+        if not self._explaining.acquire(timeout=max(0.0, deadline - time.perf_counter())):
+            raise _late("another explanation is still running")
+        try:
+            if self._explainer is None:
+                # the eager runner calls this very module from the batch thread; hooks must not reach it
+                self._explainer = copy.deepcopy(self._model) if self.runner.name == "eager" else self._model
+
+            def in_time(index: int) -> None:
+                if time.perf_counter() > deadline:
+                    raise _late(f"{index} of {len(dataset)} inputs were explained in time")
+
+            return explain_dataset(self.task, self._explainer, dataset, ids, state, method=method, target=target,
+                                   options=options, before_item=in_time)
+        finally:
+            self._explaining.release()
+
     # ---------------------------------------------------------------- info
     def describe(self) -> dict[str, Any]:
         manifest = self.bundle.manifest
@@ -153,6 +222,8 @@ class ServedModel:
             "run": self.source.registry.get("run_name") or self.source.run.name,
             "registry": self.source.registry or None,
             "max_batch": self.settings.max_batch,
+            "explain_methods": list(self.task.explain_methods),
+            "explain_options": list(self.task.explain_options),
         }
 
 
@@ -165,6 +236,28 @@ def _request_model(name: str, spec: ServingSpec, max_inputs: int) -> type[BaseMo
         top_k=(int, Field(3, ge=1, le=1000)),
         options=(dict[str, str | int | float | bool], Field(default_factory=dict)),
     )
+
+
+def _explain_request_model(name: str, spec: ServingSpec, methods: tuple[str, ...], max_inputs: int
+                           ) -> type[BaseModel]:
+    item = spec.json_item if spec.json_item is not None else FileInput
+    method = Literal[methods] if methods else str  # type: ignore[valid-type]
+    return create_model(
+        f"{_title(name)}ExplainRequest",
+        __config__=ConfigDict(extra="forbid"),
+        inputs=(Annotated[list[item], Field(min_length=1, max_length=max_inputs)], ...),
+        method=(method | None, Field(None, description="The attribution method; the task's default when left out.")),
+        target=(str | None, Field(None, max_length=1000,
+                                  description="What to explain (a class label...); the prediction when left out.")),
+        options=(dict[str, str | int | float], Field(default_factory=dict,
+                                                     description="Method settings such as steps or layer.")),
+    )
+
+
+def _late(got: str) -> RequestError:
+    return RequestError("the explanation did not finish before the request's deadline", status=504,
+                        code="timeout", expected="an answer within the server's timeout", got=got,
+                        hint="send fewer inputs, fewer steps, or a cheaper method (saliency)")
 
 
 def _length(sample: Any) -> int:

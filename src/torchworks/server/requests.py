@@ -1,4 +1,4 @@
-"""Reading a prediction request: JSON, multipart files, or one raw file, into items for the task.
+"""Reading a predict or explain request: JSON, multipart files, or one raw file, into items for the task.
 
 JSON is parsed here rather than by the framework so that every malformed body is a 4xx: NaN and
 Infinity literals (not JSON), bad UTF-8, and nesting deep enough to exhaust Python's recursion limit.
@@ -23,33 +23,37 @@ RAW_TYPES = ("image/", "audio/", "text/csv", "text/plain", "text/tab-separated-v
 
 
 @dataclass
-class PredictRequest:
-    """What a request asks of a model: the items and how to report on them."""
+class ModelRequest:
+    """What a request asks of a model: the items, how to report on them, and (explain) how to explain."""
 
     items: list[Any]
     top_k: int = 3
     options: dict[str, Any] = field(default_factory=dict)
+    method: str | None = None
+    target: str | None = None
 
 
-async def read_predict_request(model: ServedModel, request: Request, body: bytes) -> PredictRequest:
-    """The request's items, by its content type.
+async def read_model_request(model: ServedModel, request: Request, body: bytes, *,
+                             explain: bool = False) -> ModelRequest:
+    """The request's items, by its content type; ``explain``: read the explain request's fields.
 
     Raises:
         RequestError: 415 for a content type this model does not take, 400/422 for a bad body.
     """
+    route = "explain" if explain else "predict"
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
-        return _from_json(model, body)
+        return _from_json(model, body, route)
     if model.spec.file_types and content_type == "multipart/form-data":
-        return await _from_form(model, request)
+        return await _from_form(model, request, route)
     if model.spec.file_types and content_type.startswith(RAW_TYPES):
         suffix = mimetypes.guess_extension(content_type) or ""
-        return PredictRequest([model.upload(f"upload{suffix}", body, content_type)])
+        return ModelRequest([model.upload(f"upload{suffix}", body, content_type)])
     accepted = ["application/json"] + (["multipart/form-data", "a file's own type (image/png...)"]
                                        if model.spec.file_types else [])
     raise RequestError(f"{model.name} does not take {content_type or 'a body without a content type'}",
                        status=415, code="unsupported_media_type", expected=" or ".join(accepted),
-                       got=content_type or "no Content-Type", hint=_usage_hint(model))
+                       got=content_type or "no Content-Type", hint=_usage_hint(model, route))
 
 
 def parse_json(body: bytes) -> Any:
@@ -71,13 +75,17 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _from_json(model: ServedModel, body: bytes) -> PredictRequest:
+def _from_json(model: ServedModel, body: bytes, route: str) -> ModelRequest:
     document = parse_json(body)
+    schema = model.explain_request_model if route == "explain" else model.request_model
     try:
-        request = model.request_model.model_validate(document)
+        request = schema.model_validate(document)
     except ValidationError as error:
-        raise validation_error(error, _usage_hint(model)) from None
-    return PredictRequest(model.items_from_json(request.inputs), request.top_k, dict(request.options))
+        raise validation_error(error, _usage_hint(model, route)) from None
+    if route == "explain":
+        return ModelRequest(model.items_from_json(request.inputs), options=dict(request.options),
+                            method=request.method, target=request.target)
+    return ModelRequest(model.items_from_json(request.inputs), request.top_k, dict(request.options))
 
 
 def validation_error(error: ValidationError, hint: str) -> RequestError:
@@ -90,30 +98,40 @@ def validation_error(error: ValidationError, hint: str) -> RequestError:
                         got=_short(first.get("input")), hint=hint)
 
 
-async def _from_form(model: ServedModel, request: Request) -> PredictRequest:
+async def _from_form(model: ServedModel, request: Request, route: str) -> ModelRequest:
     settings = model.settings
+    most = settings.max_explain_inputs if route == "explain" else settings.max_inputs
     try:
-        form = await request.form(max_files=settings.max_inputs, max_fields=MULTIPART_FIELDS,
-                                  max_part_size=settings.max_body_bytes)
+        form = await request.form(max_files=most, max_fields=MULTIPART_FIELDS, max_part_size=settings.max_body_bytes)
     except Exception as error:  # noqa: BLE001  (the multipart parser reports each abuse its own way)
         raise RequestError("the multipart body cannot be read", status=400, code="bad_multipart",
-                           expected=f"at most {settings.max_inputs} files and {MULTIPART_FIELDS} fields",
-                           got=str(getattr(error, "detail", error))[:200], hint=_usage_hint(model)) from None
+                           expected=f"at most {most} files and {MULTIPART_FIELDS} fields",
+                           got=str(getattr(error, "detail", error))[:200], hint=_usage_hint(model, route)) from None
     try:
         files = [part for key in ("file", "files") for part in form.getlist(key) if isinstance(part, UploadFile)]
         if not files:
             raise RequestError("the multipart body holds no file", status=422, code="no_file",
                                expected="one or more parts named 'file'", got=", ".join(form.keys()) or "no parts",
-                               hint=_usage_hint(model))
+                               hint=_usage_hint(model, route))
         items = [model.upload(part.filename or "upload", await part.read(), part.content_type or "") for part in files]
         top_k = _form_int(form.get("top_k"), "top_k", 3)
         options = parse_json(str(form.get("options")).encode()) if form.get("options") else {}
         if not isinstance(options, dict):
             raise RequestError("the 'options' field is not a JSON object", status=422, code="invalid_request",
                                expected='{"decoder": "greedy"}', got=_short(options))
-        return PredictRequest(items, top_k, options)
+        return ModelRequest(items, top_k, options, method=_form_text(form.get("method")),
+                            target=_form_text(form.get("target")))
     finally:
         await form.close()
+
+
+def _form_text(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str) or len(value) > 1000:
+        raise RequestError("a text field of the form is not short text", status=422, code="invalid_request",
+                           expected="text of at most 1000 characters", got=_short(value))
+    return value.strip()
 
 
 def _form_int(value: Any, name: str, default: int) -> int:
@@ -126,10 +144,10 @@ def _form_int(value: Any, name: str, default: int) -> int:
     return int(text)
 
 
-def _usage_hint(model: ServedModel) -> str:
+def _usage_hint(model: ServedModel, route: str = "predict") -> str:
     if model.spec.json_item is not None:
-        return f"POST JSON {{\"inputs\": [...]}} to /v1/models/{model.name}/predict (schema at /docs)"
-    return f"POST the file as multipart (curl -F file=@x{model.spec.file_types[0]}) to /v1/models/{model.name}/predict"
+        return f"POST JSON {{\"inputs\": [...]}} to /v1/models/{model.name}/{route} (schema at /docs)"
+    return f"POST the file as multipart (curl -F file=@x{model.spec.file_types[0]}) to /v1/models/{model.name}/{route}"
 
 
 def _short(value: Any) -> str:

@@ -25,6 +25,8 @@ class ServeSettings(BaseModel):
     timeout_s: float = Field(30.0, gt=0, le=3600, description="Per-request deadline; 504 after it.")
     max_body_mb: float = Field(16.0, gt=0, le=1024, description="Largest request body accepted (413 above).")
     max_inputs: int = Field(256, ge=1, le=100_000, description="Most inputs in one request (413 above).")
+    max_explain_inputs: int = Field(8, ge=1, le=1000, description="Most inputs in one explain request (413 above); "
+                                    "explanations cost tens of forward and backward passes each.")
     threads: int = Field(0, ge=0, le=256, description="Threads per model for inference (0: all cores).")
     api_keys: tuple[str, ...] = Field((), description="Accepted bearer tokens; empty: no authentication.")
     insecure: bool = Field(False, description="Allow a non-loopback bind without API keys.")

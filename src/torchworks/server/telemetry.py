@@ -1,4 +1,4 @@
-"""Prometheus metrics of one server: requests by model and status, latency, batch sizes, queue depth.
+"""Prometheus metrics of one server: requests by model, route and status, latency, batch sizes, queue depth.
 
 Each app owns its registry, so two servers in one process (tests) never share counters. Unknown model
 names are counted as ``-`` so that a client cannot grow the label set without bound.
@@ -30,10 +30,10 @@ class ServerMetrics:
     def __init__(self, model_names: list[str]):
         self.registry = CollectorRegistry()
         self.known = set(model_names)
-        self.requests = Counter("torchworks_requests", "Prediction requests answered, by model and HTTP status.",
-                                ["model", "code"], registry=self.registry)
-        self.latency = Histogram("torchworks_request_seconds", "Prediction request latency, by model.",
-                                 ["model"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.requests = Counter("torchworks_requests", "Model requests answered, by model, route (predict, "
+                                "explain) and HTTP status.", ["model", "route", "code"], registry=self.registry)
+        self.latency = Histogram("torchworks_request_seconds", "Model request latency, by model and route.",
+                                 ["model", "route"], buckets=LATENCY_BUCKETS, registry=self.registry)
         self.batch_size = Histogram("torchworks_batch_size", "Inputs per model call, by model.", ["model"],
                                     buckets=BATCH_BUCKETS, registry=self.registry)
         self.queue_depth = Gauge("torchworks_queue_depth", "Requests waiting or running, by model.", ["model"],
@@ -47,11 +47,11 @@ class ServerMetrics:
     def track_queue(self, model: str, depth: Callable[[], int]) -> None:
         self.queue_depth.labels(model).set_function(depth)
 
-    def observe_request(self, model: str, status: int, seconds: float) -> None:
+    def observe_request(self, model: str, status: int, seconds: float, route: str = "predict") -> None:
         label = self.label(model)
-        self.requests.labels(label, str(status)).inc()
+        self.requests.labels(label, route, str(status)).inc()
         if status < 400:
-            self.latency.labels(label).observe(seconds)
+            self.latency.labels(label, route).observe(seconds)
 
     def observe_error(self, status: int, error: str) -> None:
         self.errors.labels(str(status), error).inc()

@@ -73,11 +73,13 @@ class Explanation:
             contributions, per-frame saliency). The same dict is what a REST answer carries.
         figures: Named pictures of the attributions: matplotlib figures or PNG bytes.
         html: An optional HTML fragment (highlighted tokens), shown with the figures.
+        summary: One line for a person: the prediction and what weighed most.
     """
 
     record: dict[str, Any]
     figures: dict[str, Figure | bytes] = field(default_factory=dict)
     html: str | None = None
+    summary: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,14 @@ class Task(ABC):
     explain_methods: ClassVar[tuple[str, ...]] = ()
     # settings an explanation may take besides method and target (``steps``, ``layer``...)
     explain_options: ClassVar[tuple[str, ...]] = ()
+
+    def require_mode(self, mode: str) -> None:
+        """Raise ConfigError unless this task declares ``mode``."""
+        from torchworks.errors import ConfigError
+
+        if mode not in self.modes:
+            raise ConfigError(f"{self.name} models have no {mode} mode", expected="one of " + ", ".join(self.modes),
+                              got=mode, hint="`torchworks tasks` lists every task's modes")
 
     def check_config(self, config: TrainConfig) -> None:
         """Fail fast, before any data is read, on settings that cannot work (unknown model name,

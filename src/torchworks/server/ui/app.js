@@ -43,6 +43,10 @@ function choose(name) {
       (current.labels ? ` · classes: ${current.labels.slice(0, 12).join(", ")}${current.labels.length > 12 ? ", …" : ""}` : "") }),
   );
   $("#widget").replaceChildren(...widget(current));
+  const methods = current.explain_methods || [];
+  $("#explain").hidden = !methods.length;
+  $("#method").hidden = !methods.length;
+  $("#method").replaceChildren(...methods.map((m) => el("option", { value: m, text: m.replaceAll("_", " ") })));
   $("#input").hidden = false;
   $("#result").replaceChildren();
 }
@@ -91,11 +95,13 @@ function options() {
   return chosen;
 }
 
-function request(model) {
-  const chosen = options();
+function request(model, explain = false) {
+  const chosen = explain ? {} : options();
+  const method = $("#method").value;
   if (model.input_kind === "text") {
     const texts = $("#text").value.split("\n").map((t) => t.trim()).filter(Boolean);
-    return { headers: { "content-type": "application/json" }, body: JSON.stringify({ inputs: texts, options: chosen }) };
+    const body = explain ? { inputs: texts, method } : { inputs: texts, options: chosen };
+    return { headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
   }
   const form = new FormData();
   const files = $("#file") ? [...$("#file").files] : [];
@@ -105,24 +111,34 @@ function request(model) {
     form.append("file", new Blob([$("#table").value], { type: "text/csv" }), "pasted.csv");
   }
   if (Object.keys(chosen).length) form.append("options", JSON.stringify(chosen));
+  if (explain) form.append("method", method);
   return { body: form };
 }
 
 async function predict(event) {
   event.preventDefault();
+  await ask("predict", (answer) => showPredictions(answer.predictions));
+}
+
+async function explain() {
+  await ask("explain", (answer) => showExplanations(answer.explanations));
+}
+
+async function ask(route, show) {
   const model = current;
   $("#busy").hidden = false;
-  $("#predict").disabled = true;
+  $("#predict").disabled = $("#explain").disabled = true;
   try {
-    const response = await fetch(`/v1/models/${encodeURIComponent(model.name)}/predict`, { method: "POST", ...request(model) });
+    const response = await fetch(`/v1/models/${encodeURIComponent(model.name)}/${route}`,
+      { method: "POST", ...request(model, route === "explain") });
     const answer = await response.json();
     if (!response.ok) showError(answer);
-    else showPredictions(answer.predictions);
+    else show(answer);
   } catch (problem) {
     showError({ message: `the server could not be reached (${problem})`, hint: "is it still running?" });
   } finally {
     $("#busy").hidden = true;
-    $("#predict").disabled = false;
+    $("#predict").disabled = $("#explain").disabled = false;
   }
 }
 
@@ -149,6 +165,37 @@ function showPredictions(records) {
     }
     result.append(block);
   }
+}
+
+// Why the model answered so: the server's figures as images, and for texts each word tinted by its
+// score (green speaks for the explained class, red against it), built from the JSON, never from HTML.
+function showExplanations(records) {
+  const result = $("#result");
+  result.replaceChildren();
+  for (const record of records) {
+    const predicted = record.prediction?.label ?? record.prediction?.transcript ?? "";
+    const block = el("div", { class: "explanation" }, el("div", { class: "hint", text: record.input }),
+      el("div", { class: "answer", text: `${record.method.replaceAll("_", " ")}: why ${record.target ?? predicted}` }));
+    const words = record.attributions?.words;
+    if (words) block.append(tokenView(words));
+    for (const [name, png] of Object.entries(record.figures || {})) {
+      block.append(el("figure", {}, el("img", { src: `data:image/png;base64,${png}`, alt: `${name} for ${record.input}` }),
+        el("figcaption", { text: name.replaceAll("_", " ") })));
+    }
+    result.append(block);
+  }
+}
+
+function tokenView(words) {
+  const scale = Math.max(1e-12, ...words.map((w) => Math.abs(w.score)));
+  const line = el("p", { class: "tokens", id: "tokens" });
+  for (const word of words) {
+    const strength = Math.abs(word.score) / scale;
+    const span = el("span", { class: "tok", title: word.score.toPrecision(3), text: word.word });
+    span.style.background = word.score >= 0 ? `rgba(26, 152, 80, ${strength.toFixed(2)})` : `rgba(215, 48, 39, ${strength.toFixed(2)})`;
+    line.append(span, " ");
+  }
+  return line;
 }
 
 function forecastView(records) {
@@ -235,5 +282,6 @@ function wav(chunks, rate) {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("#predict-form").addEventListener("submit", predict);
+  $("#explain").addEventListener("click", explain);
   start();
 });

@@ -68,7 +68,11 @@ def explain_windows(model: nn.Module, windows: torch.Tensor, ids: list[dict[str,
         title = f"{identity['series'] or identity['source']}: {described} ({method}), |contribution| in " \
                 f"{state['target_column']}"
         figure = _bars(lags, by_lag, features, by_feature, title)
-        explanations.append(Explanation(record, {"attributions": figure}))
+        order = np.argsort(-by_feature)[:3]
+        summary = f"forecast {forecast[0]:.4g} .. {forecast[-1]:.4g}; {described}: " + \
+                  ", ".join(f"{features[i]} {by_feature[i]:.3g}" for i in order) + \
+                  f" (|contribution| in {state['target_column']}); lag 1 carries {by_lag[-1] / max(by_lag.sum(), 1e-12):.0%}"
+        explanations.append(Explanation(record, {"attributions": figure}, summary=summary))
     return explanations
 
 

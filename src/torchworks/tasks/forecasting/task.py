@@ -25,7 +25,7 @@ class Forecasting(Task):
     name = "forecasting"
     description = "Forecast time series (prices, demand, sensors) with backtests against ARIMA/ETS"
     config_class = ForecastingConfig
-    modes = ("train", "evaluate", "predict", "explain", "serve")
+    modes = ("train", "evaluate", "predict", "explain", "export", "benchmark", "serve")
     primary_metric = "mase"
     higher_is_better = False
     explain_methods = EXPLAIN_METHODS

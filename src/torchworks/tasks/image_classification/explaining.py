@@ -44,7 +44,9 @@ def explain_images(model: nn.Module, images: torch.Tensor, ids: list[Any], state
             "attributions": {"shape": list(heat.shape), **details, "map": rounded(heat)},
         }
         title = f"{_short(identifier)}: predicted {labels[predicted]}, explaining {label} ({method})"
-        explanations.append(Explanation(record, {"overlay": _overlay(image[0], heat, state, title, method)}))
+        summary = f"predicted {labels[predicted]} ({record['prediction']['probability']:.3f}); {method} map for {label}"
+        explanations.append(Explanation(record, {"overlay": _overlay(image[0], heat, state, title, method)},
+                                        summary=summary))
     return explanations
 
 

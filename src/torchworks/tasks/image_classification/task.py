@@ -42,7 +42,7 @@ class ImageClassification(Task):
     name = "image-classification"
     description = "Classify images into classes: medical, industrial, documents (ImageFolder or CSV)"
     config_class = ImageClassificationConfig
-    modes = ("train", "evaluate", "predict", "explain", "serve")
+    modes = ("train", "evaluate", "predict", "explain", "export", "benchmark", "serve")
     primary_metric = "accuracy"
     explain_methods = EXPLAIN_METHODS
     explain_options = EXPLAIN_OPTIONS

@@ -51,7 +51,10 @@ def explain_clips(model: nn.Module, inputs: dict[str, torch.Tensor], ids: list[d
             likelihood = float(_log_likelihood(model, tokens, zero_infinity=False)(features, lengths)[0])
         record = _record(origin, heard[row], transcript, method, saliency, likelihood, state)
         figure = _figure(features[0].detach().float().cpu(), saliency, record, state)
-        explanations.append(Explanation(record, {"saliency": figure}))
+        per_frame = saliency.sum(dim=1)
+        peak = int(per_frame.argmax()) * state["hop_length"] / state["sample_rate"]
+        summary = f"heard '{heard[row]}'; saliency for '{transcript}' peaks at {peak:.2f} s"
+        explanations.append(Explanation(record, {"saliency": figure}, summary=summary))
     return explanations
 
 

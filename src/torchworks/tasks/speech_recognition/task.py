@@ -25,7 +25,7 @@ class SpeechRecognition(Task):
     name = "speech-recognition"
     description = "Transcribe speech (digits, commands, LibriSpeech) with CTC models; WER and CER"
     config_class = SpeechRecognitionConfig
-    modes = ("train", "evaluate", "predict", "explain", "serve")
+    modes = ("train", "evaluate", "predict", "explain", "export", "benchmark", "serve")
     primary_metric = "wer"
     higher_is_better = False
     prediction_options = ("decoder", "beam_width", "lexicon")

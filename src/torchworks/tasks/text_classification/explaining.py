@@ -83,7 +83,10 @@ def explain_texts(model: nn.Module, inputs: dict[str, torch.Tensor], ids: list[d
             "attributions": {**details, "words": words, "tokens": tokens},
         }
         segments = _segments(text, words, tokens, encoding)
-        explanations.append(Explanation(record, html=_fragment(segments, labels[predicted], label)))
+        strongest = sorted(words, key=lambda word: -abs(word["score"]))[:3]
+        summary = f"predicted {labels[predicted]} ({record['prediction']['probability']:.3f}); for {label}: " + \
+                  (", ".join(f"{word['word']} {word['score']:+.2f}" for word in strongest) or "no words")
+        explanations.append(Explanation(record, html=_fragment(segments, labels[predicted], label), summary=summary))
     return explanations
 
 

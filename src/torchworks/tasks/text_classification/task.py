@@ -28,7 +28,7 @@ class TextClassification(Task):
     name = "text-classification"
     description = "Classify texts (tickets, reviews, intents): scratch models or a pretrained encoder"
     config_class = TextClassificationConfig
-    modes = ("train", "evaluate", "predict", "explain", "serve")
+    modes = ("train", "evaluate", "predict", "explain", "export", "benchmark", "serve")
     primary_metric = "macro_f1"
     prediction_options = ("threshold",)
     explain_methods = EXPLAIN_METHODS
