@@ -174,6 +174,7 @@ def serve(
     timeout_s: float = typer.Option(30.0, "--timeout-s", help="Per-request deadline (504 after it)."),
     max_body_mb: float = typer.Option(16.0, help="Largest request body (413 above)."),
     max_inputs: int = typer.Option(256, help="Most inputs per request (413 above)."),
+    max_explain_inputs: int = typer.Option(8, help="Most inputs per explain request (413 above)."),
     threads: int = typer.Option(0, help="Inference threads (0: all cores)."),
     api_key_file: Optional[Path] = typer.Option(None, help="File of accepted bearer keys, one per line."),
     insecure: bool = typer.Option(False, "--insecure", help="Allow a non-loopback bind without keys."),
@@ -192,7 +193,8 @@ def serve(
     settings = resolve_config(ServeSettings, {
         "host": host, "port": port, "backend": overall[-1] if overall else "auto", "backends": per_model,
         "max_batch": max_batch, "max_wait_ms": max_wait_ms, "queue_size": queue_size, "timeout_s": timeout_s,
-        "max_body_mb": max_body_mb, "max_inputs": max_inputs, "threads": threads, "api_keys": keys,
+        "max_body_mb": max_body_mb, "max_inputs": max_inputs,
+        "max_explain_inputs": max_explain_inputs, "threads": threads, "api_keys": keys,
         "insecure": insecure, "allowed_hosts": tuple(allowed_host or ()), "drain_s": drain_s})
     run_server(models, settings, announce=typer.echo, registry=registry)
 
