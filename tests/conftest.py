@@ -182,37 +182,38 @@ def driven_run(tmp_path_factory) -> Path:
     return run.path
 
 
-@pytest.fixture(scope="session")
-def speech_run(tmp_path_factory) -> Path:
-    """A tiny CTC model trained for two epochs on sixteen espeak-ng clips of two digit words; its
-    clips are in ``<run>/../../clips`` (it transcribes badly: it is for smoke tests)."""
+def write_spoken_words(folder: Path) -> Path:
+    """Sixteen espeak-ng clips of two digit words each in ``folder/clips`` and their ``manifest.csv``."""
     import subprocess
 
-    import torchworks
-
-    root = tmp_path_factory.mktemp("speech-run")
-    (root / "clips").mkdir()
+    (folder / "clips").mkdir(parents=True, exist_ok=True)
     words = ["zero", "one", "two", "three", "four", "five", "six", "seven"]
     lines = ["path,transcript"]
     for i in range(16):
         text = f"{words[i % 8]} {words[(i * 3) % 8]}"
-        subprocess.run(["espeak-ng", "-v", "en-us", "-s", str(140 + 5 * i), "-w", str(root / "clips" / f"{i}.wav"),
+        subprocess.run(["espeak-ng", "-v", "en-us", "-s", str(140 + 5 * i), "-w", str(folder / "clips" / f"{i}.wav"),
                         text], check=True)
         lines.append(f"clips/{i}.wav,{text}")
-    (root / "manifest.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    run = torchworks.train("speech-recognition", data=str(root / "manifest.csv"), output=str(root / "runs"),
+    (folder / "manifest.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder / "manifest.csv"
+
+
+@pytest.fixture(name="write_spoken_words", scope="session")
+def _write_spoken_words_fixture():
+    """The :func:`write_spoken_words` helper, for tests."""
+    return write_spoken_words
+
+
+@pytest.fixture(scope="session")
+def speech_run(tmp_path_factory) -> Path:
+    """A tiny CTC model trained for two epochs on sixteen espeak-ng clips of two digit words; its
+    clips are in ``<run>/../../clips`` (it transcribes badly: it is for smoke tests)."""
+    import torchworks
+
+    root = tmp_path_factory.mktemp("speech-run")
+    manifest = write_spoken_words(root)
+    run = torchworks.train("speech-recognition", data=str(manifest), output=str(root / "runs"),
                            name="speech", hidden=16, layers=1, beam_width=2, epochs=2, batch_size=8, baselines=False,
                            track=False, progress=False)
     return run.path
 
-
-@pytest.fixture(name="write_keyword_texts", scope="session")
-def _write_keyword_texts_fixture():
-    """The :func:`write_keyword_texts` helper, for tests."""
-    return write_keyword_texts
-
-
-@pytest.fixture(name="write_driven_series", scope="session")
-def _write_driven_series_fixture():
-    """The :func:`write_driven_series` helper, for tests."""
-    return write_driven_series

@@ -70,18 +70,7 @@ def _tiny_texts(request: pytest.FixtureRequest, scratch: Path) -> Path:
 
 def _tiny_speech(request: pytest.FixtureRequest, scratch: Path) -> Path:
     """Sixteen clips of spoken digit words (espeak-ng) with a manifest."""
-    import subprocess
-
-    (scratch / "clips").mkdir(parents=True, exist_ok=True)
-    words = ["zero", "one", "two", "three", "four", "five", "six", "seven"]
-    lines = ["path,transcript"]
-    for i in range(16):
-        text = f"{words[i % 8]} {words[(i * 3) % 8]}"
-        subprocess.run(["espeak-ng", "-v", "en-us", "-s", str(140 + 5 * i), "-w", str(scratch / "clips" / f"{i}.wav"),
-                        text], check=True)
-        lines.append(f"clips/{i}.wav,{text}")
-    (scratch / "manifest.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return scratch / "manifest.csv"
+    return request.getfixturevalue("write_spoken_words")(scratch)
 
 
 TINY_DATA: dict[str, TinyData] = {
