@@ -208,16 +208,9 @@ def export(
 ) -> None:
     """Export a trained model (ONNX, TorchScript, int8) into its bundle; each export is re-evaluated on the
     test split (parity gate) and recorded in bundle.json."""
-    from torchworks.config import parse_overrides
     from torchworks.engine.export import export as run_export
-    from torchworks.errors import ConfigError, did_you_mean
 
-    options = parse_overrides(settings or [])
-    known = ["format", "tolerance", "threads"]
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise ConfigError(f"unknown export setting '{unknown[0]}'", expected=" ".join(f"{k}=..." for k in known),
-                          got=unknown[0], hint=did_you_mean(unknown[0], known))
+    options = _mode_settings("export", settings, ["format", "tolerance", "threads"])
     tolerance, threads = _number(options, "tolerance", 0.01, float), _number(options, "threads", 0, int)
     results = run_export(run, str(options.get("format", "onnx")), tolerance=tolerance, threads=threads,
                          on_result=lambda result: typer.echo(f"export {result.describe()}"))
@@ -232,6 +225,19 @@ def export(
                           hint="serve the float exports; or, if the drop is acceptable, export again with a "
                                "larger tolerance=")
     typer.echo(f"exports: {results[-1].path.parent}")
+
+
+def _mode_settings(mode: str, settings: list[str] | None, known: list[str]) -> dict:
+    """``key=value`` settings of a mode that takes only ``known`` keys (did-you-mean on any other)."""
+    from torchworks.config import parse_overrides
+    from torchworks.errors import ConfigError, did_you_mean
+
+    options = parse_overrides(settings or [])
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown {mode} setting '{unknown[0]}'", expected=" ".join(f"{k}=..." for k in known),
+                          got=unknown[0], hint=did_you_mean(unknown[0], known))
+    return options
 
 
 def _number(options: dict, key: str, default, kind):
@@ -253,17 +259,11 @@ def benchmark(
                    "(export missing formats first)."),
 ) -> None:
     """Latency (batch 1 and 32), throughput, size and test metric of the eager model against its exports."""
-    from torchworks.config import parse_overrides
     from torchworks.engine.benchmark import benchmark as run_benchmark
     from torchworks.engine.benchmark import markdown_table
-    from torchworks.errors import ConfigError, did_you_mean
+    from torchworks.errors import ConfigError
 
-    options = parse_overrides(settings or [])
-    known = ["formats", "threads", "seconds", "export"]
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise ConfigError(f"unknown benchmark setting '{unknown[0]}'", expected=" ".join(f"{k}=..." for k in known),
-                          got=unknown[0], hint=did_you_mean(unknown[0], known))
+    options = _mode_settings("benchmark", settings, ["formats", "threads", "seconds", "export"])
     make = str(options.get("export", "yes")).lower()
     if make not in ("yes", "no", "true", "false"):
         raise ConfigError("'export' must be yes or no", expected="export=yes or export=no", got=make,

@@ -20,11 +20,11 @@ import torch
 
 from torchworks.bundle.atomic import atomic_write, atomic_write_bytes, atomic_write_json
 from torchworks.bundle.exports import available_exports, expand_formats, verified_export
+from torchworks.bundle.io import WEIGHTS, read_bundle
 from torchworks.console import say
 from torchworks.errors import ConfigError, TorchworksError
 
 BATCH_SIZES = (1, 32)
-WEIGHTS = "model.safetensors"
 
 
 @dataclass
@@ -54,16 +54,17 @@ def benchmark(run: str | Path, *, formats: str = "all", threads: int = 2, second
     """
     from torchworks.engine.predict import load_model
     from torchworks.engine.runners import EagerRunner, load_runner_file
+    from torchworks.tasks import get_task
 
     wanted = expand_formats(formats)
     if not (isinstance(threads, int) and threads >= 1) or not seconds > 0:
         raise ConfigError("benchmark needs threads >= 1 and seconds > 0", expected="threads=2 seconds=2",
                           got=f"threads={threads} seconds={seconds}", hint="for example threads=2 seconds=2")
-    bundle, task, config, model = load_model(run)
-    task.require_mode("benchmark")
+    bundle = read_bundle(run)
+    get_task(bundle.task).require_mode("benchmark")
     problems = _make_missing(bundle.path, [f for f in wanted if f not in available_exports(bundle)]) \
         if make_exports else {}
-    bundle, task, config, model = load_model(run)  # the exports just recorded
+    bundle, task, config, model = load_model(run)  # with the exports just recorded
     batches = _batches(task, config, bundle)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -130,6 +131,7 @@ def _batches(task, config, bundle) -> dict[int, list[Any]]:
 def _measure(name: str, runner, batches: dict[int, list[Any]], seconds: float, *, size: int,
              metric: float | None, status: str) -> dict[str, Any]:
     row: dict[str, Any] = {"format": name, "status": status, "size_mb": round(size / 2**20, 2)}
+    median = 0.0
     for batch_size, inputs in batches.items():
         for item in inputs[:3]:
             runner(item)  # warm-up: first calls allocate and pick kernels
@@ -145,11 +147,7 @@ def _measure(name: str, runner, batches: dict[int, list[Any]], seconds: float, *
         row[f"b{batch_size}_p50_ms"] = round(1000 * median, 4)
         row[f"b{batch_size}_p99_ms"] = round(1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 4)
         row[f"b{batch_size}_calls"] = len(latencies)
-        row[f"b{batch_size}_seconds"] = median
-    largest = max(batches)
-    row["throughput"] = round(largest / max(row.pop(f"b{largest}_seconds"), 1e-9), 1)
-    for batch_size in batches:
-        row.pop(f"b{batch_size}_seconds", None)
+    row["throughput"] = round(max(batches) / max(median, 1e-9), 1)  # the last (largest) batch size's median
     row["metric"] = metric
     return row
 

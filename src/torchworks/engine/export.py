@@ -44,6 +44,7 @@ from torchworks.bundle.exports import (
 from torchworks.console import say
 from torchworks.engine.parity import DEFAULT_TOLERANCE, ParityGate
 from torchworks.engine.predict import load_model
+from torchworks.engine.runners import load_runner_file
 from torchworks.errors import BundleError, ConfigError, TorchworksError
 
 MATCH_TOLERANCE = 1e-4  # largest absolute output difference a float export may show on the example batch
@@ -127,7 +128,7 @@ def export(run: str | Path, fmt: str = "onnx", *, tolerance: float = DEFAULT_TOL
         try:
             WRITERS[name](PositionalModel(model, positional).eval(), tensors, names,
                           task.dynamic_axes(bundle.state), Path(temporary))
-            runner = _runner(name, Path(temporary), names, threads)
+            runner = load_runner_file(name, Path(temporary), names, threads)
             with _runtime_failures(name, bundle.path):
                 difference = _largest_difference(runner, model, example)
             if not name.endswith("-int8") and not difference <= MATCH_TOLERANCE:
@@ -150,12 +151,6 @@ def export(run: str | Path, fmt: str = "onnx", *, tolerance: float = DEFAULT_TOL
         results.append(ExportResult(name, target, bundle.manifest["exports"][name]))
         on_result(results[-1])
     return results
-
-
-def _runner(fmt: str, path: Path, names: list[str], threads: int):
-    from torchworks.engine.runners import load_runner_file
-
-    return load_runner_file(fmt, path, names, threads)
 
 
 def _write_onnx(model: torch.nn.Module, tensors: list[torch.Tensor], names: list[str],
