@@ -62,7 +62,7 @@ def test_an_unknown_method_exits_2_with_a_suggestion_and_writes_nothing(image_ru
 def test_a_task_that_cannot_explain_exits_2(image_run, shapes_dir, tmp_path, cli, monkeypatch):
     from torchworks.tasks.image_classification.task import ImageClassification
 
-    monkeypatch.setattr(ImageClassification, "explain_methods", ())
+    monkeypatch.setattr(ImageClassification, "modes", ("train", "evaluate", "predict"))
     run = _copy(image_run, tmp_path)
     code, _, err = cli("explain", str(run), str(shapes_dir / "circle" / "000.png"))
     assert code == 2 and "image-classification models cannot be explained" in err and "Traceback" not in err

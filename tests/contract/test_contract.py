@@ -1,111 +1,53 @@
-"""The contract: every registered task goes through every mode it declares, on tiny data.
+"""The contract: every registered task goes through every mode it has, on tiny data.
 
-A new task adds one row to ``TINY_DATA`` (how to make a tiny dataset, task-specific tiny settings and
-what to feed ``predict``). A new mode adds one runner to ``MODE_RUNNERS``. A task or a mode without
-its row fails here, so the contract can never silently skip anything.
+Each task keeps its contract fixture beside its own tests, in ``tests/tasks/<task>/contract.py``
+(the toy task in ``tests/toy/contract.py``): ``TASK`` (its name), ``make_data(request, scratch)`` (a
+tiny dataset, as ``data=``), ``SETTINGS`` (tiny model settings), ``predict_inputs(data)`` (what to
+feed ``predict``) and ``QUICKSTART`` (overrides that make its quickstart recipe quick). This suite
+finds them; a registered task without one fails here, and so does a mode without a runner in
+``MODE_RUNNERS``, so the contract can never silently skip anything.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import ModuleType
 
 import pytest
 import torch
 
 import torchworks
+from torchworks.batches import count_rows
 from torchworks.tasks import get_task, list_tasks
 
 # Engine-level settings every task understands: tiny, offline, quiet.
 ENGINE_TINY = {"epochs": 2, "batch_size": 8, "track": False, "progress": False}
+TESTS = Path(__file__).resolve().parents[1]
 
 
-@dataclass
-class TinyData:
-    """How to run one task on tiny data."""
-
-    make_data: Callable[[pytest.FixtureRequest, Path], Path]  # (request, scratch folder) -> data=
-    settings: dict[str, Any] = field(default_factory=dict)
-    predict_inputs: Callable[[Path], list[Any]] = lambda data: [str(data)]
-
-
-def _tiny_series(request: pytest.FixtureRequest, scratch: Path) -> Path:
-    """Two weekly series of 120 steps with a season and a covariate, as a CSV."""
-    import numpy as np
-    import pandas as pd
-
-    scratch.mkdir(parents=True, exist_ok=True)
-    steps = np.arange(120)
-    frames = [
-        pd.DataFrame({
-            "week": pd.date_range("2020-01-04", periods=120, freq="W-SAT"),
-            "store": store,
-            "sales": 50 + 10 * store + 5 * np.sin(2 * np.pi * steps / 13) + steps * 0.1,
-            "promo": (steps % 5 == 0).astype(int),
-        })
-        for store in (1, 2)
-    ]
-    path = scratch / "sales.csv"
-    pd.concat(frames).to_csv(path, index=False)
-    return path
+def _load_fixtures() -> dict[str, ModuleType]:
+    fixtures = {}
+    for path in sorted([*TESTS.glob("tasks/*/contract.py"), TESTS / "toy" / "contract.py"]):
+        spec = importlib.util.spec_from_file_location(f"contract_{path.parent.name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        fixtures[module.TASK] = module
+    return fixtures
 
 
-def _tiny_texts(request: pytest.FixtureRequest, scratch: Path) -> Path:
-    """Three classes of short texts, each with its own words, as a CSV."""
-    scratch.mkdir(parents=True, exist_ok=True)
-    words = {"billing": "refund invoice charged card", "shipping": "parcel courier tracking late",
-             "account": "password login email locked"}
-    lines = ["text,label"]
-    for i in range(36):
-        label = list(words)[i % 3]
-        lines.append(f"{' '.join(words[label].split()[i % 4:] + ['please', str(i % 5)])},{label}")
-    path = scratch / "texts.csv"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def _tiny_speech(request: pytest.FixtureRequest, scratch: Path) -> Path:
-    """Sixteen clips of spoken digit words (espeak-ng) with a manifest."""
-    return request.getfixturevalue("write_spoken_words")(scratch)
-
-
-TINY_DATA: dict[str, TinyData] = {
-    "forecasting": TinyData(
-        make_data=_tiny_series,
-        settings={"time": "week", "target": "sales", "series_id": "store", "covariates": "promo",
-                  "lookback": 16, "horizon": 4, "season": 13, "model": "gru", "hidden": 16,
-                  "quantiles": "0.1,0.5,0.9"},
-        predict_inputs=lambda data: [str(data)],
-    ),
-    "image-classification": TinyData(
-        make_data=lambda request, scratch: request.getfixturevalue("shapes_dir"),
-        settings={"model": "smallcnn", "image_size": 16, "crop": 1.0},
-        predict_inputs=lambda data: [str(data / "circle" / "000.png"), str(data / "square")],
-    ),
-    "text-classification": TinyData(
-        make_data=_tiny_texts,
-        settings={"model": "bigru", "embedding_dim": 16, "hidden": 16, "layers": 1, "freeze": "none"},
-        predict_inputs=lambda data: ["my parcel is late", str(data)],
-    ),
-    "speech-recognition": TinyData(
-        make_data=_tiny_speech,
-        settings={"hidden": 16, "layers": 1, "beam_width": 2},
-        predict_inputs=lambda data: [str(data.parent / "clips" / "0.wav"), str(data.parent / "clips")],
-    ),
-}
+FIXTURES = _load_fixtures()  # loading the toy's fixture registers the toy task
 
 
 def _train(task_name: str, context: dict) -> None:
     task = get_task(task_name)
-    tiny = TINY_DATA[task_name]
     settings = {
         **task.quickstart_settings(),
         **ENGINE_TINY,
-        **tiny.settings,
+        **FIXTURES[task_name].SETTINGS,
         "data": str(context["data"]),
         "output": str(context["output"]),
         "name": "contract",
@@ -144,8 +86,8 @@ def _predict(task_name: str, context: dict) -> None:
     example = task.example_input(predictor.bundle.state)
     with torch.inference_mode():
         outputs = predictor.model(example)
-    size = len(outputs)
-    inputs = TINY_DATA[task_name].predict_inputs(context["data"])
+    size = count_rows(outputs)
+    inputs = FIXTURES[task_name].predict_inputs(context["data"])
     _, ids = task.predict_inputs(inputs, predictor.bundle.state)  # ids are the task's own, whatever they hold
     ids = (ids * size)[:size]
     records = task.format_predictions(outputs, ids, predictor.bundle.state, 3)
@@ -170,8 +112,7 @@ def _explain(task_name: str, context: dict) -> None:
     from torchworks.engine.predict import load_model
 
     bundle, task, _, model = load_model(context["run"])
-    assert task.explain_methods, f"{task_name} declares the explain mode but no explain method"
-    first = TINY_DATA[task_name].predict_inputs(context["data"])[:1]
+    first = FIXTURES[task_name].predict_inputs(context["data"])[:1]
     for method in task.explain_methods:
         explanations = explain_items(task, model, bundle.state, first, method=method,
                                      options={"steps": "4"} if "steps" in task.explain_options else {})
@@ -215,7 +156,12 @@ def _benchmark(task_name: str, context: dict) -> None:
     assert formats == ["eager", "onnx", "torchscript"], result.rows
     for row in result.rows:
         assert row["b1_p50_ms"] > 0 and row["b1_p99_ms"] >= row["b1_p50_ms"] and row["throughput"] > 0, row
-        assert row["size_mb"] >= 0
+    from torchworks.bundle.exports import export_path
+
+    for row in result.rows:
+        file = context["run"] / "model.safetensors" if row["format"] == "eager" else export_path(context["run"],
+                                                                                                  row["format"])
+        assert row["size_mb"] == round(file.stat().st_size / 2**20, 2), row
     assert result.path.is_file() and (result.path.parent / "benchmark.html").is_file()
 
 
@@ -234,9 +180,9 @@ def _serve(task_name: str, context: dict) -> None:
     assert spec.input_kind in ("image", "audio", "text", "table"), spec.input_kind
     with TestClient(build_app(models, settings, metrics), base_url="http://127.0.0.1:8080") as client:
         assert client.get("/readyz").status_code == 200
-        for item in TINY_DATA[task_name].predict_inputs(context["data"]):
-            path = Path(item)
-            if path.exists():
+        for item in FIXTURES[task_name].predict_inputs(context["data"]):
+            path = Path(item) if isinstance(item, str) else None
+            if path is not None and path.exists():
                 files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix in spec.file_types)
                 response = client.post("/v1/models/contract/predict",
                                        files=[("file", (f.name, f.read_bytes())) for f in files[:3]])
@@ -251,6 +197,20 @@ def _serve(task_name: str, context: dict) -> None:
         assert "/v1/models/contract/predict" in client.get("/openapi.json").json()["paths"]
 
 
+def _quickstart(task_name: str, context: dict) -> None:
+    """The task's built-in recipe on its bundled sample, shortened by the fixture's overrides: it
+    resolves, trains, evaluates and writes a bundle that loads."""
+    from torchworks.engine.quickstart import quickstart, summary_rows
+
+    overrides = {"track": False, "progress": False, "output": str(context["output"] / "quickstart"),
+                 **FIXTURES[task_name].QUICKSTART}
+    (result,) = quickstart(task_name, overrides)
+    assert (result.path / "bundle.json").is_file() and result.path.name.startswith("quickstart")
+    (row,) = summary_rows([result])
+    assert row["task"] == task_name and math.isfinite(row["value"]), row
+    assert torchworks.load(result.path).bundle.task == task_name
+
+
 # in the order they run: later modes use the bundle that train wrote
 MODE_RUNNERS: dict[str, Callable[[str, dict], None]] = {
     "train": _train,
@@ -260,9 +220,11 @@ MODE_RUNNERS: dict[str, Callable[[str, dict], None]] = {
     "export": _export,
     "benchmark": _benchmark,
     "serve": _serve,
+    "quickstart": _quickstart,
 }
 
 TASK_NAMES = [cls.name for cls in list_tasks()]
+assert "toy-points" in TASK_NAMES
 
 
 def test_some_task_is_registered():
@@ -270,16 +232,21 @@ def test_some_task_is_registered():
 
 
 @pytest.mark.parametrize("task_name", TASK_NAMES)
-def test_task_has_a_tiny_data_recipe_and_declares_train(task_name):
-    assert task_name in TINY_DATA, f"add a TINY_DATA row for '{task_name}' to tests/contract/test_contract.py"
-    assert "train" in get_task(task_name).modes
+def test_task_has_a_contract_fixture_and_the_modes_every_task_has(task_name):
+    assert task_name in FIXTURES, f"add tests/tasks/<task>/contract.py for '{task_name}'"
+    assert {"train", "evaluate", "predict", "quickstart"} <= set(get_task(task_name).modes)
 
 
 @pytest.mark.parametrize("task_name", TASK_NAMES)
-def test_a_task_declares_the_explain_mode_exactly_when_it_has_explain_methods(task_name):
+def test_modes_follow_from_capabilities(task_name):
+    from torchworks.tasks.protocol import Explainable, Exportable, Servable
+
     task = get_task(task_name)
-    assert ("explain" in task.modes) == bool(task.explain_methods), task.explain_methods
-    assert len(set(task.explain_methods)) == len(task.explain_methods)
+    assert ("explain" in task.modes) == isinstance(task, Explainable)
+    assert ("export" in task.modes) == ("benchmark" in task.modes) == isinstance(task, Exportable)
+    assert ("serve" in task.modes) == isinstance(task, Servable)
+    if isinstance(task, Explainable):
+        assert task.explain_methods and len(set(task.explain_methods)) == len(task.explain_methods)
 
 
 @pytest.mark.parametrize("task_name", TASK_NAMES)
@@ -287,8 +254,8 @@ def test_every_declared_mode_runs(task_name, tmp_path, request):
     task = get_task(task_name)
     missing = [mode for mode in task.modes if mode not in MODE_RUNNERS]
     assert not missing, f"'{task_name}' declares modes the contract cannot run yet: {missing}"
-    assert task_name in TINY_DATA, f"add a TINY_DATA row for '{task_name}'"
+    assert task_name in FIXTURES, f"add tests/tasks/<task>/contract.py for '{task_name}'"
 
-    context = {"data": TINY_DATA[task_name].make_data(request, tmp_path / "data"), "output": tmp_path / "runs"}
+    context = {"data": FIXTURES[task_name].make_data(request, tmp_path / "data"), "output": tmp_path / "runs"}
     for mode in (m for m in MODE_RUNNERS if m in task.modes):
         MODE_RUNNERS[mode](task_name, context)

@@ -69,7 +69,7 @@ def test_unknown_methods_and_settings_get_a_suggestion_and_a_task_without_method
     with pytest.raises(ConfigError, match="unknown explain setting 'step'") as info:
         torchworks.explain(run, image, step=3)
     assert info.value.hint == "did you mean 'steps'?"
-    monkeypatch.setattr(ImageClassification, "explain_methods", ())
+    monkeypatch.setattr(ImageClassification, "modes", ("train", "evaluate", "predict"))
     with pytest.raises(ConfigError, match="image-classification models cannot be explained"):
         torchworks.explain(run, image)
     assert not (run / "explanations").exists()

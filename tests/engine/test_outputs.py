@@ -1,10 +1,13 @@
-"""Collecting a model's outputs over a dataset, including sequence outputs of different lengths."""
+"""Running a model over a dataset: predictions joined in order; test evaluation streamed batch by batch."""
 
 from __future__ import annotations
 
 import torch
 
-from torchworks.engine.outputs import collect_outputs
+from torchworks.config.schema import TrainConfig
+from torchworks.engine.outputs import collect_outputs, evaluate_on_test
+from torchworks.tasks.evaluators import Evaluator
+from torchworks.tasks.values import Evaluation, PreparedData
 
 
 class _Echo(torch.nn.Module):
@@ -18,21 +21,50 @@ class _Echo(torch.nn.Module):
         return inputs
 
 
+def _pad(frames):
+    longest = max(len(x) for x in frames)
+    return torch.stack([torch.nn.functional.pad(x, (0, 0, 0, longest - len(x))) for x in frames])
+
+
 class _Task:
-    def collate_fn(self):
+    def collate_fn(self, *, labelled: bool):
         def collate(items):
-            longest = max(len(x) for x, _ in items)
-            frames = torch.stack([torch.nn.functional.pad(x, (0, 0, 0, longest - len(x))) for x, _ in items])
-            targets = torch.nn.utils.rnn.pad_sequence([y for _, y in items], batch_first=True)
-            return frames, targets
+            if not labelled:
+                return _pad(items)
+            return _pad([x for x, _ in items]), torch.tensor([y for _, y in items])
 
         return collate
 
+    def evaluator(self, data, config):
+        return _CountingEvaluator()
 
-def test_sequence_outputs_of_different_lengths_are_zero_padded_in_order():
-    items = [(torch.ones(length, 2) * (i + 1), torch.arange(1, length + 1)) for i, length in enumerate([2, 5, 3])]
-    outputs, targets = collect_outputs(_Task(), _Echo(), items, batch_size=2)
-    assert outputs.shape == (3, 5, 2) and targets.shape == (3, 5)
+
+class _CountingEvaluator(Evaluator):
+    """Keeps running sums only, and the largest batch it was handed."""
+
+    def __init__(self):
+        self.total, self.count, self.largest_batch = 0.0, 0, 0
+
+    def update(self, outputs, targets):
+        self.total += float(outputs.sum())
+        self.count += len(targets)
+        self.largest_batch = max(self.largest_batch, len(outputs))
+
+    def compute(self):
+        return Evaluation({"mean_sum": self.total / self.count, "largest_batch": self.largest_batch})
+
+
+def test_prediction_outputs_of_different_lengths_are_zero_padded_in_order():
+    items = [torch.ones(length, 2) * (i + 1) for i, length in enumerate([2, 5, 3])]
+    outputs = collect_outputs(_Task(), _Echo(), items, batch_size=2)
+    assert outputs.shape == (3, 5, 2)
     assert outputs[0, :2].eq(1).all() and outputs[0, 2:].eq(0).all()  # first batch padded from 2 to 5 frames
     assert outputs[2, :3].eq(3).all() and outputs[2, 3:].eq(0).all()
-    assert targets[2].tolist() == [1, 2, 3, 0, 0]
+
+
+def test_test_evaluation_streams_batches_to_the_task_evaluator():
+    test = [(torch.ones(length, 1) * (i + 1), i) for i, length in enumerate([1, 2, 3, 4, 5])]
+    data = PreparedData(train=[], val=[], test=test, state={})
+    evaluation = evaluate_on_test(_Task(), _Echo(), data, TrainConfig(data="x", batch_size=2))
+    # sums: 1*1, 2*2, 3*3, 4*4, 5*5 -> 55 over 5 samples; never more than one batch of 2 at a time
+    assert evaluation.metrics == {"mean_sum": 11.0, "largest_batch": 2}

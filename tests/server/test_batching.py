@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from torchworks.engine.outputs import concatenate_outputs
+from torchworks.batches import join_batches
 from torchworks.errors import RequestError
 from torchworks.server.batching import Batcher
 
@@ -31,7 +31,7 @@ class Recorder:
 
 def _batcher(model, **settings) -> Batcher:
     batcher = Batcher(model, **{"max_batch": 8, "max_wait_ms": 20, "queue_size": 64,
-                                "concatenate": concatenate_outputs, **settings})
+                                "concatenate": join_batches, **settings})
     batcher.start()
     return batcher
 

@@ -123,7 +123,7 @@ def _batches(task, config, bundle) -> dict[int, list[Any]]:
     batches = {}
     for size in BATCH_SIZES:
         indices = [i % len(test) for i in range(size * (16 if size == 1 else 1))]
-        loader = DataLoader(torch.utils.data.Subset(test, indices), batch_size=size, collate_fn=task.collate_fn())
+        loader = DataLoader(torch.utils.data.Subset(test, indices), batch_size=size, collate_fn=task.collate_fn(labelled=True))
         batches[size] = [inputs for inputs, _ in loader]
     return batches
 

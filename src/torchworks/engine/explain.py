@@ -47,7 +47,7 @@ def choose_method(task: Task, method: str | None) -> str:
     Raises:
         ConfigError: The task explains nothing, or ``method`` is not one of its methods.
     """
-    if not task.explain_methods:
+    if "explain" not in task.modes:
         raise ConfigError(f"{task.name} models cannot be explained", expected="a model of a task with explain "
                           "methods", got=f"a {task.name} model (no explain methods)",
                           hint="`torchworks tasks` lists the tasks with the explain mode")
@@ -103,13 +103,11 @@ def explain_dataset(task: Task, model: Any, dataset: Any, ids: list[Any], state:
     """Explanations of the items of ``dataset`` (as ``task.predict_inputs`` made it), one at a time;
     ``method`` and ``options`` already checked. ``before_item(index)`` runs before each item (a
     caller's deadline check may raise there)."""
-    from torch.utils.data import default_collate
-
     from torchworks.attribution.figures import figure_png
     from torchworks.attribution.gradients import as_gradient_inputs, gradient_mode, model_device
     from torchworks.progress import track
 
-    collate = task.collate_fn() or default_collate
+    collate = task.collate_fn(labelled=False)
     device = model_device(model)
     explanations: list[Explanation] = []
     with gradient_mode(model):

@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from torchworks.batches import flatten_tensors, largest_difference, output_layout, to_cpu_float
 from torchworks.bundle.exports import (
     FAILED,
     PASSED,
@@ -71,17 +72,17 @@ class ExportResult:
 
 
 class PositionalModel(torch.nn.Module):
-    """The model with its inputs as positional tensors (what ONNX and TorchScript graphs take)."""
+    """The model with its inputs as positional tensors and its outputs as a flat tuple of tensors
+    (what ONNX and TorchScript graphs take and give); a lone output tensor stays a tensor."""
 
     def __init__(self, model: torch.nn.Module, names: list[str] | None):
         super().__init__()
         self.model = model
         self.names = names
 
-    def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
-        if self.names is None:
-            return self.model(tensors[0])
-        return self.model(dict(zip(self.names, tensors)))
+    def forward(self, *tensors: torch.Tensor) -> Any:
+        outputs = self.model(tensors[0] if self.names is None else dict(zip(self.names, tensors)))
+        return outputs if isinstance(outputs, torch.Tensor) else tuple(flatten_tensors(outputs))
 
 
 def input_tensors(example: Any) -> tuple[list[str], list[torch.Tensor]]:
@@ -118,6 +119,8 @@ def export(run: str | Path, fmt: str = "onnx", *, tolerance: float = DEFAULT_TOL
     example = task.example_input(bundle.state)
     names, tensors = input_tensors(example)
     positional = names if isinstance(example, dict) else None
+    with torch.inference_mode():
+        layout = output_layout(model(example))
     gate = ParityGate(task, config, bundle, model)
     results = []
     for name in formats:
@@ -127,10 +130,10 @@ def export(run: str | Path, fmt: str = "onnx", *, tolerance: float = DEFAULT_TOL
         os.close(handle)
         try:
             WRITERS[name](PositionalModel(model, positional).eval(), tensors, names,
-                          task.dynamic_axes(bundle.state), Path(temporary))
-            runner = load_runner_file(name, Path(temporary), names, threads)
-            with _runtime_failures(name, bundle.path):
-                difference = _largest_difference(runner, model, example)
+                          task.dynamic_axes(bundle.state), layout["names"], Path(temporary))
+            runner = load_runner_file(name, Path(temporary), names, threads, layout)
+            with _runtime_failures(name, bundle.path), torch.inference_mode():
+                difference = largest_difference(to_cpu_float(model(example)), runner(example))
             if not name.endswith("-int8") and not difference <= MATCH_TOLERANCE:
                 raise BundleError(f"the {name} export of '{bundle.path}' does not reproduce the model",
                                   expected=f"outputs within {MATCH_TOLERANCE:g} of eager on the example batch",
@@ -143,7 +146,7 @@ def export(run: str | Path, fmt: str = "onnx", *, tolerance: float = DEFAULT_TOL
             os.replace(temporary, target)
         finally:
             Path(temporary).unlink(missing_ok=True)
-        entry = {"inputs": names, "status": PASSED if parity.pop("passed") else FAILED, "parity": parity,
+        entry = {"inputs": names, "outputs": layout, "status": PASSED if parity.pop("passed") else FAILED, "parity": parity,
                  "max_abs_diff": difference, "size_bytes": target.stat().st_size,
                  "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                  **({"opset": ONNX_OPSET} if runtime_of(name) == "onnx" else {})}
@@ -154,18 +157,19 @@ def export(run: str | Path, fmt: str = "onnx", *, tolerance: float = DEFAULT_TOL
 
 
 def _write_onnx(model: torch.nn.Module, tensors: list[torch.Tensor], names: list[str],
-                axes: dict[str, dict[int, str]], path: Path) -> None:
+                axes: dict[str, dict[int, str]], outputs: list[str], path: Path) -> None:
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")  # the exporter's tracer warnings say nothing a user can act on
         try:
-            torch.onnx.export(model, tuple(tensors), str(path), input_names=names, output_names=["output"],
-                              dynamic_axes={**axes, "output": {0: "batch"}}, opset_version=ONNX_OPSET, dynamo=False)
+            torch.onnx.export(model, tuple(tensors), str(path), input_names=names, output_names=outputs,
+                              dynamic_axes={**axes, **{output: {0: "batch"} for output in outputs}},
+                              opset_version=ONNX_OPSET, dynamo=False)
         except Exception as error:  # noqa: BLE001  (the exporter raises many kinds; the user needs one message)
             raise _cannot_export("onnx", error) from error
 
 
 def _write_torchscript(model: torch.nn.Module, tensors: list[torch.Tensor], names: list[str],
-                       axes: dict[str, dict[int, str]], path: Path) -> None:
+                       axes: dict[str, dict[int, str]], outputs: list[str], path: Path) -> None:
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")
         try:
@@ -176,12 +180,12 @@ def _write_torchscript(model: torch.nn.Module, tensors: list[torch.Tensor], name
 
 
 def _write_onnx_int8(model: torch.nn.Module, tensors: list[torch.Tensor], names: list[str],
-                     axes: dict[str, dict[int, str]], path: Path) -> None:
+                     axes: dict[str, dict[int, str]], outputs: list[str], path: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     float_copy = path.with_name(path.name + ".float")
     try:
-        _write_onnx(model, tensors, names, axes, float_copy)
+        _write_onnx(model, tensors, names, axes, outputs, float_copy)
         with warnings.catch_warnings(), _root_log_quiet():  # it logs advice about pre-processing there
             warnings.simplefilter("ignore")
             # MatMul and Gemm are where the time goes; Gather shrinks embedding tables. Convolutions stay
@@ -205,7 +209,7 @@ def _root_log_quiet():
 
 
 def _write_torchscript_int8(model: torch.nn.Module, tensors: list[torch.Tensor], names: list[str],
-                            axes: dict[str, dict[int, str]], path: Path) -> None:
+                            axes: dict[str, dict[int, str]], outputs: list[str], path: Path) -> None:
     engines = torch.backends.quantized.supported_engines
     if torch.backends.quantized.engine not in engines or torch.backends.quantized.engine == "none":
         torch.backends.quantized.engine = next(e for e in ("x86", "fbgemm", "qnnpack") if e in engines)
@@ -217,7 +221,7 @@ def _write_torchscript_int8(model: torch.nn.Module, tensors: list[torch.Tensor],
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         quantized = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), quantizable, dtype=torch.qint8)
-    _write_torchscript(quantized.eval(), tensors, names, axes, path)
+    _write_torchscript(quantized.eval(), tensors, names, axes, outputs, path)
 
 
 WRITERS = {
@@ -247,13 +251,3 @@ def _cannot_export(fmt: str, error: Exception) -> BundleError:
     reason = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
     return BundleError(f"this model cannot be exported as {fmt}", expected="operations the exporter supports",
                        got=reason, hint="serve it eager, or try another format (torchworks export RUN format=...)")
-
-
-def _largest_difference(runner, model: torch.nn.Module, example: Any) -> float:
-    """The largest absolute difference between eager and exported outputs on the example batch."""
-    with torch.inference_mode():
-        expected = model(example).float()
-        got = runner(example)
-    if got.shape != expected.shape:
-        return float("inf")
-    return float((got - expected).abs().max()) if expected.numel() else 0.0

@@ -27,32 +27,38 @@ class TaskModule(pl.LightningModule):
         metrics = task.validation_metrics(state)
         self.val_metrics = metrics.clone(prefix="val_") if metrics is not None else None
 
-    def forward(self, inputs: Any) -> torch.Tensor:
+    def forward(self, inputs: Any) -> Any:
         return self.model(inputs)
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        inputs, targets = batch
-        loss = self.task.loss(self.model(inputs), targets, self.state)
-        if not torch.isfinite(loss):
+        step = self.task.step(self.model, batch, "train", self.state)
+        if step.loss is None:
+            raise TypeError(f"{type(self.task).__name__}.step gave no loss in training")
+        if not torch.isfinite(step.loss):
             raise TrainingError(
-                f"the training loss became {loss.item()} at epoch {self.current_epoch + 1}, "
+                f"the training loss became {step.loss.item()} at epoch {self.current_epoch + 1}, "
                 f"step {self.global_step + 1} (batch {batch_idx + 1})",
                 expected="a finite loss",
-                got=str(loss.item()),
+                got=str(step.loss.item()),
                 hint=f"lower the learning rate (lr={self.config.lr:g} now), set grad_clip=1.0, or check the data "
                 "for NaN values; the last good checkpoint is kept",
             )
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=_size(targets))
-        return loss
+        self.log("train_loss", step.loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=step.batch_size)
+        self._log_parts("train_", step)
+        return step.loss
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
-        inputs, targets = batch
-        outputs = self.model(inputs)
-        loss = self.task.loss(outputs, targets, self.state)
-        self.log("val_loss", loss, on_epoch=True, prog_bar=True, batch_size=_size(targets))
+        step = self.task.step(self.model, batch, "val", self.state)
+        if step.loss is not None:
+            self.log("val_loss", step.loss, on_epoch=True, prog_bar=True, batch_size=step.batch_size)
+        self._log_parts("val_", step)
         if self.val_metrics is not None:
-            self.val_metrics.update(outputs, targets)
+            self.val_metrics.update(step.outputs, step.targets)
             self.log_dict(self.val_metrics, on_epoch=True, prog_bar=True)
+
+    def _log_parts(self, prefix: str, step: Any) -> None:
+        for name, value in step.logs.items():
+            self.log(prefix + name, value, on_step=False, on_epoch=True, batch_size=step.batch_size)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse to write a checkpoint whose weights went NaN/inf, so the last good one stays."""
@@ -124,7 +130,7 @@ class TaskDataModule(pl.LightningDataModule):
         workers = self.config.num_workers
         return {
             "num_workers": workers,
-            "collate_fn": self.task.collate_fn(),
+            "collate_fn": self.task.collate_fn(labelled=True),
             "persistent_workers": workers > 0,
             "pin_memory": torch.cuda.is_available(),
         }
@@ -136,7 +142,3 @@ def _optimizer(config: TrainConfig, params: Any) -> torch.optim.Optimizer:
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-
-
-def _size(targets: Any) -> int:
-    return len(targets) if hasattr(targets, "__len__") else 1

@@ -1,4 +1,5 @@
-"""Run the model over a dataset and write what a person looks at: metrics, plots, report."""
+"""Run the model over a dataset (test-set evaluation, prediction) and write what a person looks at:
+metrics, plots, report."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 from lightning.fabric.utilities.apply_func import move_data_to_device
 from torch.utils.data import DataLoader, Dataset
 
+from torchworks.batches import join_batches, to_cpu_float
 from torchworks.bundle.atomic import atomic_write, atomic_write_bytes, atomic_write_json
 from torchworks.config.schema import TrainConfig
 from torchworks.report.html import render_report
@@ -19,47 +21,42 @@ from torchworks.tasks.protocol import Evaluation, PreparedData, Task
 PLOTS = "plots"
 
 
-@torch.inference_mode()
-def collect_outputs(
-    task: Task, model: torch.nn.Module | Callable[[Any], torch.Tensor], dataset: Dataset, batch_size: int,
-    with_targets: bool = True,
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Model outputs (and targets) for every item of ``dataset``, in order, on the CPU. ``model`` is a
-    module, or a runner of an export (a callable from CPU inputs to outputs)."""
+def labelled_batches(task: Task, dataset: Dataset, batch_size: int) -> DataLoader:
+    """``(inputs, targets)`` batches of a labelled split, in order."""
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=task.collate_fn(labelled=True))
+
+
+def run_model(model: torch.nn.Module | Callable[[Any], Any], inputs: Any) -> Any:
+    """The outputs of ``model`` (a module in eval mode, or an export's runner) for one batch of CPU
+    inputs, as float on the CPU, in whatever structure the model returns."""
+    with torch.inference_mode():
+        if isinstance(model, torch.nn.Module):
+            inputs = move_data_to_device(inputs, next(model.parameters(), torch.zeros(0)).device)
+        return to_cpu_float(model(inputs))
+
+
+def collect_outputs(task: Task, model: torch.nn.Module | Callable[[Any], Any], dataset: Dataset,
+                    batch_size: int) -> Any:
+    """The outputs for every item of a prediction dataset (``predict_inputs``), in order, joined
+    across batches (:func:`torchworks.batches.join_batches`). ``model`` is a module, or a runner of an
+    export (a callable from CPU inputs to outputs)."""
     if isinstance(model, torch.nn.Module):
         model.eval()
-        device = next(model.parameters()).device
-    else:
-        device = torch.device("cpu")
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=task.collate_fn())
-    outputs, targets = [], []
-    for batch in loader:
-        inputs, batch_targets = batch if with_targets else (batch, None)
-        outputs.append(model(move_data_to_device(inputs, device)).float().cpu())
-        if batch_targets is not None:
-            targets.append(batch_targets)
-    out = concatenate_outputs(outputs) if outputs else torch.empty(0)
-    return out, (concatenate_outputs(targets) if targets else None)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=task.collate_fn(labelled=False))
+    batches = [run_model(model, inputs) for inputs in loader]
+    return join_batches(batches) if batches else torch.empty(0)
 
 
-def concatenate_outputs(batches: list[torch.Tensor]) -> torch.Tensor:
-    """Batches joined along dim 0; sequence outputs of different lengths (frames, tokens) are
-    zero-padded at the end of each dimension to the longest first."""
-    shape = [max(b.shape[d] for b in batches) for d in range(1, batches[0].dim())]
-    padded = []
-    for batch in batches:
-        missing = [size - have for size, have in zip(shape, batch.shape[1:])]
-        if any(missing):
-            pads = [amount for m in reversed(missing) for amount in (0, m)]
-            batch = torch.nn.functional.pad(batch, pads)
-        padded.append(batch)
-    return torch.cat(padded)
-
-
-def evaluate_on_test(task: Task, model: torch.nn.Module, data: PreparedData, config: TrainConfig) -> Evaluation:
-    """The task's evaluation of the model on the test split."""
-    outputs, targets = collect_outputs(task, model, data.test, config.batch_size)
-    return task.evaluate(outputs, targets, data, config)
+def evaluate_on_test(task: Task, model: torch.nn.Module | Callable[[Any], Any], data: PreparedData,
+                     config: TrainConfig) -> Evaluation:
+    """The task's evaluation of ``model`` (a module or an export's runner) on the test split, fed to
+    its streaming evaluator one batch at a time: no more than a batch of outputs is held here."""
+    if isinstance(model, torch.nn.Module):
+        model.eval()
+    evaluator = task.evaluator(data, config)
+    for inputs, targets in labelled_batches(task, data.test, config.batch_size):
+        evaluator.update(run_model(model, inputs), targets)
+    return evaluator.compute()
 
 
 def write_run_outputs(

@@ -23,18 +23,17 @@ DEFAULT_TOLERANCE = 0.01
 
 @dataclass
 class Reference:
-    """The test split and what the eager model makes of it."""
+    """The test split and the eager model's primary metric on it."""
 
     data: Any
-    outputs: torch.Tensor
-    targets: Any
     metric: float
 
 
 class ParityGate:
     """Compares exports against the eager model on the test split of the bundle ``bundle``.
 
-    The test split is prepared, and the eager model evaluated on it, once, at the first check.
+    The test split is prepared, and the eager model evaluated on it, once, at the first check. Each
+    check streams the split batch by batch through both models: nothing is held beyond a batch.
     """
 
     def __init__(self, task, config, bundle, model: torch.nn.Module):
@@ -42,29 +41,32 @@ class ParityGate:
 
     @cached_property
     def reference(self) -> Reference:
-        from torchworks.engine.outputs import collect_outputs
+        from torchworks.engine.outputs import evaluate_on_test
 
         data = self.task.prepare_data(self.config, state=self.bundle.state)
         trained_on = self.bundle.manifest.get("data", {}).get("fingerprint")
         if trained_on and data.fingerprint and trained_on != data.fingerprint:
             say(f"[yellow]warning:[/yellow] the data at '{self.config.data}' changed since this model was trained; "
                 "the parity gate compares both models on the data as it is now")
-        outputs, targets = collect_outputs(self.task, self.model, data.test, self.config.batch_size)
-        return Reference(data, outputs, targets, self._metric(outputs, targets, data))
+        return Reference(data, self._metric(evaluate_on_test(self.task, self.model, data, self.config)))
 
-    def check(self, runner: Callable[[Any], torch.Tensor], tolerance: float = DEFAULT_TOLERANCE) -> dict[str, Any]:
+    def check(self, runner: Callable[[Any], Any], tolerance: float = DEFAULT_TOLERANCE) -> dict[str, Any]:
         """The parity record of ``runner`` (an export): metric on both sides, its change, the largest
         output difference over the whole test split, and whether it passed."""
-        from torchworks.engine.outputs import collect_outputs
+        from torchworks.batches import largest_difference
+        from torchworks.engine.outputs import labelled_batches, run_model
 
         reference = self.reference
-        outputs, _ = collect_outputs(self.task, runner, reference.data.test, self.config.batch_size)
-        metric = self._metric(outputs, reference.targets, reference.data)
+        self.model.eval()
+        evaluator = self.task.evaluator(reference.data, self.config)
+        difference = 0.0
+        for inputs, targets in labelled_batches(self.task, reference.data.test, self.config.batch_size):
+            outputs = run_model(runner, inputs)
+            difference = max(difference, largest_difference(run_model(self.model, inputs), outputs))
+            evaluator.update(outputs, targets)
+        metric = self._metric(evaluator.compute())
         delta = metric - reference.metric
         worse_by = -delta if self.task.higher_is_better else delta
-        same_shape = outputs.shape == reference.outputs.shape
-        difference = float((outputs - reference.outputs).abs().max()) if same_shape and outputs.numel() else (
-            0.0 if same_shape else float("inf"))
         return {
             "metric": self.task.primary_metric,
             "eager": reference.metric,
@@ -76,10 +78,9 @@ class ParityGate:
             "passed": bool(worse_by <= tolerance),  # NaN never passes
         }
 
-    def _metric(self, outputs: torch.Tensor, targets: Any, data: Any) -> float:
+    def _metric(self, evaluation: Any) -> float:
         from matplotlib import pyplot
 
-        evaluation = self.task.evaluate(outputs, targets, data, self.config)
         for figure in evaluation.figures.values():
             pyplot.close(figure)
         return float(evaluation.metrics[self.task.primary_metric])

@@ -74,9 +74,7 @@ class Predictor:
         # one path, DataFrame or image is one input; a list or tuple holds several
         items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         dataset, ids = self.task.predict_inputs(items, state)
-        outputs, _ = collect_outputs(
-            self.task, self.model, dataset, batch_size or self.config.batch_size, with_targets=False
-        )
+        outputs = collect_outputs(self.task, self.model, dataset, batch_size or self.config.batch_size)
         return self.task.format_predictions(outputs, ids, state, top_k)
 
     def explain(self, inputs: Sequence[Any] | Any, method: str | None = None, target: str | None = None,

@@ -1,7 +1,8 @@
 """Runners: the same model call, ``runner(inputs) -> outputs``, on three runtimes.
 
 ``inputs`` is what the task's collate function makes (a tensor, or a dict of tensors); the outputs
-are a float tensor on the CPU. Eager runs the bundle's own module; TorchScript and ONNX Runtime run
+are float on the CPU, in the structure the eager model returns (a tensor, or a tuple or dict of them:
+an export keeps every named output and records how to put them back together). Eager runs the bundle's own module; TorchScript and ONNX Runtime run
 the bundle's verified exports (see :mod:`torchworks.bundle.exports`), float or int8. The server, the
 parity gate and the benchmark all call models through these.
 """
@@ -13,6 +14,7 @@ from typing import Any
 
 import torch
 
+from torchworks.batches import rebuild_outputs, to_cpu_float
 from torchworks.bundle.exports import available_exports, passed_gate, runtime_of, verified_export
 from torchworks.bundle.io import Bundle
 from torchworks.errors import BundleError
@@ -26,9 +28,9 @@ class EagerRunner:
     def __init__(self, model: torch.nn.Module):
         self.model = model.eval()
 
-    def __call__(self, inputs: Any) -> torch.Tensor:
+    def __call__(self, inputs: Any) -> Any:
         with torch.inference_mode():
-            return self.model(inputs).float()
+            return to_cpu_float(self.model(inputs))
 
 
 class TorchScriptRunner:
@@ -36,14 +38,18 @@ class TorchScriptRunner:
 
     name = "torchscript"
 
-    def __init__(self, path: Path, input_names: list[str], fmt: str = "torchscript"):
+    def __init__(self, path: Path, input_names: list[str], fmt: str = "torchscript",
+                 layout: dict[str, Any] | None = None):
         self.name = fmt
         self.module = torch.jit.load(str(path), map_location="cpu").eval()
         self.input_names = input_names
+        self.layout = layout
 
-    def __call__(self, inputs: Any) -> torch.Tensor:
+    def __call__(self, inputs: Any) -> Any:
         with torch.inference_mode():
-            return self.module(*_positional(inputs, self.input_names)).float()
+            outputs = self.module(*_positional(inputs, self.input_names))
+        tensors = list(outputs) if isinstance(outputs, (tuple, list)) else [outputs]
+        return to_cpu_float(rebuild_outputs(tensors, self.layout))
 
 
 class OnnxRunner:
@@ -51,10 +57,12 @@ class OnnxRunner:
 
     name = "onnx"
 
-    def __init__(self, path: Path, input_names: list[str], threads: int, fmt: str = "onnx"):
+    def __init__(self, path: Path, input_names: list[str], threads: int, fmt: str = "onnx",
+                 layout: dict[str, Any] | None = None):
         import onnxruntime as ort
 
         self.name = fmt
+        self.layout = layout
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
@@ -67,10 +75,11 @@ class OnnxRunner:
                               expected=", ".join(input_names), got=", ".join(graph_inputs),
                               hint="export the model again")
 
-    def __call__(self, inputs: Any) -> torch.Tensor:
+    def __call__(self, inputs: Any) -> Any:
         tensors = _positional(inputs, self.input_names)
         feeds = {name: tensor.numpy() for name, tensor in zip(self.input_names, tensors)}
-        return torch.from_numpy(self.session.run(None, feeds)[0]).float()
+        outputs = [torch.from_numpy(array) for array in self.session.run(None, feeds)]
+        return to_cpu_float(rebuild_outputs(outputs, self.layout))
 
 
 def _positional(inputs: Any, names: list[str]) -> list[torch.Tensor]:
@@ -79,11 +88,13 @@ def _positional(inputs: Any, names: list[str]) -> list[torch.Tensor]:
     return [inputs]
 
 
-def load_runner_file(fmt: str, path: Path, input_names: list[str], threads: int):
-    """A runner over an export file (already verified, or just written by ``export``)."""
+def load_runner_file(fmt: str, path: Path, input_names: list[str], threads: int,
+                     layout: dict[str, Any] | None = None):
+    """A runner over an export file (already verified, or just written by ``export``); ``layout`` is
+    how the export recorded the model's outputs (:func:`torchworks.batches.output_layout`)."""
     if runtime_of(fmt) == "onnx":
-        return OnnxRunner(path, input_names, threads, fmt)
-    return TorchScriptRunner(path, input_names, fmt)
+        return OnnxRunner(path, input_names, threads, fmt, layout)
+    return TorchScriptRunner(path, input_names, fmt, layout)
 
 
 def choose_runner(choice: str, bundle: Bundle, model: torch.nn.Module, threads: int):
@@ -100,4 +111,4 @@ def choose_runner(choice: str, bundle: Bundle, model: torch.nn.Module, threads: 
     if choice == "eager":
         return EagerRunner(model)
     path, entry = verified_export(bundle, choice)
-    return load_runner_file(choice, path, list(entry.get("inputs") or ["input"]), threads)
+    return load_runner_file(choice, path, list(entry.get("inputs") or ["input"]), threads, entry.get("outputs"))

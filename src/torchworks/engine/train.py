@@ -122,8 +122,9 @@ def _fit(task, model, data, config, run_dir: Path, checkpoint: Path | None, conf
     datamodule = TaskDataModule(task, data, config)
     module = TaskModule(task, model, config, data.state)
     history = HistoryRecorder()
+    watched, direction = task.monitor
     callbacks = [
-        ModelCheckpoint(dirpath=checkpoints, filename="best", monitor="val_loss", mode="min"),
+        ModelCheckpoint(dirpath=checkpoints, filename="best", monitor=watched, mode=direction),
         # every epoch, improved or not: Lightning 2.6 writes save_last=True's last.ckpt only in epochs
         # that also saved a top-k checkpoint, which would make resume repeat epochs
         ModelCheckpoint(dirpath=checkpoints, filename="last", save_top_k=1, enable_version_counter=False),
@@ -132,7 +133,7 @@ def _fit(task, model, data, config, run_dir: Path, checkpoint: Path | None, conf
         *task.training_callbacks(config),
     ]
     if config.patience:
-        callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=config.patience))
+        callbacks.append(EarlyStopping(monitor=watched, mode=direction, patience=config.patience))
     if config.progress:
         callbacks.append(TrainingProgressBar())
     accelerator = resolve_accelerator(config.device)
@@ -160,7 +161,7 @@ def _fit(task, model, data, config, run_dir: Path, checkpoint: Path | None, conf
 
 
 def _restore_best(module, best: Path, io) -> None:
-    """Keep the weights of the epoch with the lowest validation loss, as the bundle's model."""
+    """Keep the weights of the best epoch by the task's monitored value, as the bundle's model."""
     if best.is_file():
         module.load_state_dict(io.load_checkpoint(best)["state_dict"])
 

@@ -129,13 +129,13 @@ def _add_explain_route(app: FastAPI, model: ServedModel, metrics: ServerMetrics)
 
         return await _observed(metrics, model.name, "explain", answer)
 
-    methods = ", ".join(model.task.explain_methods)
+    methods = ", ".join(model.explain_methods)
     app.add_api_route(f"/v1/models/{model.name}/explain", explain, methods=["POST"], tags=["models"],
                       operation_id=f"explain_{model.name}", summary=f"Explain {model.name}'s answers ({methods})",
                       description="Attributions of the eager model for each input (the same records as "
                                   "`torchworks explain`), figures as base64 PNG.",
                       openapi_extra={"requestBody": _request_body(model, model.explain_request_model, {
-                          "method": {"type": "string", "enum": list(model.task.explain_methods)},
+                          "method": {"type": "string", "enum": list(model.explain_methods)},
                           "target": {"type": "string", "maxLength": 1000}})},
                       responses={status: {"description": text} for status, text in _ERROR_STATUSES.items()})
 

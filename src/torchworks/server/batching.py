@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from torchworks.batches import take_rows
 from torchworks.errors import RequestError
 
 
@@ -164,7 +165,7 @@ class Batcher:
                 pieces.append(self.run_batch([samples[i] for i in group]))
             outputs = pieces[0] if len(pieces) == 1 else self.concatenate(pieces)
             if order is not None:
-                outputs = outputs[_inverse(order)]
+                outputs = take_rows(outputs, _inverse(order))
         except BaseException as error:  # noqa: BLE001  (every waiting request must hear about it)
             for job in jobs:
                 job.loop.call_soon_threadsafe(_settle, job, None, error)
@@ -173,7 +174,7 @@ class Batcher:
             self._busy = 0
         start = 0
         for job in jobs:
-            part = outputs[start:start + len(job.samples)]
+            part = take_rows(outputs, slice(start, start + len(job.samples)))
             start += len(job.samples)
             job.loop.call_soon_threadsafe(_settle, job, part, None)
 

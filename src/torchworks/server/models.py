@@ -15,14 +15,14 @@ import anyio
 import torch
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from torchworks.engine.outputs import concatenate_outputs
+from torchworks.batches import join_batches
 from torchworks.engine.predict import load_model, prediction_state
 from torchworks.errors import BundleError, RequestError
 from torchworks.engine.runners import choose_runner
 from torchworks.server.batching import Batcher
 from torchworks.server.settings import ServeSettings
 from torchworks.server.telemetry import ServerMetrics
-from torchworks.tasks.protocol import ServingSpec
+from torchworks.tasks.protocol import Explainable, Exportable, Servable, ServingSpec
 from torchworks.uploads import Upload
 
 
@@ -59,30 +59,30 @@ class ServedModel:
         self.source = source
         self.settings = settings
         self.bundle, self.task, self.config, model = load_model(source.run)
-        spec = self.task.serving(self.bundle.state)
-        if spec is None:
+        if not isinstance(self.task, Servable):
             raise BundleError(f"'{source.run}' is a {self.task.name} model, which cannot be served yet",
                               expected="a model of a task whose modes include serve", got=self.task.name,
                               hint="`torchworks tasks` lists the modes of each task")
-        self.spec: ServingSpec = spec
+        self.spec: ServingSpec = self.task.serving(self.bundle.state)
+        self.explain_methods: tuple[str, ...] = self.task.explain_methods if self.explains else ()
         self.runner = choose_runner(settings.backend_of(name), self.bundle, model, settings.threads)
         self._model = model  # eager, for explanations (copied before use when the eager runner also holds it)
         self._explainer: torch.nn.Module | None = None
         self._explaining = threading.Lock()  # one explanation at a time per model: they hook into the model
         self._explain_requests = 0  # running or waiting for the lock (each holds a worker thread)
-        collate = self.task.collate_fn() or torch.utils.data.default_collate
+        collate = self.task.collate_fn(labelled=False)
         self.batcher = Batcher(lambda samples: self.runner(collate(samples)), max_batch=settings.max_batch,
                                max_wait_ms=settings.max_wait_ms, queue_size=settings.queue_size,
-                               concatenate=concatenate_outputs, name=name,
+                               concatenate=join_batches, name=name,
                                on_batch=metrics.batch_size.labels(name).observe, size_of=_length,
                                incoming=lambda: self._decoding)
         self._decoding = 0  # requests between arrival and the queue
         metrics.track_queue(name, lambda: self.batcher.depth)
-        self.request_model = _request_model(name, spec, settings.max_inputs)
-        self.explain_request_model = _explain_request_model(name, spec, self.task.explain_methods,
+        self.request_model = _request_model(name, self.spec, settings.max_inputs)
+        self.explain_request_model = _explain_request_model(name, self.spec, self.explain_methods,
                                                             settings.max_explain_inputs)
         # per-model names, so that two models of one task with different columns never share a schema
-        record = create_model(f"{_title(name)}Prediction", __base__=spec.record)
+        record = create_model(f"{_title(name)}Prediction", __base__=self.spec.record)
         self.response_model = create_model(f"{_title(name)}Response", __config__=ConfigDict(extra="forbid"),
                                            model=(str, ...), backend=(str, ...), predictions=(list[record], ...))
 
@@ -90,7 +90,8 @@ class ServedModel:
     def start(self) -> None:
         """Start the batch worker and run the task's example batch once (first calls are slow)."""
         self.batcher.start()
-        self.runner(self.task.example_input(self.bundle.state))
+        if isinstance(self.task, Exportable):
+            self.runner(self.task.example_input(self.bundle.state))
 
     def stop(self) -> None:
         self.batcher.stop()
@@ -144,7 +145,7 @@ class ServedModel:
     # ------------------------------------------------------------- explain
     @property
     def explains(self) -> bool:
-        return bool(self.task.explain_methods)
+        return isinstance(self.task, Explainable)
 
     async def explain(self, items: list[Any], method: str | None, target: str | None,
                       options: dict[str, Any]) -> dict[str, Any]:
@@ -222,8 +223,8 @@ class ServedModel:
             "run": self.source.registry.get("run_name") or self.source.run.name,
             "registry": self.source.registry or None,
             "max_batch": self.settings.max_batch,
-            "explain_methods": list(self.task.explain_methods),
-            "explain_options": list(self.task.explain_options),
+            "explain_methods": list(self.explain_methods),
+            "explain_options": list(getattr(self.task, "explain_options", ())),
         }
 
 

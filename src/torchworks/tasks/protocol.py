@@ -2,126 +2,62 @@
 
 A task is a plugin (one folder under ``tasks/``) registered with :func:`torchworks.tasks.register_task`.
 The engine wraps it in Lightning; modes never look at the task's name, only at this interface.
+
+Required: ``prepare_data``, ``build_model``, a ``loss`` (or a whole ``step``), test-set evaluation
+(``evaluate`` on all outputs, or a streaming ``evaluator``), ``predict_inputs``,
+``format_predictions`` and ``quickstart_settings``. Everything else has a default. What a task can do
+beyond train, evaluate and predict comes from the capabilities it mixes in
+(:mod:`torchworks.tasks.capabilities`); ``modes`` is derived from them. This module imports no torch,
+so listing tasks and refusing bad settings stay fast.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from torchworks.config.schema import TrainConfig
+from torchworks.tasks.capabilities import Explainable, Exportable, Servable, modes_of
+from torchworks.tasks.evaluators import CollectingEvaluator, Evaluator
+from torchworks.tasks.values import Evaluation, Explanation, PreparedData, ServingSpec, StepOutput
 
 if TYPE_CHECKING:  # heavy imports only for type checkers; the CLI must start fast
     import torch
     from lightning.pytorch import Callback
-    from matplotlib.figure import Figure
     from torch import nn
     from torch.utils.data import Dataset
 
+__all__ = ["Evaluation", "Evaluator", "Explainable", "Explanation", "Exportable", "PreparedData", "Servable",
+           "ServingSpec", "Stage", "StepOutput", "Task"]
 
-@dataclass
-class PreparedData:
-    """Validated datasets for one run, plus the preprocessing state that goes into the bundle.
-
-    Attributes:
-        train: Training dataset yielding ``(inputs, targets)`` pairs.
-        val: Validation dataset.
-        test: Test dataset, used by ``evaluate``.
-        state: JSON-serialisable preprocessing state (labels, normalisation, sizes). Stored in
-            ``bundle.json`` and handed back to the task at load time.
-        summary: Facts for the report (counts per split and class, skipped files).
-        fingerprint: A hash of the data the run saw, to notice when it changed.
-        sample_weights: Per-training-sample weights for a weighted sampler, or None to shuffle.
-        sample_lengths: Per-training-sample sizes (seconds of audio, tokens), or None. When given,
-            training batches group samples of similar size, so little of each batch is padding.
-    """
-
-    train: Dataset
-    val: Dataset
-    test: Dataset
-    state: dict[str, Any]
-    summary: dict[str, Any] = field(default_factory=dict)
-    fingerprint: str = ""
-    sample_weights: Sequence[float] | None = None
-    sample_lengths: Sequence[float] | None = None
-
-
-@dataclass
-class Evaluation:
-    """What a task makes of model outputs on the test set.
-
-    Attributes:
-        metrics: Flat JSON-ready metrics; the task's ``primary_metric`` must be among them.
-        figures: Named matplotlib figures for ``plots/`` and the report.
-        tables: Named lists of row dicts shown as tables in the report.
-    """
-
-    metrics: dict[str, Any]
-    figures: dict[str, Figure] = field(default_factory=dict)
-    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-
-
-@dataclass
-class Explanation:
-    """Why the model answered what it did for one input.
-
-    Attributes:
-        record: JSON-ready facts: ``input``, ``prediction``, ``method``, ``target`` and
-            ``attributions`` (whose shape is the task's: a pixel map, token scores, lag-by-feature
-            contributions, per-frame saliency). The same dict is what a REST answer carries.
-        figures: Named pictures of the attributions: matplotlib figures or PNG bytes.
-        html: An optional HTML fragment (highlighted tokens), shown with the figures.
-        summary: One line for a person: the prediction and what weighed most.
-    """
-
-    record: dict[str, Any]
-    figures: dict[str, Figure | bytes] = field(default_factory=dict)
-    html: str | None = None
-    summary: str = ""
-
-
-@dataclass(frozen=True)
-class ServingSpec:
-    """How the server and its web page take a task's inputs and describe its predictions.
-
-    Attributes:
-        input_kind: ``"image"``, ``"audio"``, ``"text"`` or ``"table"``: the widget the page shows.
-        file_types: Suffixes a request may upload (``".png"``); a task that takes only JSON has none.
-        json_item: The type of one element of a JSON request's ``inputs`` (validated, and shown in
-            the OpenAPI schema), or None when inputs are files (JSON then carries them base64-encoded).
-        record: The pydantic model of one prediction record.
-        example: One JSON input for the docs and the page, or None.
-        options: The ``prediction_options`` a request may set (none that names a local file).
-    """
-
-    input_kind: str
-    file_types: tuple[str, ...]
-    json_item: Any
-    record: type
-    example: Any = None
-    options: tuple[str, ...] = ()
+Stage = Literal["train", "val"]
 
 
 class Task(ABC):
-    """A kind of problem: data, model, loss, metrics, predictions, recipes."""
+    """A kind of problem: data, model, step, metrics, predictions, recipes."""
 
     name: ClassVar[str]
     description: ClassVar[str]
     config_class: ClassVar[type[TrainConfig]] = TrainConfig
-    modes: ClassVar[tuple[str, ...]] = ("train", "evaluate", "predict")
+    # derived from the capabilities the class mixes in (see capabilities.py); never set by hand
+    modes: ClassVar[tuple[str, ...]] = modes_of(object)
     primary_metric: ClassVar[str]
     higher_is_better: ClassVar[bool] = True
-    # config fields a prediction may override (``--decoder greedy``): they shape outputs, not inputs
+    # what checkpoints keep and early stopping watches: a logged validation value and "min" or "max"
+    monitor: ClassVar[tuple[str, str]] = ("val_loss", "min")
+    # config fields a prediction may override (``decoder=greedy``): they shape outputs, not inputs
     prediction_options: ClassVar[tuple[str, ...]] = ()
-    # attribution methods ``explain`` offers, the default first; none: this task cannot explain
-    explain_methods: ClassVar[tuple[str, ...]] = ()
-    # settings an explanation may take besides method and target (``steps``, ``layer``...)
-    explain_options: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "modes" in cls.__dict__:
+            raise TypeError(f"{cls.__name__} sets `modes` by hand; it is derived from the capabilities the class "
+                            "mixes in (Explainable, Exportable, Servable)")
+        cls.modes = modes_of(cls)
 
     def require_mode(self, mode: str) -> None:
-        """Raise ConfigError unless this task declares ``mode``."""
+        """Raise ConfigError unless this task has ``mode``."""
         from torchworks.errors import ConfigError
 
         if mode not in self.modes:
@@ -138,9 +74,15 @@ class Task(ABC):
         """Build and validate the datasets. With ``state`` (from a bundle), reuse its labels and
         preprocessing rather than fitting them again."""
 
-    def collate_fn(self):
-        """A DataLoader collate function, or None for PyTorch's default."""
-        return None
+    def collate_fn(self, *, labelled: bool) -> Callable[[list[Any]], Any]:
+        """The DataLoader collate function; PyTorch's default unless overridden.
+
+        ``labelled=True`` collates training, validation and test items into ``(inputs, targets)``;
+        ``labelled=False`` collates the items of ``predict_inputs``' dataset into model inputs alone.
+        """
+        from torch.utils.data import default_collate
+
+        return default_collate
 
     # ---------------------------------------------------------------- model
     @abstractmethod
@@ -148,9 +90,21 @@ class Task(ABC):
         """The network. ``for_training`` is False when weights come from a bundle, so nothing
         pretrained is fetched."""
 
-    @abstractmethod
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, state: dict[str, Any]) -> torch.Tensor:
-        """The training loss of one batch."""
+    def loss(self, outputs: Any, targets: Any, state: dict[str, Any]) -> torch.Tensor:
+        """The loss of one batch, for the default :meth:`step`. A task that overrides ``step``
+        need not implement it."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither loss() nor step()")
+
+    def step(self, model: nn.Module, batch: Any, stage: Stage, state: dict[str, Any]) -> StepOutput:
+        """One training (``stage="train"``) or validation (``"val"``) step on a labelled batch.
+
+        The default is ``loss(model(inputs), targets)``. Override it for models whose training is not
+        that: a detector that returns a loss dict in training and boxes in evaluation, a VAE, a
+        diffusion model, contrastive views, a recommender that samples negatives.
+        """
+        inputs, targets = batch
+        outputs = model(inputs)
+        return StepOutput(self.loss(outputs, targets, state), outputs, targets, batch_size=_batch_size(targets))
 
     def parameter_groups(self, model: nn.Module, config: TrainConfig) -> list[dict[str, Any]] | None:
         """Optimiser parameter groups, each with its own ``lr`` (a new head learning faster than a
@@ -162,15 +116,23 @@ class Task(ABC):
         return []
 
     def validation_metrics(self, state: dict[str, Any]):
-        """A torchmetrics ``MetricCollection`` updated with ``(outputs, targets)`` on validation."""
+        """A torchmetrics ``MetricCollection`` updated with ``(outputs, targets)`` of each
+        validation step, or None."""
         return None
 
     # ------------------------------------------------------------ evaluation
-    @abstractmethod
-    def evaluate(
-        self, outputs: torch.Tensor, targets: torch.Tensor, data: PreparedData, config: TrainConfig
-    ) -> Evaluation:
-        """Metrics, figures and tables for the test-set outputs."""
+    def evaluator(self, data: PreparedData, config: TrainConfig) -> Evaluator:
+        """A fresh streaming evaluator of the test split (see :mod:`torchworks.tasks.evaluators`).
+
+        The default keeps every batch and calls :meth:`evaluate` once at the end; override this to
+        keep only metric states when test sets are large.
+        """
+        return CollectingEvaluator(lambda outputs, targets: self.evaluate(outputs, targets, data, config))
+
+    def evaluate(self, outputs: Any, targets: Any, data: PreparedData, config: TrainConfig) -> Evaluation:
+        """Metrics, figures and tables for all test-set outputs at once (used by the default
+        :meth:`evaluator`)."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither evaluate() nor evaluator()")
 
     def baselines(self, data: PreparedData, config: TrainConfig) -> dict[str, dict[str, Any]]:
         """Classical baselines fitted on the same split: ``{name: metrics}``."""
@@ -184,53 +146,21 @@ class Task(ABC):
         the item). Bad inputs raise :class:`~torchworks.errors.DataError`."""
 
     @abstractmethod
-    def format_predictions(
-        self, outputs: torch.Tensor, ids: list[Any], state: dict[str, Any], top_k: int
-    ) -> list[dict[str, Any]]:
-        """JSON-ready records: one per input, or one per input and step for sequence outputs."""
-
-    @abstractmethod
-    def example_input(self, state: dict[str, Any]) -> Any:
-        """A small batch of model inputs (a tensor, or a dict of tensors), for export and contract tests."""
-
-    def dynamic_axes(self, state: dict[str, Any]) -> dict[str, dict[int, str]]:
-        """Per input of ``example_input`` (``"input"`` for a lone tensor), the axes whose size varies
-        between batches, for exports. The batch axis by default; sequence tasks add their length."""
-        example = self.example_input(state)
-        names = list(example) if isinstance(example, dict) else ["input"]
-        return {name: {0: "batch"} for name in names}
-
-    # -------------------------------------------------------------- explain
-    def explain(self, model: nn.Module, inputs: Any, ids: list[Any], state: dict[str, Any], method: str,
-                target: str | None, options: dict[str, str]) -> list[Explanation]:
-        """Attributions for one batch of model inputs (as ``collate_fn`` makes them from
-        ``predict_inputs``' dataset), one :class:`Explanation` per input.
-
-        The engine calls this with the model in eval mode, gradients enabled and its parameters
-        frozen; ``method`` is one of ``explain_methods``, ``options`` keys are among
-        ``explain_options`` (values as given, usually text). ``target`` names what to explain (a
-        class label, a forecast step, a transcript); None means the model's own prediction.
-
-        Raises:
-            ConfigError: A target or option value this model cannot use.
-        """
-        from torchworks.errors import ConfigError
-
-        raise ConfigError(f"{self.name} models cannot be explained", expected="a task with explain methods",
-                          got="none declared", hint="predict instead, or explain a model of another task")
-
-    # ---------------------------------------------------------------- serve
-    def serving(self, state: dict[str, Any]) -> ServingSpec | None:
-        """How a model of this task is served (see :class:`ServingSpec`), or None when it cannot be.
-        ``predict_inputs`` must then also read :class:`~torchworks.uploads.Upload` items."""
-        return None
-
-    def from_json(self, item: Any, state: dict[str, Any]) -> Any:
-        """One validated JSON input (of type ``serving(state).json_item``) as something
-        ``predict_inputs`` reads. Never a path: a request must not name local files."""
-        return item
+    def format_predictions(self, outputs: Any, ids: list[Any], state: dict[str, Any],
+                           top_k: int) -> list[dict[str, Any]]:
+        """JSON-ready records for the joined outputs of ``ids``' items (in the model's output
+        structure): one per input, or one per input and step for sequence outputs."""
 
     # ------------------------------------------------------------- recipes
     @abstractmethod
     def quickstart_settings(self) -> dict[str, Any]:
         """Settings of the built-in recipe run by ``torchworks quickstart``."""
+
+
+def _batch_size(targets: Any) -> int:
+    from torchworks.batches import count_rows
+
+    try:
+        return count_rows(targets)
+    except TypeError:
+        return 1

@@ -86,7 +86,7 @@ def test_bundle_state_is_reused_and_unknown_labels_refused(tickets_csv, tmp_path
 
 
 def test_collate_pads_and_masks():
-    inputs, targets = collate_tokens([(torch.tensor([4, 5, 6]), torch.tensor(1)), (torch.tensor([7]), torch.tensor(0))])
+    inputs, targets = collate_tokens([(torch.tensor([4, 5, 6]), torch.tensor(1)), (torch.tensor([7]), torch.tensor(0))], labelled=True)
     assert inputs["input_ids"].tolist() == [[4, 5, 6], [7, 0, 0]]
     assert inputs["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
     assert targets.tolist() == [1, 0]

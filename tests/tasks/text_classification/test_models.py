@@ -21,8 +21,8 @@ def _model(name: str, classes: int = 3):
 def test_padding_does_not_change_the_output(name):
     model = _model(name).eval()
     short, long = torch.tensor([5, 6, 7]), torch.tensor([8, 9, 10, 11, 12, 13])
-    together = model(collate_tokens([short, long]))
-    alone = model(collate_tokens([short]))
+    together = model(collate_tokens([short, long], labelled=False))
+    alone = model(collate_tokens([short], labelled=False))
     assert together.shape == (2, 3)
     assert torch.allclose(together[0], alone[0], atol=1e-5)
 
@@ -37,7 +37,7 @@ def test_learns_which_keyword_decides_the_class(name):
         position = int(torch.randint(0, len(filler), (1,), generator=generator))
         texts.append(torch.cat([filler[:position], torch.tensor([5 + label]), filler[position:]]))
         labels.append(label)
-    batch, targets = collate_tokens(list(zip(texts, torch.tensor(labels))))
+    batch, targets = collate_tokens(list(zip(texts, torch.tensor(labels))), labelled=True)
     model = _model(name)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2 if name != "embeddingbag" else 5e-2)
     for _ in range(60):

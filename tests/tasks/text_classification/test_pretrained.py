@@ -52,7 +52,7 @@ def test_frozen_encoder_caches_embeddings_without_changing_them(minilm):
     folder, state = minilm
     torch.manual_seed(0)
     model = build_pretrained(state, 3, dropout=0.0, frozen=True, folder=folder)
-    batch = collate_tokens([torch.tensor([101, 7592, 2088, 102]), torch.tensor([101, 2088, 102])])
+    batch = collate_tokens([torch.tensor([101, 7592, 2088, 102]), torch.tensor([101, 2088, 102])], labelled=False)
     expected = model.eval()(batch)
     model.train()
     assert not model.encoder.training and not any(p.requires_grad for p in model.encoder.parameters())

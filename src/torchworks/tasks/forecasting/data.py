@@ -26,7 +26,7 @@ from torchworks.tasks.forecasting.windows import (
 from torchworks.tasks.protocol import PreparedData
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ForecastData(PreparedData):
     """PreparedData plus what evaluation and the baselines need: the series in original units."""
 

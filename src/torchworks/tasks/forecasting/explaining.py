@@ -23,8 +23,6 @@ from torchworks.attribution.gradients import fixed_randomness
 from torchworks.attribution.values import positive_int, rounded
 from torchworks.tasks.protocol import Explanation
 
-METHODS = ("integrated_gradients", "gradient_shap")
-OPTIONS = ("steps", "samples")
 DEFAULT_STEPS = 50
 DEFAULT_SAMPLES = 64
 REFERENCE_WINDOWS = 16

@@ -3,38 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from torchworks.tasks import register_task
 from torchworks.tasks.forecasting.config import ForecastingConfig
-from torchworks.tasks.forecasting.data import ForecastData, prepare_forecast_data
-from torchworks.tasks.forecasting.explaining import METHODS as EXPLAIN_METHODS
-from torchworks.tasks.forecasting.explaining import OPTIONS as EXPLAIN_OPTIONS
-from torchworks.tasks.forecasting.losses import forecast_loss
-from torchworks.tasks.forecasting.models import build_forecaster
-from torchworks.tasks.protocol import Evaluation, Explanation, ServingSpec, Task
+from torchworks.tasks.protocol import Evaluation, Explainable, Explanation, Exportable, Servable, ServingSpec, Task
+
+if TYPE_CHECKING:  # the task's modules import torch; they load when a method needs them
+    import torch
+    from torch import nn
+
+    from torchworks.tasks.forecasting.data import ForecastData
 
 
 @register_task
-class Forecasting(Task):
+class Forecasting(Task, Explainable, Exportable, Servable):
     """Forecast the next ``horizon`` steps of one or many time series from their recent past."""
 
     name = "forecasting"
     description = "Forecast time series (prices, demand, sensors) with backtests against ARIMA/ETS"
     config_class = ForecastingConfig
-    modes = ("train", "evaluate", "predict", "explain", "export", "benchmark", "serve")
     primary_metric = "mase"
     higher_is_better = False
-    explain_methods = EXPLAIN_METHODS
-    explain_options = EXPLAIN_OPTIONS
+    explain_methods = ("integrated_gradients", "gradient_shap")
+    explain_options = ("steps", "samples")
 
     def prepare_data(self, config: ForecastingConfig, state: dict[str, Any] | None = None) -> ForecastData:
+        from torchworks.tasks.forecasting.data import prepare_forecast_data
+
         return prepare_forecast_data(config, state)
 
     def build_model(self, config: ForecastingConfig, state: dict[str, Any], *, for_training: bool) -> nn.Module:
+        from torchworks.tasks.forecasting.models import build_forecaster
+
         return build_forecaster(
             config.model,
             lookback=state["lookback"],
@@ -48,6 +49,8 @@ class Forecasting(Task):
         )
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor, state: dict[str, Any]) -> torch.Tensor:
+        from torchworks.tasks.forecasting.losses import forecast_loss
+
         return forecast_loss(outputs, targets, state["quantiles"])
 
     def evaluate(self, outputs: torch.Tensor, targets: torch.Tensor, data: ForecastData,
@@ -73,6 +76,8 @@ class Forecasting(Task):
         return forecast_records(outputs, ids, state)
 
     def example_input(self, state: dict[str, Any]) -> torch.Tensor:
+        import torch
+
         return torch.zeros(2, state["lookback"], state["n_features"])
 
     def explain(self, model: nn.Module, inputs: torch.Tensor, ids: list[Any], state: dict[str, Any], method: str,

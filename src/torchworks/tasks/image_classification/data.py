@@ -169,7 +169,8 @@ def _wrap(config, scan: ScanResult, splits, index, state, source: Path) -> Prepa
     fingerprint = hashlib.sha256(
         "\n".join(f"{f.path}|{f.label}|{_size(f.path)}" for f in scan.files).encode()
     ).hexdigest()[:16]
-    return PreparedData(datasets["train"], datasets["val"], datasets["test"], state, summary, fingerprint, weights)
+    return PreparedData(train=datasets["train"], val=datasets["val"], test=datasets["test"], state=state,
+                        summary=summary, fingerprint=fingerprint, sample_weights=weights)
 
 
 def _size(path: Path) -> int:
@@ -177,3 +178,16 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return -1
+
+
+class InputsOnly(torch.utils.data.Dataset):
+    """A labelled dataset seen without its (unknown) labels, for prediction."""
+
+    def __init__(self, dataset: ImageDataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.dataset[index][0]

@@ -18,8 +18,6 @@ from torchworks.attribution.layers import find_module, last_feature_map
 from torchworks.attribution.values import class_target, positive_int, rounded
 from torchworks.tasks.protocol import Explanation
 
-METHODS = ("gradcam", "saliency", "integrated_gradients", "occlusion")
-OPTIONS = ("layer", "steps", "window")
 SIGNED = {"integrated_gradients", "occlusion"}
 DEFAULT_STEPS = 32
 

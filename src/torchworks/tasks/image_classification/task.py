@@ -3,68 +3,53 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-from torch.nn import functional as F
-
-from torchworks.errors import DataError
 from torchworks.tasks import register_task
 from torchworks.tasks.image_classification.config import ImageClassificationConfig
-from torchworks.tasks.image_classification.data import ImageDataset, eval_transform, prepare_image_data
-from torchworks.tasks.image_classification.decoding import (
-    IMAGE_SUFFIXES,
-    BadImage,
-    decode_image,
-    is_image_file,
-    resize_short_side,
-)
-from torchworks.tasks.image_classification.evaluation import evaluate_classifier
-from torchworks.tasks.image_classification.explaining import METHODS as EXPLAIN_METHODS
-from torchworks.tasks.image_classification.explaining import OPTIONS as EXPLAIN_OPTIONS
-from torchworks.tasks.image_classification.models import (
-    build_classifier,
-    check_model,
-    normalization_of,
-    pretrained_state,
-)
-from torchworks.tasks.protocol import Evaluation, Explanation, PreparedData, ServingSpec, Task
-from torchworks.tasks.records import ClassPrediction
-from torchworks.uploads import Upload
+from torchworks.tasks.protocol import Explainable, Explanation, Exportable, PreparedData, Servable, ServingSpec, Task
+
+if TYPE_CHECKING:  # the task's modules import torch; they load when a method needs them
+    import torch
+    from torch import nn
 
 
 @register_task
-class ImageClassification(Task):
+class ImageClassification(Task, Explainable, Exportable, Servable):
     """Classify images into one of N classes (X-rays, defects, digits...)."""
 
     name = "image-classification"
     description = "Classify images into classes: medical, industrial, documents (ImageFolder or CSV)"
     config_class = ImageClassificationConfig
-    modes = ("train", "evaluate", "predict", "explain", "export", "benchmark", "serve")
     primary_metric = "accuracy"
-    explain_methods = EXPLAIN_METHODS
-    explain_options = EXPLAIN_OPTIONS
+    explain_methods = ("gradcam", "saliency", "integrated_gradients", "occlusion")
+    explain_options = ("layer", "steps", "window")
 
     def check_config(self, config: ImageClassificationConfig) -> None:
+        from torchworks.tasks.image_classification.models import check_model
+
         check_model(config.model, config.pretrained, config.weights)
 
     def prepare_data(self, config: ImageClassificationConfig, state: dict[str, Any] | None = None) -> PreparedData:
+        from torchworks.tasks.image_classification.data import prepare_image_data
+        from torchworks.tasks.image_classification.models import normalization_of
+
         uses_pretrained = (config.pretrained or config.weights) and config.model != "smallcnn"
         normalization = normalization_of(config.model) if uses_pretrained else None
         return prepare_image_data(config, state, normalization)
 
     def build_model(self, config: ImageClassificationConfig, state: dict[str, Any], *, for_training: bool) -> nn.Module:
+        from torchworks.tasks.image_classification.models import build_classifier, pretrained_state
+
         initial = None
         if for_training and (config.pretrained or config.weights):
             initial = pretrained_state(config.model, config.weights)
         return build_classifier(config.model, len(state["labels"]), state["channels"], config.dropout, initial)
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor, state: dict[str, Any]) -> torch.Tensor:
-        weights = state.get("class_weights")
-        weight = torch.as_tensor(weights, dtype=outputs.dtype, device=outputs.device) if weights else None
-        return F.cross_entropy(outputs.float(), targets, weight=weight)
+        from torchworks.families.classification import class_weighted_loss
+
+        return class_weighted_loss(outputs, targets, state)
 
     def training_callbacks(self, config: ImageClassificationConfig) -> list:
         from torchworks.tasks.image_classification.finetuning import BackboneFreezer
@@ -72,18 +57,15 @@ class ImageClassification(Task):
         return [BackboneFreezer(config.unfreeze_at)] if config.freeze == "backbone" else []
 
     def validation_metrics(self, state: dict[str, Any]):
-        from torchmetrics import MetricCollection
-        from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+        from torchworks.families.classification import validation_metrics
 
-        n = len(state["labels"])
-        return MetricCollection({
-            "accuracy": MulticlassAccuracy(n, average="micro"),
-            "macro_f1": MulticlassF1Score(n, average="macro"),
-        })
+        return validation_metrics(state)
 
-    def evaluate(self, outputs: torch.Tensor, targets: torch.Tensor, data: PreparedData,
-                 config: ImageClassificationConfig) -> Evaluation:
-        return evaluate_classifier(outputs, targets, data.state["labels"], data.test, config.positive)
+    def evaluator(self, data: PreparedData, config: ImageClassificationConfig):
+        from torchworks.families.classification import ClassificationEvaluator
+        from torchworks.tasks.image_classification.evaluation import misclassified_grid
+
+        return ClassificationEvaluator(data.state["labels"], config.positive, misclassified_grid(data.test))
 
     def baselines(self, data: PreparedData, config: ImageClassificationConfig) -> dict[str, dict[str, Any]]:
         from torchworks.tasks.image_classification.baseline import svc_baseline
@@ -91,7 +73,13 @@ class ImageClassification(Task):
         result = svc_baseline(data, config.seed)
         return {result.pop("name"): result}
 
-    def predict_inputs(self, inputs: Sequence[Any], state: dict[str, Any]) -> tuple[ImageDataset, list[str]]:
+    def predict_inputs(self, inputs: Sequence[Any], state: dict[str, Any]):
+        from pathlib import Path
+
+        from torchworks.errors import DataError
+        from torchworks.tasks.image_classification.data import ImageDataset, InputsOnly, eval_transform
+        from torchworks.tasks.image_classification.decoding import BadImage, decode_image, resize_short_side
+
         pixels, ids = [], []
         for item in inputs:
             for source, label in _expand(item):
@@ -106,23 +94,17 @@ class ImageClassification(Task):
             raise DataError("nothing to predict", expected="image files, folders of images or a CSV of paths",
                             got="no images in the inputs given")
         dataset = ImageDataset([Path(i) for i in ids], [-1] * len(ids), pixels, eval_transform(state), state)
-        return _InputsOnly(dataset), ids
+        return InputsOnly(dataset), ids
 
     def format_predictions(self, outputs: torch.Tensor, ids: list[str], state: dict[str, Any],
                            top_k: int) -> list[dict[str, Any]]:
-        labels = state["labels"]
-        probabilities = outputs.softmax(dim=1)
-        k = min(top_k, len(labels))
-        top = probabilities.topk(k, dim=1)
-        records = []
-        for row, identifier in enumerate(ids):
-            best = [{"label": labels[int(c)], "probability": round(float(p), 6)}
-                    for p, c in zip(top.values[row], top.indices[row])]
-            records.append({"input": identifier, "label": best[0]["label"],
-                            "probability": best[0]["probability"], "top_k": best})
-        return records
+        from torchworks.families.classification import class_records
+
+        return class_records(outputs, ids, state["labels"], top_k)
 
     def example_input(self, state: dict[str, Any]) -> torch.Tensor:
+        import torch
+
         return torch.zeros(2, state["channels"], state["image_size"], state["image_size"])
 
     def explain(self, model: nn.Module, inputs: torch.Tensor, ids: list[Any], state: dict[str, Any], method: str,
@@ -132,6 +114,9 @@ class ImageClassification(Task):
         return explain_images(model, inputs, ids, state, method, target, options)
 
     def serving(self, state: dict[str, Any]) -> ServingSpec:
+        from torchworks.tasks.image_classification.decoding import IMAGE_SUFFIXES
+        from torchworks.tasks.records import ClassPrediction
+
         return ServingSpec(input_kind="image", file_types=(".png", *sorted(IMAGE_SUFFIXES - {".png"})), json_item=None,
                            record=ClassPrediction)
 
@@ -139,22 +124,15 @@ class ImageClassification(Task):
         return {"data": "digits", "name": "quickstart-digits"}
 
 
-class _InputsOnly(torch.utils.data.Dataset):
-    """A labelled dataset seen without its (unknown) labels, for prediction."""
-
-    def __init__(self, dataset: ImageDataset):
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return self.dataset[index][0]
-
-
 def _expand(item: Any) -> list[tuple[Any, str]]:
     """One input -> ``(source, id)`` pairs: a file, every image in a folder, or every path in a CSV."""
+    from pathlib import Path
+
     from PIL import Image
+
+    from torchworks.errors import DataError
+    from torchworks.tasks.image_classification.decoding import is_image_file
+    from torchworks.uploads import Upload
 
     if isinstance(item, Image.Image):
         return [(item, f"<image {item.size[0]}x{item.size[1]}>")]

@@ -64,10 +64,10 @@ class SpeechDataset(Dataset):
         return frames, torch.tensor(self.targets[index], dtype=torch.long)
 
 
-def collate_frames(batch: list[Any]) -> Any:
-    """Pad frames to the longest clip: ``{"features", "lengths"}``; targets zero-padded (0 is the
-    blank, never a target, so a target's length is its count of non-zero ids)."""
-    labelled = isinstance(batch[0], tuple)
+def collate_frames(batch: list[Any], *, labelled: bool) -> Any:
+    """Pad frames to the longest clip: ``{"features", "lengths"}``; with ``labelled`` (items are
+    ``(frames, target)`` pairs) the targets too, zero-padded (0 is the blank, never a target, so a
+    target's length is its count of non-zero ids)."""
     frames = [item[0] for item in batch] if labelled else batch
     lengths = torch.tensor([len(f) for f in frames])
     features = torch.zeros(len(frames), int(lengths.max()), frames[0].shape[1])
@@ -80,7 +80,7 @@ def collate_frames(batch: list[Any]) -> Any:
     return inputs, targets
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SpeechData(PreparedData):
     """PreparedData plus the test clips' transcripts and files, for the report."""
 
@@ -147,8 +147,9 @@ def prepare_speech_data(config: SpeechRecognitionConfig, state: dict[str, Any] |
     }
     digest = hashlib.sha256("".join(f"{utterances[i].path}|{texts[i]}\n" for i in kept).encode()).hexdigest()[:16]
     seconds = [datasets["train"].seconds(i) for i in range(len(datasets["train"]))]
-    return SpeechData(datasets["train"], datasets["val"], datasets["test"], state, summary, digest,
-                      sample_lengths=seconds, transcripts=transcripts, files=files)
+    return SpeechData(train=datasets["train"], val=datasets["val"], test=datasets["test"], state=state,
+                      summary=summary, fingerprint=digest, sample_lengths=seconds, transcripts=transcripts,
+                      files=files)
 
 
 def _lexicon_state(choice: str, train: list[str | None], val: list[str | None], vocabulary: Vocabulary,

@@ -19,8 +19,6 @@ from torchworks.errors import ConfigError
 from torchworks.attribution.values import rounded
 from torchworks.tasks.protocol import Explanation
 
-METHODS = ("saliency",)
-OPTIONS: tuple[str, ...] = ()
 
 
 def explain_clips(model: nn.Module, inputs: dict[str, torch.Tensor], ids: list[dict[str, Any]],

@@ -3,46 +3,55 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import torch
-from torch import nn
-from torch.nn import functional as F
+from typing import TYPE_CHECKING, Any
 
 from torchworks.tasks import register_task
-from torchworks.tasks.protocol import Evaluation, Explanation, ServingSpec, Task
+from torchworks.tasks.protocol import Evaluation, Explainable, Explanation, Exportable, Servable, ServingSpec, Task
 from torchworks.tasks.speech_recognition.config import SpeechRecognitionConfig
-from torchworks.tasks.speech_recognition.data import SpeechData, collate_frames, prepare_speech_data
-from torchworks.tasks.speech_recognition.explaining import METHODS as EXPLAIN_METHODS
-from torchworks.tasks.speech_recognition.explaining import OPTIONS as EXPLAIN_OPTIONS
-from torchworks.tasks.speech_recognition.models import build_acoustic_model, output_lengths
+
+if TYPE_CHECKING:  # the task's modules import torch; they load when a method needs them
+    import torch
+    from torch import nn
+
+    from torchworks.tasks.speech_recognition.data import SpeechData
 
 
 @register_task
-class SpeechRecognition(Task):
+class SpeechRecognition(Task, Explainable, Exportable, Servable):
     """Transcribe speech: commands, digits, call snippets; CTC over characters, greedy or beam decoding."""
 
     name = "speech-recognition"
     description = "Transcribe speech (digits, commands, LibriSpeech) with CTC models; WER and CER"
     config_class = SpeechRecognitionConfig
-    modes = ("train", "evaluate", "predict", "explain", "export", "benchmark", "serve")
     primary_metric = "wer"
     higher_is_better = False
     prediction_options = ("decoder", "beam_width", "lexicon")
-    explain_methods = EXPLAIN_METHODS
-    explain_options = EXPLAIN_OPTIONS
+    explain_methods = ("saliency",)
+    explain_options = ()
 
     def prepare_data(self, config: SpeechRecognitionConfig, state: dict[str, Any] | None = None) -> SpeechData:
+        from torchworks.tasks.speech_recognition.data import prepare_speech_data
+
         return prepare_speech_data(config, state)
 
-    def collate_fn(self):
-        return collate_frames
+    def collate_fn(self, *, labelled: bool):
+        from functools import partial
+
+        from torchworks.tasks.speech_recognition.data import collate_frames
+
+        return partial(collate_frames, labelled=labelled)
 
     def build_model(self, config: SpeechRecognitionConfig, state: dict[str, Any], *, for_training: bool) -> nn.Module:
+        from torchworks.tasks.speech_recognition.models import build_acoustic_model
+
         return build_acoustic_model(config.model, state["n_mels"], len(state["tokens"]), config.hidden,
                                     config.layers, config.heads, config.dropout, config.time_stride)
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor, state: dict[str, Any]) -> torch.Tensor:
+        from torch.nn import functional as F
+
+        from torchworks.tasks.speech_recognition.models import output_lengths
+
         # targets are zero-padded token ids (0 is the blank, never a target)
         return F.ctc_loss(outputs.float().transpose(0, 1), targets, output_lengths(outputs), (targets > 0).sum(dim=1),
                           blank=0, zero_infinity=True)
@@ -73,6 +82,8 @@ class SpeechRecognition(Task):
         return transcript_records(outputs, ids, state, state.get("decoder", "beam"), state.get("beam_width", 16))
 
     def example_input(self, state: dict[str, Any]) -> dict[str, torch.Tensor]:
+        import torch
+
         return {"features": torch.zeros(2, 50, state["n_mels"]), "lengths": torch.tensor([50, 30])}
 
     def dynamic_axes(self, state: dict[str, Any]) -> dict[str, dict[int, str]]:

@@ -39,9 +39,9 @@ class TokenDataset(Dataset):
         return tokens if self.targets is None else (tokens, self.targets[index])
 
 
-def collate_tokens(batch: list[Any]) -> Any:
-    """Pad a batch to its longest text: ``{"input_ids", "attention_mask"}`` (and stacked targets)."""
-    labelled = isinstance(batch[0], tuple)
+def collate_tokens(batch: list[Any], *, labelled: bool) -> Any:
+    """Pad a batch to its longest text: ``{"input_ids", "attention_mask"}``, and with ``labelled``
+    (items are ``(tokens, target)`` pairs) the stacked targets too."""
     sequences = [item[0] for item in batch] if labelled else batch
     longest = max(len(s) for s in sequences)
     ids = torch.zeros(len(sequences), longest, dtype=torch.long)
@@ -53,7 +53,7 @@ def collate_tokens(batch: list[Any]) -> Any:
     return (inputs, torch.stack([item[1] for item in batch])) if labelled else inputs
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TextData(PreparedData):
     """PreparedData plus the raw texts and label sets per split, for the baseline and the report."""
 
@@ -99,8 +99,8 @@ def prepare_text_data(config: TextClassificationConfig, state: dict[str, Any] | 
     texts = {s: [table.texts[i] for i in rows] for s, rows in parts.items()}
     label_sets = {s: [table.labels[i] for i in rows] for s, rows in parts.items()}
     summary = _summary(table, state, datasets, truncated, lengths, notes)
-    return TextData(datasets["train"], datasets["val"], datasets["test"], state, summary,
-                    _fingerprint(table, splits), texts=texts, label_sets=label_sets)
+    return TextData(train=datasets["train"], val=datasets["val"], test=datasets["test"], state=state,
+                    summary=summary, fingerprint=_fingerprint(table, splits), texts=texts, label_sets=label_sets)
 
 
 def _known_labels(table: TextTable, state: dict[str, Any] | None) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from torchmetrics.functional.classification import (
     multilabel_auroc,
@@ -15,35 +14,21 @@ from torchmetrics.functional.classification import (
     multilabel_recall,
 )
 
-from torchworks.metrics.classification import classification_metrics, confusion_matrix
-from torchworks.report.plots import bar_chart, confidence_histogram, confusion_matrix_figure
+from torchworks.families.classification import SHOWN_MISTAKES, Mistake, MistakeView
+from torchworks.metrics.classification import classification_metrics
+from torchworks.report.plots import bar_chart
 from torchworks.tasks.protocol import Evaluation
 
-SHOWN_MISTAKES = 25
 
+def mistaken_texts(texts: list[str]) -> MistakeView:
+    """A view of single-label mistakes as a table of the test texts the model got wrong."""
 
-def evaluate_texts(logits: torch.Tensor, targets: torch.Tensor, state: dict[str, Any], texts: list[str]) -> Evaluation:
-    """Metrics, figures and tables for the test split."""
-    if state["multi_label"]:
-        return _multi_label(logits, targets, state, texts)
-    return _single_label(logits, targets, state["labels"], texts)
+    def show(mistakes: list[Mistake]) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+        rows = [{"text": _short(texts[m.index]), "actual": m.actual, "predicted": m.predicted,
+                 "probability": m.confidence} for m in mistakes]
+        return {}, {"Misclassified test texts (most confident first)": rows}
 
-
-def _single_label(logits: torch.Tensor, targets: torch.Tensor, labels: list[str], texts: list[str]) -> Evaluation:
-    probabilities = logits.softmax(dim=1)
-    metrics = classification_metrics(probabilities, targets, labels)
-    confidence, predicted = probabilities.max(dim=1)
-    correct = (predicted == targets).numpy()
-    figures = {
-        "confusion_matrix": confusion_matrix_figure(confusion_matrix(probabilities, targets, len(labels)), labels),
-        "f1_by_class": bar_chart({n: v["f1"] for n, v in metrics["per_class"].items()}, "F1 by class (test)", "F1"),
-        "confidence": confidence_histogram(confidence.numpy(), correct),
-    }
-    wrong = np.flatnonzero(~correct)
-    wrong = wrong[np.argsort(-confidence.numpy()[wrong])][:SHOWN_MISTAKES]  # confident mistakes first
-    mistakes = [{"text": _short(texts[i]), "actual": labels[int(targets[i])], "predicted": labels[int(predicted[i])],
-                 "probability": round(float(confidence[i]), 3)} for i in wrong]
-    return Evaluation(metrics, figures, _tables(metrics, mistakes))
+    return show
 
 
 def text_metrics(probabilities: torch.Tensor, targets: torch.Tensor, state: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +59,9 @@ def text_metrics(probabilities: torch.Tensor, targets: torch.Tensor, state: dict
     }
 
 
-def _multi_label(logits: torch.Tensor, targets: torch.Tensor, state: dict[str, Any], texts: list[str]) -> Evaluation:
+def evaluate_multi_label(logits: torch.Tensor, targets: torch.Tensor, state: dict[str, Any],
+                         texts: list[str]) -> Evaluation:
+    """Metrics, F1 by label and the mistaken texts of a multi-label model on the test split."""
     labels, threshold, truth = state["labels"], state["threshold"], targets.long()
     probabilities = logits.sigmoid()
     metrics = text_metrics(probabilities, targets, state)

@@ -22,8 +22,6 @@ from torchworks.attribution.gradients import positional
 from torchworks.attribution.values import class_target, positive_int, rounded
 from torchworks.tasks.protocol import Explanation
 
-METHODS = ("integrated_gradients",)
-OPTIONS = ("steps",)
 DEFAULT_STEPS = 50
 _INPUTS = ["input_ids", "attention_mask"]
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from torchworks.console import say
 from torchworks.errors import DataError
+from torchworks.families.classification import top_k_scores
 from torchworks.tables import counted, decode_text
 from torchworks.tasks.records import LabelScore
 from torchworks.tasks.text_classification.data import TokenDataset
@@ -126,11 +127,8 @@ def prediction_records(logits: torch.Tensor, origins: list[dict[str, Any]], stat
     labels = state["labels"]
     multi = state["multi_label"]
     probabilities = logits.sigmoid() if multi else logits.softmax(dim=1)
-    top = probabilities.topk(min(top_k, len(labels)), dim=1)
     records = []
-    for row, origin in enumerate(origins):
-        best = [{"label": labels[int(c)], "probability": round(float(p), 6)}
-                for p, c in zip(top.values[row], top.indices[row])]
+    for row, (origin, best) in enumerate(zip(origins, top_k_scores(probabilities, labels, top_k))):
         every = {n: round(float(p), 6) for n, p in zip(labels, probabilities[row])}
         if multi:
             chosen = [labels[i] for i in torch.nonzero(probabilities[row] >= state["threshold"]).flatten().tolist()]

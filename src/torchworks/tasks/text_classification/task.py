@@ -3,36 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import torch
 from pydantic import StringConstraints
-from torch import nn
-from torch.nn import functional as F
 
 from torchworks.tasks import register_task
-from torchworks.tasks.protocol import Evaluation, Explanation, ServingSpec, Task
+from torchworks.tasks.protocol import Evaluator, Explainable, Explanation, Exportable, Servable, ServingSpec, Task
 from torchworks.tasks.text_classification.config import TextClassificationConfig
-from torchworks.tasks.text_classification.data import TextData, collate_tokens, prepare_text_data
-from torchworks.tasks.text_classification.explaining import METHODS as EXPLAIN_METHODS
-from torchworks.tasks.text_classification.explaining import OPTIONS as EXPLAIN_OPTIONS
+
+if TYPE_CHECKING:  # the task's modules import torch; they load when a method needs them
+    import torch
+    from torch import nn
+
+    from torchworks.tasks.text_classification.data import TextData
 
 # one text of a request: long enough for any ticket or review, short enough to refuse a pasted book
 ServedText = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
 
 
 @register_task
-class TextClassification(Task):
+class TextClassification(Task, Explainable, Exportable, Servable):
     """Route support tickets, score sentiment, detect intents: one label (or several) per text."""
 
     name = "text-classification"
     description = "Classify texts (tickets, reviews, intents): scratch models or a pretrained encoder"
     config_class = TextClassificationConfig
-    modes = ("train", "evaluate", "predict", "explain", "export", "benchmark", "serve")
     primary_metric = "macro_f1"
     prediction_options = ("threshold",)
-    explain_methods = EXPLAIN_METHODS
-    explain_options = EXPLAIN_OPTIONS
+    explain_methods = ("integrated_gradients",)
+    explain_options = ("steps",)
 
     def check_config(self, config: TextClassificationConfig) -> None:
         if config.pretrained:
@@ -41,10 +40,16 @@ class TextClassification(Task):
             locate_encoder(config.model)  # fails at once, before any data is read, when not on this machine
 
     def prepare_data(self, config: TextClassificationConfig, state: dict[str, Any] | None = None) -> TextData:
+        from torchworks.tasks.text_classification.data import prepare_text_data
+
         return prepare_text_data(config, state)
 
-    def collate_fn(self):
-        return collate_tokens
+    def collate_fn(self, *, labelled: bool):
+        from functools import partial
+
+        from torchworks.tasks.text_classification.data import collate_tokens
+
+        return partial(collate_tokens, labelled=labelled)
 
     def build_model(self, config: TextClassificationConfig, state: dict[str, Any], *, for_training: bool) -> nn.Module:
         n = len(state["labels"])
@@ -77,34 +82,25 @@ class TextClassification(Task):
         return []
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor, state: dict[str, Any]) -> torch.Tensor:
-        weights = state.get("class_weights")
-        weight = torch.as_tensor(weights, dtype=torch.float32, device=outputs.device) if weights else None
-        if state["multi_label"]:
-            return F.binary_cross_entropy_with_logits(outputs.float(), targets.float(), pos_weight=weight)
-        return F.cross_entropy(outputs.float(), targets, weight=weight)
+        from torchworks.families.classification import class_weighted_loss
+
+        return class_weighted_loss(outputs, targets, state)
 
     def validation_metrics(self, state: dict[str, Any]):
-        from torchmetrics import MetricCollection
-        from torchmetrics.classification import (
-            MulticlassAccuracy,
-            MulticlassF1Score,
-            MultilabelExactMatch,
-            MultilabelF1Score,
-        )
+        from torchworks.families.classification import validation_metrics
 
-        n = len(state["labels"])
-        if state["multi_label"]:
-            threshold = state["threshold"]
-            return MetricCollection({"accuracy": MultilabelExactMatch(n, threshold=threshold),
-                                     "macro_f1": MultilabelF1Score(n, threshold=threshold, average="macro")})
-        return MetricCollection({"accuracy": MulticlassAccuracy(n, average="micro"),
-                                 "macro_f1": MulticlassF1Score(n, average="macro")})
+        return validation_metrics(state)
 
-    def evaluate(self, outputs: torch.Tensor, targets: torch.Tensor, data: TextData,
-                 config: TextClassificationConfig) -> Evaluation:
-        from torchworks.tasks.text_classification.evaluation import evaluate_texts
+    def evaluator(self, data: TextData, config: TextClassificationConfig) -> Evaluator:
+        from torchworks.families.classification import ClassificationEvaluator
+        from torchworks.tasks.evaluators import CollectingEvaluator
+        from torchworks.tasks.text_classification.evaluation import evaluate_multi_label, mistaken_texts
 
-        return evaluate_texts(outputs, targets, data.state, data.texts["test"])
+        texts = data.texts["test"]
+        if data.state["multi_label"]:
+            return CollectingEvaluator(lambda outputs, targets: evaluate_multi_label(outputs, targets, data.state,
+                                                                                     texts))
+        return ClassificationEvaluator(data.state["labels"], show_mistakes=mistaken_texts(texts))
 
     def baselines(self, data: TextData, config: TextClassificationConfig) -> dict[str, dict[str, Any]]:
         from torchworks.tasks.text_classification.baseline import tfidf_baseline
@@ -123,7 +119,12 @@ class TextClassification(Task):
         return prediction_records(outputs, ids, state, top_k)
 
     def example_input(self, state: dict[str, Any]) -> dict[str, torch.Tensor]:
-        return collate_tokens([torch.tensor([state["pad_id"] + 1] * 6), torch.tensor([state["pad_id"] + 1] * 4)])
+        import torch
+
+        from torchworks.tasks.text_classification.data import collate_tokens
+
+        return collate_tokens([torch.tensor([state["pad_id"] + 1] * 6), torch.tensor([state["pad_id"] + 1] * 4)],
+                              labelled=False)
 
     def dynamic_axes(self, state: dict[str, Any]) -> dict[str, dict[int, str]]:
         return {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}}

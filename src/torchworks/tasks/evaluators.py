@@ -1,0 +1,52 @@
+"""Streaming test-set evaluation: the engine feeds a task's evaluator one batch at a time.
+
+The engine never holds every test output: it calls ``update(outputs, targets)`` per batch and
+``compute()`` once at the end. What the evaluator keeps between batches is the task's choice: metric
+states (a confusion matrix, running sums), a bounded sample for the report, or, for tasks whose
+metrics need every answer at once (per-series backtests), everything.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+from torchworks.tasks.values import Evaluation
+
+
+class Evaluator(ABC):
+    """Test-set metrics, figures and tables, built up batch by batch."""
+
+    @abstractmethod
+    def update(self, outputs: Any, targets: Any) -> None:
+        """Take one batch: the model's outputs (on the CPU, float) and the batch's targets."""
+
+    @abstractmethod
+    def compute(self) -> Evaluation:
+        """The evaluation of everything seen so far."""
+
+
+class CollectingEvaluator(Evaluator):
+    """Keeps every batch and evaluates them together at the end, with ``evaluate(outputs, targets)``.
+
+    For metrics that need all answers at once (backtests per series, corpus-level decoding). Outputs
+    are joined with :func:`torchworks.batches.join_batches`, so any output structure works.
+    """
+
+    def __init__(self, evaluate: Callable[[Any, Any], Evaluation]):
+        self._evaluate = evaluate
+        self._outputs: list[Any] = []
+        self._targets: list[Any] = []
+
+    def update(self, outputs: Any, targets: Any) -> None:
+        self._outputs.append(outputs)
+        if targets is not None:
+            self._targets.append(targets)
+
+    def compute(self) -> Evaluation:
+        from torchworks.batches import join_batches
+
+        outputs = join_batches(self._outputs) if self._outputs else None
+        targets = join_batches(self._targets) if self._targets else None
+        return self._evaluate(outputs, targets)

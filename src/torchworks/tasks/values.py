@@ -1,0 +1,118 @@
+"""The values that cross the task interface: prepared data, one step's result, an evaluation, an
+explanation, a serving description. Plain dataclasses, importable without torch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+    from matplotlib.figure import Figure
+    from torch.utils.data import Dataset
+
+
+@dataclass(kw_only=True)
+class PreparedData:
+    """Validated datasets for one run, plus the preprocessing state that goes into the bundle.
+
+    Attributes:
+        train: Training dataset; each item is what the task's labelled collate takes.
+        val: Validation dataset.
+        test: Test dataset, used by ``evaluate``.
+        state: JSON-serialisable preprocessing state (labels, normalisation, sizes). Stored in
+            ``bundle.json`` and handed back to the task at load time.
+        summary: Facts for the report (counts per split and class, skipped files).
+        fingerprint: A hash of the data the run saw, to notice when it changed.
+        sample_weights: Per-training-sample weights for a weighted sampler, or None to shuffle.
+        sample_lengths: Per-training-sample sizes (seconds of audio, tokens), or None. When given,
+            training batches group samples of similar size, so little of each batch is padding.
+    """
+
+    train: Dataset
+    val: Dataset
+    test: Dataset
+    state: dict[str, Any]
+    summary: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str = ""
+    sample_weights: Sequence[float] | None = None
+    sample_lengths: Sequence[float] | None = None
+
+
+@dataclass
+class StepOutput:
+    """What one training or validation step gives the engine.
+
+    Attributes:
+        loss: The scalar to minimise (training), or to log as ``val_loss`` (validation). A task
+            whose model gives no loss in evaluation (a detector) returns None there and monitors
+            another metric (``Task.monitor``).
+        outputs: The model's outputs for the batch, in whatever structure the task uses; the
+            validation metrics are updated with ``(outputs, targets)``.
+        targets: The batch's targets, in the task's structure.
+        logs: Extra scalars to log, by name (the parts of a composite loss).
+        batch_size: How many samples the batch holds (for weighting logged means).
+    """
+
+    loss: torch.Tensor | None
+    outputs: Any = None
+    targets: Any = None
+    logs: dict[str, Any] = field(default_factory=dict)
+    batch_size: int = 1
+
+
+@dataclass
+class Evaluation:
+    """What a task makes of model outputs on the test set.
+
+    Attributes:
+        metrics: Flat JSON-ready metrics; the task's ``primary_metric`` must be among them.
+        figures: Named matplotlib figures for ``plots/`` and the report.
+        tables: Named lists of row dicts shown as tables in the report.
+    """
+
+    metrics: dict[str, Any]
+    figures: dict[str, Figure] = field(default_factory=dict)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+@dataclass
+class Explanation:
+    """Why the model answered what it did for one input.
+
+    Attributes:
+        record: JSON-ready facts: ``input``, ``prediction``, ``method``, ``target`` and
+            ``attributions`` (whose shape is the task's: a pixel map, token scores, lag-by-feature
+            contributions, per-frame saliency). The same dict is what a REST answer carries.
+        figures: Named pictures of the attributions: matplotlib figures or PNG bytes.
+        html: An optional HTML fragment (highlighted tokens), shown with the figures.
+        summary: One line for a person: the prediction and what weighed most.
+    """
+
+    record: dict[str, Any]
+    figures: dict[str, Figure | bytes] = field(default_factory=dict)
+    html: str | None = None
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class ServingSpec:
+    """How the server and its web page take a task's inputs and describe its predictions.
+
+    Attributes:
+        input_kind: ``"image"``, ``"audio"``, ``"text"`` or ``"table"``: the widget the page shows.
+        file_types: Suffixes a request may upload (``".png"``); a task that takes only JSON has none.
+        json_item: The type of one element of a JSON request's ``inputs`` (validated, and shown in
+            the OpenAPI schema), or None when inputs are files (JSON then carries them base64-encoded).
+        record: The pydantic model of one prediction record.
+        example: One JSON input for the docs and the page, or None.
+        options: The ``prediction_options`` a request may set (none that names a local file).
+    """
+
+    input_kind: str
+    file_types: tuple[str, ...]
+    json_item: Any
+    record: type
+    example: Any = None
+    options: tuple[str, ...] = ()
