@@ -101,6 +101,18 @@ def resolve_config(
         raise _config_error(exc, merged) from None
 
 
+# What a person types, for the errors whose pydantic wording is about parsing
+_EXPECTED = {
+    "bool_parsing": "yes or no (or true/false, on/off, 1/0)",
+    "bool_type": "yes or no (or true/false, on/off, 1/0)",
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+}
+
+
 def _config_error(exc: ValidationError, given: dict[str, Any]) -> ConfigError:
     first = exc.errors()[0]
     key = ".".join(str(part) for part in first["loc"]) or "config"
@@ -111,7 +123,7 @@ def _config_error(exc: ValidationError, given: dict[str, Any]) -> ConfigError:
             got="nothing",
             hint=f"add {key}=VALUE (for data: a sample name from `torchworks data list` or a path)",
         )
-    expected = first["msg"]
+    expected = _EXPECTED.get(first["type"], first["msg"])
     ctx = first.get("ctx") or {}
     if "expected" in ctx:
         expected = f"one of {ctx['expected']}"
