@@ -84,15 +84,7 @@ def resolve_config(
     if config_file is not None:
         merged.update(read_yaml_config(config_file))
     merged.update(settings)
-    fields = config_class.model_fields
-    for key in merged:
-        if key not in fields:
-            raise ConfigError(
-                f"unknown setting '{key}'",
-                expected="one of the settings of this task",
-                got=key,
-                hint=did_you_mean(key, fields),
-            )
+    check_keys(config_class, merged)
     for key, value in (defaults or {}).items():
         merged.setdefault(key, value)
     try:
@@ -111,6 +103,19 @@ _EXPECTED = {
     "float_parsing": "a number",
     "float_type": "a number",
 }
+
+
+def check_keys(config_class: type[BaseModel], settings: dict[str, Any]) -> None:
+    """Refuse a key that is not a field of ``config_class``, with a did-you-mean hint."""
+    fields = config_class.model_fields
+    for key in settings:
+        if key not in fields:
+            raise ConfigError(
+                f"unknown setting '{key}'",
+                expected="one of the settings of this task",
+                got=key,
+                hint=did_you_mean(key, fields),
+            )
 
 
 def _config_error(exc: ValidationError, given: dict[str, Any]) -> ConfigError:
