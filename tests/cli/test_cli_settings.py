@@ -146,15 +146,16 @@ def _setting_line(out: str, name: str) -> str:
     return next(line for line in out.splitlines() if line.strip().startswith(f"{name}="))
 
 
-@pytest.mark.parametrize("position", ["after", "before"])
+@pytest.mark.parametrize("position", ["after", "before", "alone"])
 def test_train_help_lists_the_task_s_settings_with_defaults(cli, position):
-    arguments = ("image-classification", "--help") if position == "after" else ("--help",)
+    arguments = {"after": ("image-classification", "--help"), "before": ("--help", "image-classification"),
+                 "alone": ("--help",)}[position]
     out = _help(cli, "train", *arguments)
     assert "Usage:" in out
     epochs = _setting_line(out, "epochs")
     assert "epochs=10" in epochs and "Maximum number of training epochs." in epochs
     assert "adamw|adam|sgd" in _setting_line(out, "optimizer")
-    if position == "after":
+    if position != "alone":
         assert "Settings of image-classification" in out
         assert "model=resnet18" in out and "image_size=224" in out and "bad_files=skip" in out
     else:
@@ -173,6 +174,7 @@ def test_predict_and_explain_help_list_the_run_s_settings(run, cli, monkeypatch)
 
     out = _help(cli, "predict", str(run), "--help")
     assert "top_k=3" in out and "no prediction options" in out
+    assert _help(cli, "predict", "--help", str(run)) == out, "--help before or after the run"
     assert "top_k=3" in _help(cli, "predict", "--help")
     monkeypatch.setattr(ImageClassification, "prediction_options", ("dropout",))
     bundle_config = json.loads((run / "bundle.json").read_text())["config"]

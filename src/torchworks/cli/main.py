@@ -47,7 +47,7 @@ def train(
     """Train a model and write its bundle under runs/<task>/<name>. `torchworks train TASK --help`
     lists the task's settings."""
     if _wants_help([task, *(settings or [])]):
-        _print_help(ctx, _train_help(None if task == HELP else task))
+        _print_help(ctx, _train_help(_subject([task, *(settings or [])])))
         return
     from torchworks.config import parse_overrides
 
@@ -119,7 +119,7 @@ def predict(
     """Predict with a trained model; prints JSON lines or writes CSV/JSON. `torchworks predict RUN
     --help` lists the settings, with the run's prediction options."""
     if _wants_help([run, *(arguments or [])]):
-        _print_help(ctx, _predict_help(None if run == HELP else run))
+        _print_help(ctx, _predict_help(_subject([run, *(arguments or [])])))
         return
     from torchworks.config.modes import PredictSettings, mode_settings
     from torchworks.engine.predict import check_output_file, prediction_state
@@ -184,7 +184,7 @@ def explain(
     into a new folder (default: RUN/explanations/TIMESTAMP). `torchworks explain RUN --help` lists
     the run's methods and options."""
     if _wants_help([run, *(arguments or [])]):
-        _print_help(ctx, _explain_help(None if run == HELP else run))
+        _print_help(ctx, _explain_help(_subject([run, *(arguments or [])])))
         return
     from torchworks.config.modes import ExplainSettings, mode_settings
     from torchworks.console import say
@@ -257,6 +257,11 @@ def _split_settings(arguments: list[str], legacy: bool = False) -> tuple[list[st
 
 def _wants_help(arguments: list[str]) -> bool:
     return HELP in arguments
+
+
+def _subject(arguments: list[str]) -> str | None:
+    """The TASK or RUN a ``--help`` is about (it may come before or after it); None when none is given."""
+    return next((item for item in arguments if item != HELP and not _SETTING.match(item)), None)
 
 
 def _print_help(ctx: typer.Context, sections: list[tuple[str, list[str]]]) -> None:
