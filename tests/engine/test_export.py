@@ -67,7 +67,7 @@ def test_the_parity_gate_catches_a_broken_export(run, monkeypatch, cli):
 
     write_onnx = export_module.WRITERS["onnx"]
 
-    def broken(model, tensors, names, axes, path):
+    def broken(model, tensors, names, axes, outputs, path):
         class Negated(torch.nn.Module):
             def __init__(self, inner):
                 super().__init__()
@@ -76,7 +76,7 @@ def test_the_parity_gate_catches_a_broken_export(run, monkeypatch, cli):
             def forward(self, *inputs):
                 return -self.inner(*inputs)
 
-        write_onnx(Negated(model), tensors, names, axes, path)
+        write_onnx(Negated(model), tensors, names, axes, outputs, path)
 
     monkeypatch.setitem(export_module.WRITERS, "onnx-int8", broken)  # int8 skips the example-batch match
     code, out, err = cli("export", str(run), "format=onnx-int8")

@@ -30,20 +30,70 @@ app.add_typer(registry_app, name="registry")
 REGISTRY_HELP = "sqlite:///PATH.db (MLflow) or dir:PATH; default $TORCHWORKS_REGISTRY or sqlite:///runs/mlflow.db."
 
 SETTINGS_HELP = "Settings as key=value (epochs=10 model=resnet18 ...); config=run.yaml loads a file."
+# Modes whose settings are key=value arguments: unknown options and --help reach the command, which
+# prints help generated from its typed settings (and the task's or run's own).
+SETTINGS_CONTEXT = {"ignore_unknown_options": True, "help_option_names": []}
+HELP = "--help"
+SETTING_NOTE = ("An argument that starts with NAME= is a setting; a text input of that shape goes in a "
+                ".txt or .csv file instead.")
 
 
-@app.command(context_settings={"ignore_unknown_options": True})
+@app.command(context_settings=SETTINGS_CONTEXT)
 def train(
+    ctx: typer.Context,
     task: str = typer.Argument(..., help="Task name (see `torchworks tasks`)."),
     settings: Optional[list[str]] = typer.Argument(None, help=SETTINGS_HELP),
 ) -> None:
-    """Train a model and write its bundle under runs/<task>/<name>."""
+    """Train a model and write its bundle under runs/<task>/<name>. `torchworks train TASK --help`
+    lists the task's settings."""
+    if _wants_help([task, *(settings or [])]):
+        _print_help(ctx, _train_help(_subject([task, *(settings or [])])))
+        return
     from torchworks.config import parse_overrides
+
+    overrides = parse_overrides(settings or [])
+    _check_training(task, overrides)
     from torchworks.engine.train import train as run_training
 
-    result = run_training(task, parse_overrides(settings or []))
+    result = run_training(task, overrides)
     _print_metrics(result.metrics)
     typer.echo(f"bundle: {result.path}")
+
+
+def _check_training(task_name: str, overrides: dict) -> None:
+    """Settings, the task's own config check and the output folder, before Lightning or torch load.
+    A resumed run takes its stored settings; train checks those itself."""
+    from torchworks.config.loading import read_yaml_config
+    from torchworks.tasks import get_task
+
+    task = get_task(task_name)
+    given = {**(read_yaml_config(overrides["config"]) if "config" in overrides else {}), **overrides}
+    if str(given.get("resume", "")).strip().lower() in ("true", "1", "yes", "on"):
+        return
+    from torchworks.engine.runs import check_output_root
+    from torchworks.engine.settings import task_config
+
+    config = task_config(task, overrides)
+    task.check_config(config)
+    check_output_root(config.output)
+
+
+def _train_help(task_name: str | None) -> list[tuple[str, list[str]]]:
+    from torchworks.config.modes import settings_help
+    from torchworks.config.schema import TrainConfig
+
+    common = list(TrainConfig.model_fields)
+    if task_name is None:
+        return [("Settings of every task (key=value; config=FILE.yaml reads them from a file):",
+                 settings_help(TrainConfig)),
+                ("Each task adds its own: torchworks train TASK --help (tasks: torchworks tasks).", [])]
+    from torchworks.tasks import get_task
+
+    task = get_task(task_name)
+    own = [name for name in task.config_class.model_fields if name not in common]
+    return [(f"Settings of {task.name} (key=value; config=FILE.yaml reads them from a file):",
+             settings_help(task.config_class, names=own)),
+            ("Settings of every task:", settings_help(task.config_class, names=common))]
 
 
 @app.command()
@@ -56,24 +106,40 @@ def evaluate(run: Path = typer.Argument(..., help="A run folder, e.g. runs/image
     typer.echo(f"report: {result.path / 'report.html'}")
 
 
-@app.command(context_settings={"ignore_unknown_options": True})
+@app.command(context_settings=SETTINGS_CONTEXT)
 def predict(
-    run: Path = typer.Argument(..., help="A run folder."),
-    inputs: list[str] = typer.Argument(..., help="Files, folders, CSVs, or texts (for text models)."),
+    ctx: typer.Context,
+    run: str = typer.Argument(..., help="A run folder."),
+    arguments: Optional[list[str]] = typer.Argument(
+        None, help="Inputs (files, folders, CSVs, or texts for text models), then settings: top_k=5 and the "
+                   "run's prediction options (decoder=beam ...)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write predictions to .csv or .json."),
-    top_k: int = typer.Option(3, "--top-k", min=1, help="Classes listed per input."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --output file."),
 ) -> None:
-    """Predict with a trained model; prints JSON lines or writes CSV/JSON. A model's own
-    prediction settings are given as --key value (for example --decoder beam)."""
-    import json
+    """Predict with a trained model; prints JSON lines or writes CSV/JSON. `torchworks predict RUN
+    --help` lists the settings, with the run's prediction options."""
+    if _wants_help([run, *(arguments or [])]):
+        _print_help(ctx, _predict_help(_subject([run, *(arguments or [])])))
+        return
+    from torchworks.config.modes import PredictSettings, mode_settings
+    from torchworks.engine.predict import check_output_file, prediction_state
 
-    from torchworks.engine.predict import Predictor, check_output_file, write_predictions
+    inputs, settings = _split_settings(arguments or [], legacy=True)
+    bundle, task = _run_task(run)
+    chosen, options = mode_settings(PredictSettings, settings, mode="predict", extra=task.prediction_options)
+    prediction_state(task, bundle, options)  # their values, against the task's config
+    if not inputs:
+        from torchworks.errors import DataError
 
-    inputs, options = _split_options(inputs)
+        raise DataError("nothing to predict", expected="at least one input after the run folder",
+                        got="settings only" if settings else "no inputs", hint="torchworks predict RUN image.png")
     if output is not None:
         check_output_file(output, force)
-    records = Predictor(run).predict(inputs, top_k=top_k, options=options)
+    import json
+
+    from torchworks.engine.predict import Predictor, write_predictions
+
+    records = Predictor(run).predict(inputs, top_k=chosen.top_k, batch_size=chosen.batch_size, options=options)
     if output is None:
         for record in records:
             typer.echo(json.dumps(record))
@@ -82,39 +148,62 @@ def predict(
     typer.echo(f"predictions: {output} ({len(records)} rows)")
 
 
-def _split_options(arguments: list[str]) -> tuple[list[str], dict[str, str]]:
-    """``["a.wav", "--decoder", "beam", "--beam-width=32"]`` -> inputs and ``{"decoder": "beam", ...}``."""
-    inputs, options = [], {}
-    items = iter(arguments)
-    for item in items:
-        if not item.startswith("--") or len(item) == 2:
-            inputs.append(item)
-            continue
-        key, sep, value = item[2:].partition("=")
-        options[key.replace("-", "_")] = value if sep else next(items, "")
-    return inputs, options
+def _predict_help(run: str | None) -> list[tuple[str, list[str]]]:
+    from torchworks.config.modes import PredictSettings, settings_help
+
+    sections = [("Predict settings (key=value):", settings_help(PredictSettings))]
+    if run is None:
+        return [*sections, ("torchworks predict RUN --help adds the run's prediction options.", []),
+                (SETTING_NOTE, [])]
+    bundle, task = _run_task(run)
+    options = settings_help(task.config_class, names=task.prediction_options, values=bundle.config)
+    title = (f"Prediction options of this {task.name} run (current values):" if options
+             else f"This {task.name} run has no prediction options.")
+    return [*sections, (title, options), (SETTING_NOTE, [])]
 
 
-@app.command(context_settings={"ignore_unknown_options": True})
+def _run_task(run: str):
+    """The bundle at ``run`` and its task, read without loading the model (no torch)."""
+    from torchworks.bundle.io import read_bundle
+    from torchworks.tasks import get_task
+
+    bundle = read_bundle(run)
+    return bundle, get_task(bundle.task)
+
+
+@app.command(context_settings=SETTINGS_CONTEXT)
 def explain(
-    run: Path = typer.Argument(..., help="A run folder."),
-    arguments: list[str] = typer.Argument(..., help="Inputs (files, folders, CSVs, or texts for text models), "
-                                          "then settings: method=NAME target=LABEL output=DIR steps=N ..."),
+    ctx: typer.Context,
+    run: str = typer.Argument(..., help="A run folder."),
+    arguments: Optional[list[str]] = typer.Argument(
+        None, help="Inputs (files, folders, CSVs, or texts for text models), then settings: method=NAME "
+                   "target=LABEL output=DIR and the method's options (steps=N ...)."),
 ) -> None:
     """Explain a trained model's answers: heat maps over images, token scores, lag and covariate
     attributions, saliency over spectrograms. Writes PNGs, explanations.json and explanation.html
-    into a new folder (default: RUN/explanations/TIMESTAMP)."""
+    into a new folder (default: RUN/explanations/TIMESTAMP). `torchworks explain RUN --help` lists
+    the run's methods and options."""
+    if _wants_help([run, *(arguments or [])]):
+        _print_help(ctx, _explain_help(_subject([run, *(arguments or [])])))
+        return
+    from torchworks.config.modes import ExplainSettings, mode_settings
     from torchworks.console import say
-    from torchworks.engine.explain import explain as run_explain
+    from torchworks.engine.explain import check_output_folder, choose_method
+    from torchworks.errors import DataError
 
-    inputs, settings = _split_settings(arguments)
+    inputs, settings = _split_settings(arguments or [])
+    _, task = _run_task(run)
+    chosen, options = mode_settings(ExplainSettings, settings, mode="explain", extra=task.explain_options)
+    choose_method(task, chosen.method)
     if not inputs:
-        from torchworks.errors import DataError
-
         raise DataError("nothing to explain", expected="at least one input after the run folder",
                         got="settings only", hint="torchworks explain RUN image.png method=gradcam")
-    result = run_explain(run, inputs, method=settings.pop("method", None), target=settings.pop("target", None),
-                         output=settings.pop("output", None), options=settings)
+    if chosen.output is not None:
+        check_output_folder(chosen.output.expanduser())
+    from torchworks.engine.explain import explain as run_explain
+
+    result = run_explain(run, inputs, method=chosen.method, target=chosen.target, output=chosen.output,
+                         options=options)
     for record in result.records:
         shown = str(record.get("input", ""))
         figures = f" ({', '.join(record['figures'])})" if record.get("figures") else ""
@@ -123,16 +212,66 @@ def explain(
     typer.echo(f"explanations: {result.path}")
 
 
+def _explain_help(run: str | None) -> list[tuple[str, list[str]]]:
+    from torchworks.config.modes import ExplainSettings, settings_help
+
+    sections = [("Explain settings (key=value):", settings_help(ExplainSettings))]
+    if run is None:
+        return [*sections, ("torchworks explain RUN --help adds the run's methods and their options.", []),
+                (SETTING_NOTE, [])]
+    _, task = _run_task(run)
+    methods = ", ".join(task.explain_methods) or "none (this task cannot explain)"
+    options = ", ".join(f"{name}=..." for name in task.explain_options) or "none"
+    return [*sections, (f"Methods of {task.name} (the first is the default): {methods}", []),
+            (f"Options of its methods: {options}", []), (SETTING_NOTE, [])]
+
+
 _SETTING = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*=")
 
 
-def _split_settings(arguments: list[str]) -> tuple[list[str], dict[str, str]]:
+def _split_settings(arguments: list[str], legacy: bool = False) -> tuple[list[str], dict[str, str]]:
     """``["a.png", "method=saliency"]`` -> inputs and settings: an argument that starts with a
-    name and ``=`` is a setting (a text with such a start can go in a .txt file instead)."""
+    name and ``=`` is a setting (a text with such a start can go in a .txt file instead).
+
+    With ``legacy``, the old ``--key value`` / ``--key=value`` spelling is read as ``key=value``
+    with a one-line deprecation warning on stderr.
+    """
     from torchworks.config import parse_overrides
 
-    settings = [item for item in arguments if _SETTING.match(item)]
-    return [item for item in arguments if not _SETTING.match(item)], parse_overrides(settings)
+    inputs, settings = [], []
+    items = iter(arguments)
+    for item in items:
+        if legacy and item.startswith("--") and len(item) > 2:
+            key, sep, value = item[2:].partition("=")
+            value = value if sep else next(items, "")
+            setting = f"{key.replace('-', '_')}={value}"
+            typer.echo(f"warning: '{item}{'' if sep else ' ' + value}' is deprecated and will be removed in the next "
+                       f"release; write {setting}", err=True)
+            settings.append(setting)
+        elif _SETTING.match(item):
+            settings.append(item)
+        else:
+            inputs.append(item)
+    return inputs, parse_overrides(settings)
+
+
+def _wants_help(arguments: list[str]) -> bool:
+    return HELP in arguments
+
+
+def _subject(arguments: list[str]) -> str | None:
+    """The TASK or RUN a ``--help`` is about (it may come before or after it); None when none is given."""
+    return next((item for item in arguments if item != HELP and not _SETTING.match(item)), None)
+
+
+def _print_help(ctx: typer.Context, sections: list[tuple[str, list[str]]]) -> None:
+    """The command's usage and description, then each section of generated setting lines."""
+    typer.echo(ctx.get_help())
+    for title, lines in sections:
+        typer.echo("")
+        typer.echo(title)
+        for line in lines:
+            typer.echo(line)
 
 
 @app.command()
@@ -199,20 +338,24 @@ def serve(
     run_server(models, settings, announce=typer.echo, registry=registry)
 
 
-@app.command(context_settings={"ignore_unknown_options": True})
+@app.command(context_settings=SETTINGS_CONTEXT)
 def export(
-    run: Path = typer.Argument(..., help="A run folder."),
-    settings: Optional[list[str]] = typer.Argument(
-        None, help="format=onnx|torchscript|onnx-int8|torchscript-int8|int8|all (or a comma list); "
-                   "tolerance=0.01 (largest metric drop the parity gate accepts); threads=N."),
+    ctx: typer.Context,
+    run: str = typer.Argument(..., help="A run folder."),
+    settings: Optional[list[str]] = typer.Argument(None, help="format=onnx tolerance=0.01 threads=0 "
+                                                   "(see --help)."),
 ) -> None:
     """Export a trained model (ONNX, TorchScript, int8) into its bundle; each export is re-evaluated on the
     test split (parity gate) and recorded in bundle.json."""
+    from torchworks.config.modes import ExportSettings
+
+    if _wants_help([run, *(settings or [])]):
+        _print_help(ctx, _mode_help("Export settings", ExportSettings))
+        return
+    chosen = _run_settings(run, ExportSettings, "export", settings, "format")
     from torchworks.engine.export import export as run_export
 
-    options = _mode_settings("export", settings, ["format", "tolerance", "threads"])
-    tolerance, threads = _number(options, "tolerance", 0.01, float), _number(options, "threads", 0, int)
-    results = run_export(run, str(options.get("format", "onnx")), tolerance=tolerance, threads=threads,
+    results = run_export(run, chosen.format, tolerance=chosen.tolerance, threads=chosen.threads,
                          on_result=lambda result: typer.echo(f"export {result.describe()}"))
     failed = [result for result in results if not result.passed]
     if failed:
@@ -227,49 +370,44 @@ def export(
     typer.echo(f"exports: {results[-1].path.parent}")
 
 
-def _mode_settings(mode: str, settings: list[str] | None, known: list[str]) -> dict:
-    """``key=value`` settings of a mode that takes only ``known`` keys (did-you-mean on any other)."""
+def _run_settings(run: str, settings_class, mode: str, settings: list[str] | None, formats: str):
+    """A mode's ``key=value`` settings validated, its formats known and the run readable, before torch."""
+    from torchworks.bundle.exports import expand_formats
+    from torchworks.bundle.io import read_bundle
     from torchworks.config import parse_overrides
-    from torchworks.errors import ConfigError, did_you_mean
+    from torchworks.config.modes import mode_settings
 
-    options = parse_overrides(settings or [])
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise ConfigError(f"unknown {mode} setting '{unknown[0]}'", expected=" ".join(f"{k}=..." for k in known),
-                          got=unknown[0], hint=did_you_mean(unknown[0], known))
-    return options
+    chosen, _ = mode_settings(settings_class, parse_overrides(settings or []), mode=mode)
+    expand_formats(getattr(chosen, formats))
+    read_bundle(run)
+    return chosen
 
 
-def _number(options: dict, key: str, default, kind):
-    from torchworks.errors import ConfigError
+def _mode_help(title: str, settings_class) -> list[tuple[str, list[str]]]:
+    from torchworks.config.modes import settings_help
 
-    value = options.get(key, default)
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"'{key}' must be a number", expected=f"{key}={default}", got=repr(value),
-                          hint=f"for example {key}={default}") from None
+    return [(f"{title} (key=value; config=FILE.yaml reads them from a file):", settings_help(settings_class))]
 
 
-@app.command(context_settings={"ignore_unknown_options": True})
+@app.command(context_settings=SETTINGS_CONTEXT)
 def benchmark(
-    run: Path = typer.Argument(..., help="A run folder."),
-    settings: Optional[list[str]] = typer.Argument(
-        None, help="formats=all (or onnx,int8,...); threads=2; seconds=2 (per measurement); export=yes|no "
-                   "(export missing formats first)."),
+    ctx: typer.Context,
+    run: str = typer.Argument(..., help="A run folder."),
+    settings: Optional[list[str]] = typer.Argument(None, help="formats=all threads=2 seconds=2 export=true "
+                                                   "(see --help)."),
 ) -> None:
     """Latency (batch 1 and 32), throughput, size and test metric of the eager model against its exports."""
+    from torchworks.config.modes import BenchmarkSettings
+
+    if _wants_help([run, *(settings or [])]):
+        _print_help(ctx, _mode_help("Benchmark settings", BenchmarkSettings))
+        return
+    chosen = _run_settings(run, BenchmarkSettings, "benchmark", settings, "formats")
     from torchworks.engine.benchmark import benchmark as run_benchmark
     from torchworks.engine.benchmark import markdown_table
-    from torchworks.errors import ConfigError
 
-    options = _mode_settings("benchmark", settings, ["formats", "threads", "seconds", "export"])
-    make = str(options.get("export", "yes")).lower()
-    if make not in ("yes", "no", "true", "false"):
-        raise ConfigError("'export' must be yes or no", expected="export=yes or export=no", got=make,
-                          hint="export=no measures only the exports the run already has")
-    result = run_benchmark(run, formats=str(options.get("formats", "all")), threads=_number(options, "threads", 2, int),
-                           seconds=_number(options, "seconds", 2.0, float), make_exports=make in ("yes", "true"),
+    result = run_benchmark(run, formats=chosen.formats, threads=chosen.threads, seconds=chosen.seconds,
+                           make_exports=chosen.export,
                            on_row=lambda row: typer.echo(f"measured {row['format']}", err=True))
     typer.echo(markdown_table(result.rows, result.settings["metric"]))
     typer.echo(f"benchmark: {result.path} (and {result.path.with_suffix('.html').name})")

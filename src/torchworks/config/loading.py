@@ -84,8 +84,31 @@ def resolve_config(
     if config_file is not None:
         merged.update(read_yaml_config(config_file))
     merged.update(settings)
+    check_keys(config_class, merged)
+    for key, value in (defaults or {}).items():
+        merged.setdefault(key, value)
+    try:
+        return config_class.model_validate(merged)
+    except ValidationError as exc:
+        raise _config_error(exc, merged) from None
+
+
+# What a person types, for the errors whose pydantic wording is about parsing
+_EXPECTED = {
+    "bool_parsing": "yes or no (or true/false, on/off, 1/0)",
+    "bool_type": "yes or no (or true/false, on/off, 1/0)",
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+}
+
+
+def check_keys(config_class: type[BaseModel], settings: dict[str, Any]) -> None:
+    """Refuse a key that is not a field of ``config_class``, with a did-you-mean hint."""
     fields = config_class.model_fields
-    for key in merged:
+    for key in settings:
         if key not in fields:
             raise ConfigError(
                 f"unknown setting '{key}'",
@@ -93,12 +116,6 @@ def resolve_config(
                 got=key,
                 hint=did_you_mean(key, fields),
             )
-    for key, value in (defaults or {}).items():
-        merged.setdefault(key, value)
-    try:
-        return config_class.model_validate(merged)
-    except ValidationError as exc:
-        raise _config_error(exc, merged) from None
 
 
 def _config_error(exc: ValidationError, given: dict[str, Any]) -> ConfigError:
@@ -111,7 +128,7 @@ def _config_error(exc: ValidationError, given: dict[str, Any]) -> ConfigError:
             got="nothing",
             hint=f"add {key}=VALUE (for data: a sample name from `torchworks data list` or a path)",
         )
-    expected = first["msg"]
+    expected = _EXPECTED.get(first["type"], first["msg"])
     ctx = first.get("ctx") or {}
     if "expected" in ctx:
         expected = f"one of {ctx['expected']}"

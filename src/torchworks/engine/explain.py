@@ -139,7 +139,7 @@ def explain(run: str | Path, inputs: Sequence[Any] | Any, *, method: str | None 
     bundle, task, _, model = load_model(run)
     method = choose_method(task, method)
     check_options(task, options or {})
-    folder = _check_output(Path(output).expanduser()) if output is not None else None
+    folder = check_output_folder(Path(output).expanduser()) if output is not None else None
     explanations = explain_items(task, model, bundle.state, inputs, method=method, target=target,
                                  options=options, progress=progress)
     if not explanations:
@@ -148,7 +148,8 @@ def explain(run: str | Path, inputs: Sequence[Any] | Any, *, method: str | None 
     return ExplainResult(task.name, method, path, records)
 
 
-def _check_output(folder: Path) -> Path:
+def check_output_folder(folder: Path) -> Path:
+    """``folder`` when it can take the explanations (new, or empty); else an :class:`OutputError`."""
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise OutputError(f"'{folder}' already exists", expected="a new or empty folder for the explanations",
                           got="a file" if not folder.is_dir() else "a folder with files in it",

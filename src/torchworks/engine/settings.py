@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from torchworks.config.loading import read_yaml_config, resolve_config
+from torchworks.config.loading import check_keys, read_yaml_config, resolve_config
 from torchworks.config.schema import TrainConfig
 from torchworks.datasets import get_sample
 from torchworks.errors import ConfigError
@@ -14,9 +14,10 @@ from torchworks.tasks.protocol import Task
 def task_config(task: Task, settings: dict[str, Any]) -> TrainConfig:
     """Validate ``settings`` into the task's config. A sample dataset's defaults fill only the
     keys the user did not set; a sample of another task is a clear error."""
-    data = settings.get("data")
-    if data is None and "config" in settings:
-        data = read_yaml_config(settings["config"]).get("data")
+    given = {**(read_yaml_config(settings["config"]) if "config" in settings else {}), **settings}
+    given.pop("config", None)
+    check_keys(task.config_class, given)  # a mistyped key is refused before sample datasets load
+    data = given.get("data")
     defaults: dict[str, Any] = {}
     sample = get_sample(str(data)) if data is not None else None
     if sample is not None:

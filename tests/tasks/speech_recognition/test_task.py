@@ -29,10 +29,10 @@ def test_train_predict_and_evaluate(speech_manifest, tmp_path, cli):
     assert records[0]["input"] == str(clip) and isinstance(records[0]["transcript"], str)
     assert len(records) == 1 + 24 and records[0]["decoder"] == "beam"
 
-    code, out, err = cli("predict", str(result.path), str(clip), "--decoder", "greedy")
+    code, out, err = cli("predict", str(result.path), str(clip), "decoder=greedy")
     assert code == 0, err
     assert json.loads(out.splitlines()[0])["decoder"] == "greedy"
-    code, out, err = cli("predict", str(result.path), str(clip), "--decodr", "greedy")
+    code, out, err = cli("predict", str(result.path), str(clip), "decodr=greedy")
     assert code == 2 and "did you mean 'decoder'?" in err
     torchworks.evaluate(result.path)
 
