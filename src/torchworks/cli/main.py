@@ -180,6 +180,9 @@ def serve(
     insecure: bool = typer.Option(False, "--insecure", help="Allow a non-loopback bind without keys."),
     allowed_host: Optional[list[str]] = typer.Option(None, help="Extra Host header names to accept."),
     drain_s: float = typer.Option(30.0, help="Seconds in-flight requests get to finish on SIGTERM."),
+    drain_delay_s: float = typer.Option(1.0, "--drain-delay-s", help="On SIGTERM, seconds the server keeps "
+                                        "answering while /readyz says 503, before it stops accepting (set it to "
+                                        "the load balancer's probe period). A second SIGTERM or Ctrl-C skips it."),
     registry: Optional[str] = typer.Option(None, help=REGISTRY_HELP),
 ) -> None:
     """Serve models over HTTP: REST API with dynamic batching, Prometheus metrics, a web page at /ui."""
@@ -195,7 +198,8 @@ def serve(
         "max_batch": max_batch, "max_wait_ms": max_wait_ms, "queue_size": queue_size, "timeout_s": timeout_s,
         "max_body_mb": max_body_mb, "max_inputs": max_inputs,
         "max_explain_inputs": max_explain_inputs, "threads": threads, "api_keys": keys,
-        "insecure": insecure, "allowed_hosts": tuple(allowed_host or ()), "drain_s": drain_s})
+        "insecure": insecure, "allowed_hosts": tuple(allowed_host or ()), "drain_s": drain_s,
+        "drain_delay_s": drain_delay_s})
     run_server(models, settings, announce=typer.echo, registry=registry)
 
 

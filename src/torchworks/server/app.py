@@ -145,7 +145,8 @@ async def _observed(metrics: ServerMetrics, name: str, route: str, answer: Any) 
     started = time.perf_counter()
     status = 500
     try:
-        result = await answer()
+        with metrics.track_in_progress(name, route):
+            result = await answer()
         status = 200
         return result
     except TorchworksError as error:
