@@ -224,7 +224,7 @@ def _serve(task_name: str, context: dict) -> None:
     as multipart uploads, texts as JSON), answers typed by the task's record model."""
     from fastapi.testclient import TestClient
 
-    from torchworks.engine.serve import load_models
+    from torchworks.server.startup import load_models
     from torchworks.server.app import build_app
     from torchworks.server.settings import ServeSettings
 

@@ -1,4 +1,4 @@
-"""``torchworks serve`` as a real process on a loopback port (the serve mode in engine/serve.py):
+"""``torchworks serve`` as a real process on a loopback port (the serve mode in server/startup.py):
 start-up checks, raw HTTP abuse, saturation, slow clients and a graceful SIGTERM."""
 
 from __future__ import annotations

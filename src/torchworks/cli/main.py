@@ -187,7 +187,7 @@ def serve(
 ) -> None:
     """Serve models over HTTP: REST API with dynamic batching, Prometheus metrics, a web page at /ui."""
     from torchworks.config.loading import resolve_config
-    from torchworks.engine.serve import read_api_keys, serve as run_server
+    from torchworks.server.startup import read_api_keys, serve as run_server
     from torchworks.server.settings import ServeSettings
 
     keys = read_api_keys(api_key_file) if api_key_file else ()

@@ -266,6 +266,10 @@ def _add_error_handlers(app: FastAPI, metrics: ServerMetrics) -> None:
 
 
 def _version() -> str:
-    from torchworks import __version__
+    # the installed distribution's version: the package root sits above every layer and is not imported
+    from importlib import metadata
 
-    return __version__
+    try:
+        return metadata.version("torchworks")
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown"
