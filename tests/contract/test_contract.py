@@ -167,7 +167,7 @@ def _explain(task_name: str, context: dict) -> None:
     """Every declared method on the first predict input, through the loaded model (as the server
     would call it); then the default method through ``torchworks.explain``, which writes the files."""
     from torchworks.engine.explain import explain_items
-    from torchworks.engine.predict import load_model
+    from torchworks.engine.loading import load_model
 
     bundle, task, _, model = load_model(context["run"])
     assert task.explain_methods, f"{task_name} declares the explain mode but no explain method"
