@@ -358,7 +358,7 @@ def tasks() -> None:
 @data_app.command("list")
 def data_list() -> None:
     """List bundled sample datasets (use them as data=NAME)."""
-    from torchworks.datasets import list_samples
+    from torchworks.engine.catalog import list_samples
 
     for sample in list_samples():
         typer.echo(f"{sample.name:<14} {sample.task:<22} {sample.description} [{sample.source}]")
@@ -371,7 +371,7 @@ def data_make(
 ) -> None:
     """Generate a fresh copy of a sample dataset (for example more spoken digits)."""
     from torchworks.config import parse_overrides
-    from torchworks.datasets import make_dataset
+    from torchworks.engine.catalog import make_dataset
 
     typer.echo(f"dataset: {make_dataset(name, parse_overrides(settings or []))}")
 
