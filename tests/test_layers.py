@@ -2,7 +2,8 @@
 
 Every ``import`` in every module under ``src/torchworks`` counts, at module top or inside a function,
 absolute or relative. A module may import its own layer or any layer below it, never one above; a
-task package never imports another task package (what two tasks share moves down).
+task package never imports another task package (what two tasks share moves down); and no two modules
+import each other, directly or through others.
 """
 
 from __future__ import annotations
@@ -94,9 +95,32 @@ def layer_violations(root: Path, package: str = "torchworks") -> list[str]:
     return violations
 
 
+def import_cycles(root: Path, package: str = "torchworks") -> list[list[str]]:
+    """Groups of modules that import each other, directly or through others (each group sorted)."""
+    modules = module_names(root, package)
+    graph = {name: sorted({m for m in imported_modules(name, path, set(modules)) if m in modules and m != name})
+             for name, path in modules.items()}
+    reaches = {}
+    for start in graph:  # depth-first reachability; a few hundred modules
+        seen, stack = set(), list(graph[start])
+        while stack:
+            node = stack.pop()
+            if node not in seen:
+                seen.add(node)
+                stack.extend(graph[node])
+        reaches[start] = seen
+    groups = {tuple(sorted(n for n in graph if n in reaches[start] and start in reaches[n])) for start in graph}
+    return sorted(list(group) for group in groups if group)
+
+
 def test_the_layers_point_one_way() -> None:
     violations = layer_violations(SOURCE)
     assert not violations, "upward or cross-task imports:\n" + "\n".join(violations)
+
+
+def test_no_two_modules_import_each_other() -> None:
+    """Within a layer too, arrows run one way (``predict`` may use ``explain``, not the reverse as well)."""
+    assert import_cycles(SOURCE) == []
 
 
 def _write(root: Path, files: dict[str, str]) -> Path:
@@ -134,3 +158,14 @@ def test_relative_function_local_and_cross_task_imports_are_reported(tmp_path) -
         "torchworks.datasets -> torchworks.tasks.speech.audio (shared imports tasks)",
         "torchworks.tasks.text.samples -> torchworks.tasks.speech.audio (task text imports task speech)",
     ]
+
+
+def test_a_planted_cycle_is_reported(tmp_path) -> None:
+    root = _write(tmp_path / "torchworks", {
+        "__init__.py": "",
+        "engine/__init__.py": "",
+        "engine/predict.py": "def explain():\n    from torchworks.engine import explain\n",
+        "engine/explain.py": "from torchworks.engine.predict import load_model\n",
+        "engine/loading.py": "",
+    })
+    assert import_cycles(root) == [["torchworks.engine.explain", "torchworks.engine.predict"]]
