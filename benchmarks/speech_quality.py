@@ -36,7 +36,7 @@ import torch
 
 import torchworks
 from torchworks.config.loading import resolve_config
-from torchworks.datasets.spoken_digits import LANGUAGES, plan_spoken_digits, render_clip
+from torchworks.tasks.speech_recognition.spoken_digits import LANGUAGES, plan_spoken_digits, render_clip
 from torchworks.engine.outputs import collect_outputs
 from torchworks.engine.reproducibility import BucketBatchSampler
 from torchworks.tasks import get_task

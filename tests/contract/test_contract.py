@@ -109,7 +109,7 @@ def _explain(task_name: str, context: dict) -> None:
     """Every declared method on the first predict input, through the loaded model (as the server
     would call it); then the default method through ``torchworks.explain``, which writes the files."""
     from torchworks.engine.explain import explain_items
-    from torchworks.engine.predict import load_model
+    from torchworks.engine.loading import load_model
 
     bundle, task, _, model = load_model(context["run"])
     first = FIXTURES[task_name].predict_inputs(context["data"])[:1]
@@ -170,7 +170,7 @@ def _serve(task_name: str, context: dict) -> None:
     as multipart uploads, texts as JSON), answers typed by the task's record model."""
     from fastapi.testclient import TestClient
 
-    from torchworks.engine.serve import load_models
+    from torchworks.server.startup import load_models
     from torchworks.server.app import build_app
     from torchworks.server.settings import ServeSettings
 

@@ -10,7 +10,7 @@ import torch
 
 import torchworks
 from torchworks.engine.explain import explain_items
-from torchworks.engine.predict import load_model
+from torchworks.engine.loading import load_model
 from torchworks.errors import ConfigError, DataError, OutputError
 from torchworks.tasks.image_classification.task import ImageClassification
 

@@ -28,7 +28,7 @@ def _entry(run, fmt):
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_float_exports_match_eager_on_other_batch_sizes(run, fmt):
-    from torchworks.engine.predict import load_model
+    from torchworks.engine.loading import load_model
 
     [result] = export(run, fmt)
     entry = _entry(run, fmt)
@@ -63,7 +63,7 @@ def test_int8_exports_pass_the_gate_and_run(run):
 def test_the_parity_gate_catches_a_broken_export(run, monkeypatch, cli):
     """An export that runs and has the right shape but answers differently (negated logits: every
     class ranking reversed) is written, recorded as failed, and never served."""
-    from torchworks.engine.predict import load_model
+    from torchworks.engine.loading import load_model
 
     write_onnx = export_module.WRITERS["onnx"]
 
@@ -95,7 +95,7 @@ def test_the_parity_gate_catches_a_broken_export(run, monkeypatch, cli):
 
 def test_auto_serves_only_a_float_onnx_export_that_passed_its_gate(run):
     from torchworks.bundle.exports import record_export
-    from torchworks.engine.predict import load_model
+    from torchworks.engine.loading import load_model
 
     bundle, _, _, model = load_model(run)
     assert choose_runner("auto", bundle, model, threads=1).name == "onnx"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import torchworks
-from torchworks.engine.serve import load_models
+from torchworks.server.startup import load_models
 from torchworks.server.app import build_app
 from torchworks.server.settings import ServeSettings
 

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from torchworks.engine.explain import explain_items
-from torchworks.engine.predict import load_model
+from torchworks.engine.loading import load_model
 
 BASE_URL = "http://127.0.0.1:8080"
 

@@ -136,7 +136,7 @@ def test_a_key_is_never_written_to_the_log(image_run, server_process, tmp_path, 
 def test_a_keyed_server_may_listen_beyond_loopback(image_run, tmp_path):
     keys = tmp_path / "keys.txt"
     keys.write_text(KEY + "\n")
-    code = ("import sys\nfrom torchworks.engine.serve import check_bind\nfrom torchworks.server.settings import "
+    code = ("import sys\nfrom torchworks.server.startup import check_bind\nfrom torchworks.server.settings import "
             f"ServeSettings\ncheck_bind(ServeSettings(host='0.0.0.0', api_keys=({KEY!r},)))\n"
             "check_bind(ServeSettings(host='0.0.0.0', insecure=True))\nprint('ok')")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "ok"

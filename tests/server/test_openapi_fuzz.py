@@ -12,7 +12,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from starlette.testclient import TestClient
 
-from torchworks.engine.serve import load_models
+from torchworks.server.startup import load_models
 from torchworks.server.app import build_app
 from torchworks.server.settings import ServeSettings
 

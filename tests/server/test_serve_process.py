@@ -1,4 +1,4 @@
-"""``torchworks serve`` as a real process on a loopback port (the serve mode in engine/serve.py):
+"""``torchworks serve`` as a real process on a loopback port (the serve mode in server/startup.py):
 start-up checks, raw HTTP abuse, saturation, slow clients and a graceful SIGTERM."""
 
 from __future__ import annotations
@@ -28,6 +28,18 @@ def _slow(self, inputs):
     time.sleep({seconds})
     return _call(self, inputs)
 runners.EagerRunner.__call__ = _slow
+"""
+
+
+GATED_MODEL = """
+import os, time
+from torchworks.engine import runners
+_call = runners.EagerRunner.__call__
+def _gated(self, inputs):
+    while os.path.exists({gate!r}):
+        time.sleep(0.01)
+    return _call(self, inputs)
+runners.EagerRunner.__call__ = _gated
 """
 
 
@@ -198,25 +210,69 @@ def test_saturation_sheds_load_with_503_and_memory_stays_flat(image_run, server_
         assert 'torchworks_requests_total{code="503",model="shapes",route="predict"}' in metrics
 
 
-def test_sigterm_drains_in_flight_requests_and_exits_0(image_run, server_process, shapes_png):
-    """S12: 20 slow requests in flight, then SIGTERM: /readyz says 503 at once, all 20 get 200."""
-    arguments = [str(image_run), "--port", "0", "--backend", "eager", "--max-batch", "1"]
-    with server_process(arguments, prelude=SLOW_MODEL.format(seconds=0.1)) as (process, url):
+def _gauge(url: str, series: str) -> float:
+    """The value of one series in ``/metrics`` (0 when absent)."""
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def _wait_for(condition, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)
+
+
+IN_PROGRESS = 'torchworks_requests_in_progress{model="shapes",route="predict"}'
+QUEUE_DEPTH = 'torchworks_queue_depth{model="shapes"}'
+
+
+def test_sigterm_drains_in_flight_requests_and_exits_0(image_run, server_process, shapes_png, tmp_path):
+    """S12: 20 requests in flight, then SIGTERM: /readyz says 503 at once, the server still answers during the
+    drain delay, and every request in flight gets 200 before the process exits 0.
+
+    The model waits while a gate file exists, so the requests stay in flight however slow this machine is;
+    a second SIGTERM ends the delay (long here, so that no step races it)."""
+    gate = tmp_path / "hold"
+    arguments = [str(image_run), "--port", "0", "--backend", "eager", "--max-batch", "1", "--drain-delay-s", "600"]
+    with server_process(arguments, prelude=GATED_MODEL.format(gate=str(gate))) as (process, url):
+        gate.touch()
         files = {"file": ("c.png", shapes_png, "image/png")}
-        with concurrent.futures.ThreadPoolExecutor(20) as pool:
-            futures = [pool.submit(httpx.post, f"{url}/v1/models/shapes/predict", files=files, timeout=30)
-                       for _ in range(20)]
-            time.sleep(0.3)
-            os.kill(process.pid, signal.SIGTERM)
-            time.sleep(0.05)
-            try:
-                ready = httpx.get(f"{url}/readyz", timeout=2).status_code
-            except httpx.HTTPError:
-                ready = None  # the listener may already be closed: also not ready
-            statuses = [future.result().status_code for future in futures]
-        assert ready in (503, None)
+
+        def predict() -> int:
+            return httpx.post(f"{url}/v1/models/shapes/predict", files=files, timeout=120).status_code
+
+        try:
+            with concurrent.futures.ThreadPoolExecutor(21) as pool:
+                in_flight = [pool.submit(predict) for _ in range(20)]
+                _wait_for(lambda: _gauge(url, IN_PROGRESS) == 20 and _gauge(url, QUEUE_DEPTH) == 20,
+                          "20 requests in flight")
+                os.kill(process.pid, signal.SIGTERM)
+                _wait_for(lambda: httpx.get(f"{url}/readyz", timeout=10).status_code == 503, "/readyz to say 503")
+                assert httpx.get(f"{url}/readyz", timeout=10).json()["status"] == "draining"
+                assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200
+                late = pool.submit(predict)  # sent during the drain delay: accepted and answered
+                _wait_for(lambda: _gauge(url, IN_PROGRESS) == 21, "the late request to be in flight")
+                assert process.poll() is None
+                os.kill(process.pid, signal.SIGTERM)  # end the delay: the port closes, in-flight requests drain
+                gate.unlink()
+                statuses = [future.result() for future in in_flight]
+                assert late.result() == 200
+        finally:
+            gate.unlink(missing_ok=True)
         assert statuses == [200] * 20
-        assert process.wait(30) == 0
+        assert process.wait(60) == 0
+
+
+def test_the_drain_delay_ends_by_itself_and_the_process_exits_0(image_run, server_process):
+    """Without a second signal the server closes its port once the delay is over (never before), then exits 0."""
+    with server_process([str(image_run), "--port", "0", "--drain-delay-s", "1"]) as (process, url):
+        signalled = time.monotonic()
+        os.kill(process.pid, signal.SIGTERM)
+        assert process.wait(60) == 0
+        assert time.monotonic() - signalled >= 1.0
 
 
 def test_timeouts_answer_504_and_the_queue_recovers(image_run, server_process, shapes_png):

@@ -319,11 +319,14 @@ def serve(
     insecure: bool = typer.Option(False, "--insecure", help="Allow a non-loopback bind without keys."),
     allowed_host: Optional[list[str]] = typer.Option(None, help="Extra Host header names to accept."),
     drain_s: float = typer.Option(30.0, help="Seconds in-flight requests get to finish on SIGTERM."),
+    drain_delay_s: float = typer.Option(1.0, "--drain-delay-s", help="On SIGTERM, seconds the server keeps "
+                                        "answering while /readyz says 503, before it stops accepting (set it to "
+                                        "the load balancer's probe period). A second SIGTERM or Ctrl-C skips it."),
     registry: Optional[str] = typer.Option(None, help=REGISTRY_HELP),
 ) -> None:
     """Serve models over HTTP: REST API with dynamic batching, Prometheus metrics, a web page at /ui."""
     from torchworks.config.loading import resolve_config
-    from torchworks.engine.serve import read_api_keys, serve as run_server
+    from torchworks.server.startup import read_api_keys, serve as run_server
     from torchworks.server.settings import ServeSettings
 
     keys = read_api_keys(api_key_file) if api_key_file else ()
@@ -334,7 +337,8 @@ def serve(
         "max_batch": max_batch, "max_wait_ms": max_wait_ms, "queue_size": queue_size, "timeout_s": timeout_s,
         "max_body_mb": max_body_mb, "max_inputs": max_inputs,
         "max_explain_inputs": max_explain_inputs, "threads": threads, "api_keys": keys,
-        "insecure": insecure, "allowed_hosts": tuple(allowed_host or ()), "drain_s": drain_s})
+        "insecure": insecure, "allowed_hosts": tuple(allowed_host or ()), "drain_s": drain_s,
+        "drain_delay_s": drain_delay_s})
     run_server(models, settings, announce=typer.echo, registry=registry)
 
 
@@ -492,7 +496,7 @@ def tasks() -> None:
 @data_app.command("list")
 def data_list() -> None:
     """List bundled sample datasets (use them as data=NAME)."""
-    from torchworks.datasets import list_samples
+    from torchworks.engine.catalog import list_samples
 
     for sample in list_samples():
         typer.echo(f"{sample.name:<14} {sample.task:<22} {sample.description} [{sample.source}]")
@@ -505,7 +509,7 @@ def data_make(
 ) -> None:
     """Generate a fresh copy of a sample dataset (for example more spoken digits)."""
     from torchworks.config import parse_overrides
-    from torchworks.datasets import make_dataset
+    from torchworks.engine.catalog import make_dataset
 
     typer.echo(f"dataset: {make_dataset(name, parse_overrides(settings or []))}")
 

@@ -1,11 +1,17 @@
-"""Bundled sample datasets and generators, addressable by name (``data=digits``).
+"""Sample datasets and generators, addressable by name (``data=digits``): the shared plumbing.
 
-Each sample knows which task it is for, how to materialise itself on disk (once, atomically, in
-the torchworks data home) and which settings suit it (for example a small CNN for 8x8 digits).
+Each task registers its own samples (in ``tasks/<task>/samples.py``, imported with the task). A
+sample knows which task it is for, how to materialise itself on disk (once, atomically, in the
+torchworks data home) and which settings suit it (for example a small CNN for 8x8 digits).
+
+Nothing here imports a task: :func:`get_sample` and :func:`list_samples` see the samples of the
+tasks loaded so far, so callers that want every sample load the tasks first
+(``torchworks.tasks.load_builtin_tasks()``; ``torchworks.engine.catalog`` does).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,11 +29,20 @@ class SampleDataset:
     source: str
     materialize: Callable[[Path], Path]
     defaults: dict[str, Any] = field(default_factory=dict)
-    generator: Callable[..., Path] | None = None  # makes a fresh copy on demand: `torchworks data make`
+    # makes a fresh copy on demand (`torchworks data make`): a function, or "module:function" so that a
+    # generator with heavy imports loads only when it runs
+    generator: Callable[..., Path] | str | None = None
 
     def path(self) -> Path:
         """Materialise the dataset (once) and return where it lives."""
         return self.materialize(data_home() / self.name)
+
+    def generator_function(self) -> Callable[..., Path] | None:
+        """The generator, imported now when it was registered as ``"module:function"``."""
+        if isinstance(self.generator, str):
+            module, _, name = self.generator.partition(":")
+            return getattr(importlib.import_module(module), name)
+        return self.generator
 
 
 _SAMPLES: dict[str, SampleDataset] = {}
@@ -60,6 +75,14 @@ def materialize_once(target: Path, write: Callable[[Path], None]) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def packaged(package: str, name: str) -> Path:
+    """The path of the data file ``name`` shipped in the ``data/`` folder of ``package``
+    (``packaged("torchworks.tasks.text_classification", "tickets.csv")``)."""
+    from importlib import resources
+
+    return Path(str(resources.files(package).joinpath("data", name)))
+
+
 def register_sample(sample: SampleDataset) -> SampleDataset:
     """Make ``sample`` addressable by name."""
     _SAMPLES[sample.name] = sample
@@ -67,14 +90,13 @@ def register_sample(sample: SampleDataset) -> SampleDataset:
 
 
 def get_sample(name: str) -> SampleDataset | None:
-    """The sample called ``name``, or None when ``name`` is not a sample (so it is a path)."""
-    _load_builtin()
+    """The sample called ``name`` among those registered, or None when ``name`` is not a sample (so it is
+    a path)."""
     return _SAMPLES.get(name)
 
 
 def list_samples() -> list[SampleDataset]:
     """All registered samples, sorted by task then name."""
-    _load_builtin()
     return sorted(_SAMPLES.values(), key=lambda s: (s.task, s.name))
 
 
@@ -89,7 +111,8 @@ def make_dataset(name: str, settings: dict[str, str]) -> Path:
     if sample is None or sample.generator is None:
         raise ConfigError(f"no generator for '{name}'", expected="one of: " + ", ".join(makers), got=name,
                           hint=did_you_mean(name, makers))
-    parameters = inspect.signature(sample.generator).parameters
+    generator = sample.generator_function()
+    parameters = inspect.signature(generator).parameters
     arguments: dict[str, Any] = {}
     for key, text in settings.items():
         if key not in parameters:
@@ -104,11 +127,5 @@ def make_dataset(name: str, settings: dict[str, str]) -> Path:
     if "out" not in arguments:
         raise ConfigError(f"`torchworks data make {name}` needs out=FOLDER", expected="out=FOLDER", got="nothing",
                           hint=f"for example: torchworks data make {name} out=data/{name}")
-    return sample.generator(**arguments)
+    return generator(**arguments)
 
-
-def _load_builtin() -> None:
-    from torchworks.datasets import digits  # noqa: F401  (registers itself)
-    from torchworks.datasets import forecasting_samples  # noqa: F401  (registers itself)
-    from torchworks.datasets import spoken_digits  # noqa: F401  (registers itself)
-    from torchworks.datasets import text_samples  # noqa: F401  (registers itself)

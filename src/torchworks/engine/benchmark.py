@@ -52,7 +52,7 @@ def benchmark(run: str | Path, *, formats: str = "all", threads: int = 2, second
         ConfigError: Bad settings.
         BundleError: The bundle cannot be read.
     """
-    from torchworks.engine.predict import load_model
+    from torchworks.engine.loading import load_model
     from torchworks.engine.runners import EagerRunner, load_runner_file
     from torchworks.tasks import get_task
 

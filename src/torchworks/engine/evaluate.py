@@ -13,7 +13,7 @@ def evaluate(run: str | Path) -> RunResult:
     """Re-evaluate the bundle at ``run`` on its test split; rewrites metrics.json, plots, report."""
     from torchworks.engine.callbacks import quiet_lightning
     from torchworks.engine.outputs import evaluate_on_test, write_run_outputs
-    from torchworks.engine.predict import load_model
+    from torchworks.engine.loading import load_model
 
     started = time.perf_counter()
     quiet_lightning()

@@ -134,7 +134,7 @@ def explain(run: str | Path, inputs: Sequence[Any] | Any, *, method: str | None 
     Returns:
         Where the results are and their records (as in ``explanations.json``).
     """
-    from torchworks.engine.predict import load_model
+    from torchworks.engine.loading import load_model
 
     bundle, task, _, model = load_model(run)
     method = choose_method(task, method)

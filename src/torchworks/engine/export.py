@@ -44,7 +44,7 @@ from torchworks.bundle.exports import (
 )
 from torchworks.console import say
 from torchworks.engine.parity import DEFAULT_TOLERANCE, ParityGate
-from torchworks.engine.predict import load_model
+from torchworks.engine.loading import load_model
 from torchworks.engine.runners import load_runner_file
 from torchworks.errors import BundleError, ConfigError, TorchworksError
 

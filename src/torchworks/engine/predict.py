@@ -7,20 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from torchworks.bundle.io import Bundle
+from torchworks.engine.loading import load_model
 
-
-def load_model(run: str | Path):
-    """Read a bundle and rebuild its task, config and model (weights checked and loaded)."""
-    from torchworks.bundle.io import load_weights, read_bundle
-    from torchworks.tasks import get_task
-
-    bundle = read_bundle(run)
-    task = get_task(bundle.task)
-    config = task.config_class.model_validate(bundle.config)
-    model = task.build_model(config, bundle.state, for_training=False)
-    load_weights(bundle, model)
-    model.eval()
-    return bundle, task, config, model
+__all__ = ["Predictor", "load_model", "prediction_state"]  # load_model: engine/loading.py, kept importable here
 
 
 def prediction_state(task: Any, bundle: Bundle, options: dict[str, Any]) -> dict[str, Any]:

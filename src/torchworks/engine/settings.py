@@ -6,7 +6,7 @@ from typing import Any
 
 from torchworks.config.loading import check_keys, read_yaml_config, resolve_config
 from torchworks.config.schema import TrainConfig
-from torchworks.datasets import get_sample
+from torchworks.engine.catalog import get_sample
 from torchworks.errors import ConfigError
 from torchworks.tasks.protocol import Task
 

@@ -112,7 +112,7 @@ def _fit(task, model, data, config, run_dir: Path, checkpoint: Path | None, conf
 
     from torchworks.engine.callbacks import HistoryRecorder, TrainingProgressBar
     from torchworks.engine.checkpointing import SafeCheckpointIO
-    from torchworks.engine.devices import resolve_accelerator, resolve_precision
+    from torchworks.engine.devices import resolve_accelerator, resolve_precision, supported_precision
     from torchworks.engine.module import TaskDataModule, TaskModule
     from torchworks.engine.reproducibility import EpochSeeder
     from torchworks.engine.runs import CHECKPOINTS
@@ -138,6 +138,7 @@ def _fit(task, model, data, config, run_dir: Path, checkpoint: Path | None, conf
         callbacks.append(TrainingProgressBar())
     accelerator = resolve_accelerator(config.device)
     precision = resolve_precision(config.precision, accelerator)
+    precision = supported_precision(precision, accelerator, model, lambda: task.example_input(data.state))
     say(f"[dim]device={accelerator} precision={precision}[/dim]")
     logger = make_logger(task.name, run_dir, config.output, config_dict) if config.track else False
     trainer = pl.Trainer(

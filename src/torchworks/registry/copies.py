@@ -14,7 +14,7 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from torchworks.bundle.io import MANIFEST, load_weights, read_bundle
+from torchworks.bundle.io import MANIFEST
 from torchworks.errors import BundleError
 
 SKIPPED = frozenset({"checkpoints", "tracking.json"})
@@ -23,12 +23,9 @@ ARCHIVES = (".tar.gz", ".tgz", ".tar", ".zip")
 
 def check_bundle(run: Path) -> dict:
     """The manifest of a complete, untampered bundle (weights hashed and loaded into its model)."""
-    from torchworks.tasks import get_task
+    from torchworks.engine.loading import load_model
 
-    bundle = read_bundle(run)
-    task = get_task(bundle.task)
-    config = task.config_class.model_validate(bundle.config)
-    load_weights(bundle, task.build_model(config, bundle.state, for_training=False))
+    bundle, *_ = load_model(run)
     return bundle.manifest
 
 

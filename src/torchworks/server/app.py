@@ -145,7 +145,8 @@ async def _observed(metrics: ServerMetrics, name: str, route: str, answer: Any) 
     started = time.perf_counter()
     status = 500
     try:
-        result = await answer()
+        with metrics.track_in_progress(name, route):
+            result = await answer()
         status = 200
         return result
     except TorchworksError as error:
@@ -265,6 +266,10 @@ def _add_error_handlers(app: FastAPI, metrics: ServerMetrics) -> None:
 
 
 def _version() -> str:
-    from torchworks import __version__
+    # the installed distribution's version: the package root sits above every layer and is not imported
+    from importlib import metadata
 
-    return __version__
+    try:
+        return metadata.version("torchworks")
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown"

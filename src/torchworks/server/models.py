@@ -16,7 +16,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from torchworks.batches import join_batches
-from torchworks.engine.predict import load_model, prediction_state
+from torchworks.engine.loading import load_model
+from torchworks.engine.predict import prediction_state
 from torchworks.errors import BundleError, RequestError
 from torchworks.engine.runners import choose_runner
 from torchworks.server.batching import Batcher

@@ -32,6 +32,10 @@ class ServeSettings(BaseModel):
     insecure: bool = Field(False, description="Allow a non-loopback bind without API keys.")
     allowed_hosts: tuple[str, ...] = Field((), description="Extra Host header values accepted (DNS-rebinding guard).")
     drain_s: float = Field(30.0, ge=0, le=3600, description="Grace period for in-flight requests on SIGTERM.")
+    drain_delay_s: float = Field(1.0, ge=0, le=600, description="On SIGTERM, how long the server keeps accepting "
+                                 "and answering while /readyz already says 503, so that load balancers stop "
+                                 "sending before the port closes; set it to the readiness probe's period. A "
+                                 "second SIGTERM, or SIGINT (Ctrl-C), skips it.")
 
     def backend_of(self, model: str) -> str:
         return self.backends.get(model, self.backend)

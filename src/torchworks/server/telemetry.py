@@ -1,4 +1,5 @@
-"""Prometheus metrics of one server: requests by model, route and status, latency, batch sizes, queue depth.
+"""Prometheus metrics of one server: requests by model, route and status, requests in progress, latency,
+batch sizes, queue depth.
 
 Each app owns its registry, so two servers in one process (tests) never share counters. Unknown model
 names are counted as ``-`` so that a client cannot grow the label set without bound.
@@ -36,6 +37,9 @@ class ServerMetrics:
                                  ["model", "route"], buckets=LATENCY_BUCKETS, registry=self.registry)
         self.batch_size = Histogram("torchworks_batch_size", "Inputs per model call, by model.", ["model"],
                                     buckets=BATCH_BUCKETS, registry=self.registry)
+        self.in_progress = Gauge("torchworks_requests_in_progress", "Model requests accepted and not yet "
+                                 "answered (reading the body, queued or running), by model and route.",
+                                 ["model", "route"], registry=self.registry)
         self.queue_depth = Gauge("torchworks_queue_depth", "Requests waiting or running, by model.", ["model"],
                                  registry=self.registry)
         self.errors = Counter("torchworks_errors", "Error responses of any route, by HTTP status and error code.",
@@ -46,6 +50,10 @@ class ServerMetrics:
 
     def track_queue(self, model: str, depth: Callable[[], int]) -> None:
         self.queue_depth.labels(model).set_function(depth)
+
+    def track_in_progress(self, model: str, route: str = "predict"):
+        """A context manager that counts one model request in progress while it runs."""
+        return self.in_progress.labels(self.label(model), route).track_inprogress()
 
     def observe_request(self, model: str, status: int, seconds: float, route: str = "predict") -> None:
         label = self.label(model)

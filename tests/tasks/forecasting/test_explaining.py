@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from torchworks.engine.explain import explain_items
-from torchworks.engine.predict import load_model
+from torchworks.engine.loading import load_model
 from torchworks.errors import ConfigError
 
 

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import torchworks
-from torchworks.engine.serve import load_models
+from torchworks.server.startup import load_models
 from torchworks.server.app import build_app
 from torchworks.server.settings import ServeSettings
 

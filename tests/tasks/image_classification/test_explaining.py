@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import torchworks
-from torchworks.datasets import get_sample
+from torchworks.engine.catalog import get_sample
 from torchworks.engine.explain import explain_items
-from torchworks.engine.predict import load_model
+from torchworks.engine.loading import load_model
 from torchworks.errors import ConfigError
 
 

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from torchworks.engine.explain import explain_items
-from torchworks.engine.predict import load_model
+from torchworks.engine.loading import load_model
 from torchworks.errors import ConfigError
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from torchworks.engine.explain import explain_items
-from torchworks.engine.predict import load_model
+from torchworks.engine.loading import load_model
 from torchworks.errors import ConfigError
 from torchworks.tasks.text_classification.explaining import token_layer
 from torchworks.tasks.text_classification.models import build_scratch_model

@@ -2,7 +2,8 @@
 
 Everything that can be wrong is checked before the port opens: the bind is safe (a non-loopback
 address needs API keys unless ``--insecure``), every reference resolves, every bundle loads and
-its exports verify. SIGTERM turns ``/readyz`` to 503 at once, then lets in-flight requests finish
+its exports verify. SIGTERM turns ``/readyz`` to 503 at once, keeps answering for ``drain_delay_s``
+(load balancers take a probe period to notice), then closes the port and lets in-flight requests finish
 within ``drain_s`` before the process exits 0.
 """
 
@@ -103,7 +104,7 @@ def serve(references: list[str], settings: ServeSettings, announce: Callable[[st
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=settings.drain_s,
                             timeout_keep_alive=5, h11_max_incomplete_event_size=64 * 1024, access_log=False,
                             server_header=False)
-    server = _draining_server(config, app.state.readiness)
+    server = _draining_server(config, app.state.readiness, settings.drain_delay_s)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     announce(f"serving {', '.join(m.name for m in models)} at http://{host}:{port} (page: /ui, API: /docs)")
     server.run(sockets=[listener])
@@ -126,15 +127,37 @@ def _bind(settings: ServeSettings) -> socket.socket:
     return listener
 
 
-def _draining_server(config, readiness):
+def _draining_server(config, readiness, delay_s: float):
     """uvicorn's server, with ``/readyz`` turned to 503 the moment a shutdown signal arrives, and
-    exit code 0 once in-flight requests have drained."""
+    exit code 0 once in-flight requests have drained.
+
+    On SIGTERM the server first keeps accepting and answering for ``delay_s`` seconds while ``/readyz``
+    says 503: a load balancer notices at its next probe and stops sending, so no client meets a closed
+    port. Then uvicorn's graceful shutdown runs (the port closes, in-flight requests get ``drain_s``).
+    SIGINT (Ctrl-C) or a second SIGTERM skips what is left of the delay.
+    """
+    import signal
+    import threading
+
     import uvicorn
 
     class DrainingServer(uvicorn.Server):
+        delay: threading.Timer | None = None
+
         def handle_exit(self, sig, frame) -> None:
             readiness.set("draining", "the server is shutting down")
-            super().handle_exit(sig, frame)
+            if self.delay is None and sig == signal.SIGTERM and delay_s > 0:
+                # a timer thread, not the event loop: this runs inside a signal handler
+                self.delay = threading.Timer(delay_s, self.stop_accepting, args=(sig,))
+                self.delay.daemon = True
+                self.delay.start()
+                return
+            if self.delay is not None:
+                self.delay.cancel()
+            self.stop_accepting(sig)
+
+        def stop_accepting(self, sig) -> None:
+            super().handle_exit(sig, None)
             # a drained shutdown is a clean exit (0), not death by the signal uvicorn would re-raise
             self._captured_signals.clear()
 

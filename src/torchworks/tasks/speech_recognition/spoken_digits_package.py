@@ -1,7 +1,7 @@
 """Building the spoken-digits sample that ships inside the package: the clips of
-:func:`~torchworks.datasets.spoken_digits.make_spoken_digits`, encoded as Opus at the best quality
+:func:`~torchworks.tasks.speech_recognition.spoken_digits.make_spoken_digits`, encoded as Opus at the best quality
 that fits the size budget, zipped with their manifest. Maintainers run it when the sample changes,
-with ``build_packaged_sample(Path("src/torchworks/datasets/data/spoken_digits.zip"))``.
+with ``build_packaged_sample(Path("src/torchworks/tasks/speech_recognition/data/spoken_digits.zip"))``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from torchworks.datasets.spoken_digits import (
+from torchworks.tasks.speech_recognition.spoken_digits import (
     make_spoken_digits,
     plan_spoken_digits,
     run_parallel,

@@ -16,7 +16,6 @@ import io
 import os
 import shutil
 import subprocess
-import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from typing import BinaryIO, TypeVar
 
 import numpy as np
 
-from torchworks.datasets import SampleDataset, materialize_once, register_sample
+from torchworks.datasets import materialize_once
 from torchworks.errors import ConfigError, DataError, did_you_mean
 from torchworks.tasks.speech_recognition.audio import resample
 
@@ -40,7 +39,6 @@ VARIANTS = (
 )
 AUDIO_FORMATS = {"ogg": ("OGG", "OPUS"), "wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16")}
 MANIFEST_COLUMNS = ("path", "transcript", "voice", "speed", "pitch", "split")
-PACKAGED_ZIP = "spoken_digits.zip"
 
 ESPEAK = "espeak-ng"
 _INSTALL_HINT = "install it: apt-get install espeak-ng (Debian/Ubuntu) or brew install espeak-ng"
@@ -316,40 +314,3 @@ def run_parallel(jobs: Sequence[Callable[[], T]], description: str, progress: bo
                     future.cancel()
                 raise
     return [future.result() for future in futures]
-
-
-def materialize_spoken_digits(target: Path) -> Path:
-    """Extract the packaged sample into ``target`` once; a finished copy is marked by ``.complete``.
-
-    Returns:
-        ``target``, the folder holding ``manifest.csv`` and ``clips/``.
-    """
-    if (target / ".complete").exists():
-        return target
-    from torchworks.datasets.text_samples import packaged
-
-    archive = packaged(PACKAGED_ZIP)
-    if not archive.is_file():
-        raise DataError("the packaged spoken-digits sample is missing", expected=f"the file {archive}",
-                        got="no such file", hint="reinstall torchworks, or make a dataset with make_spoken_digits")
-
-    def write(folder: Path) -> None:
-        with zipfile.ZipFile(archive) as bundle:
-            bundle.extractall(folder)
-            clips = sum(1 for name in bundle.namelist() if name.startswith("clips/"))
-        (folder / ".complete").write_text(f"{clips} clips\n")
-
-    materialize_once(target, write)
-    return target
-
-
-SPOKEN_DIGITS = register_sample(
-    SampleDataset(
-        name="spoken-digits",
-        task="speech-recognition",
-        description="1,200 spoken digit sequences (1-7 digits), many espeak-ng voices, noise; test voices held out",
-        source="synthesised with espeak-ng, shipped as Opus; `torchworks data make spoken-digits` makes more",
-        materialize=materialize_spoken_digits,
-        generator=make_spoken_digits,
-    )
-)

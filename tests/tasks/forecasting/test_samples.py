@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from torchworks.datasets import data_home, get_sample, list_samples
+from torchworks.datasets import data_home
+from torchworks.engine.catalog import get_sample, list_samples
 from torchworks.tasks.forecasting.frames import load_series
 
 

@@ -1,17 +1,20 @@
 """Sample time series for the forecasting task, each written once as ``<name>/<name>.csv``.
 
 ``sunspots`` and ``co2`` are real data shipped with statsmodels; ``prices`` is generated here
-(geometric Brownian motion with a fixed seed), so it is the same on every machine.
+(geometric Brownian motion with a fixed seed), so it is the same on every machine. pandas loads only
+when a sample is written, so registering them costs nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from torchworks.datasets import SampleDataset, materialize_once, register_sample
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _write_once(target: Path, build: Callable[[], pd.DataFrame]) -> Path:
@@ -25,6 +28,7 @@ def _write_once(target: Path, build: Callable[[], pd.DataFrame]) -> Path:
 
 
 def _sunspots() -> pd.DataFrame:
+    import pandas as pd
     from statsmodels.datasets import sunspots
 
     data = sunspots.load_pandas().data
@@ -32,6 +36,7 @@ def _sunspots() -> pd.DataFrame:
 
 
 def _co2() -> pd.DataFrame:
+    import pandas as pd
     from statsmodels.datasets import co2
 
     data = co2.load_pandas().data  # weekly, indexed by date; 59 weeks have no value (kept empty)
@@ -41,6 +46,7 @@ def _co2() -> pd.DataFrame:
 def generate_prices(rows: int = 1500, seed: int = 7) -> pd.DataFrame:
     """Business-daily OHLC prices from geometric Brownian motion, with volume that rises with |return|."""
     import numpy as np
+    import pandas as pd
 
     rng = np.random.default_rng(seed)
     returns = rng.normal(0.0003, 0.015, rows)

@@ -1,4 +1,4 @@
-"""Sample text datasets for the text-classification task, shipped as data files in the package.
+"""Sample text datasets for the text-classification task, shipped as data files in this package.
 
 ``tickets`` is a support-ticket dataset written for torchworks: customer messages to an online
 shop in six classes (billing, shipping, account, technical, returns, product), short and long,
@@ -7,16 +7,7 @@ polite and angry, with typos and mixed topics, and a fixed test split in its ``s
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
-
-from torchworks.datasets import SampleDataset, register_sample
-
-
-def packaged(name: str) -> Path:
-    """The path of a data file shipped in ``torchworks/datasets/data``."""
-    return Path(str(resources.files("torchworks.datasets").joinpath("data", name)))
-
+from torchworks.datasets import SampleDataset, packaged, register_sample
 
 TICKETS = register_sample(
     SampleDataset(
@@ -25,6 +16,6 @@ TICKETS = register_sample(
         description="customer-support tickets, 6 classes (billing, shipping, account, technical, returns, "
         "product), own test split",
         source="written for torchworks (varied, realistic, not templated)",
-        materialize=lambda target: packaged("tickets.csv"),
+        materialize=lambda target: packaged(__package__, "tickets.csv"),
     )
 )

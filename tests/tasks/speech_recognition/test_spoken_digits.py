@@ -10,7 +10,8 @@ import pytest
 import soundfile as sf
 
 from torchworks.datasets import data_home
-from torchworks.datasets import spoken_digits as sd
+from torchworks.tasks.speech_recognition import spoken_digits as sd
+from torchworks.tasks.speech_recognition.samples import materialize_spoken_digits
 from torchworks.errors import ConfigError, DataError
 
 
@@ -107,7 +108,7 @@ def test_an_unknown_voice_is_reported():
 
 
 def test_the_packaged_sample_extracts_once_with_every_listed_clip():
-    target = sd.materialize_spoken_digits(data_home() / "spoken-digits")
+    target = materialize_spoken_digits(data_home() / "spoken-digits")
     manifest = _manifest(target)
     assert len(manifest) >= 1000 and set(manifest["split"]) == {"train", "val", "test"}
     assert all((target / path).is_file() for path in manifest["path"])
@@ -115,5 +116,5 @@ def test_the_packaged_sample_extracts_once_with_every_listed_clip():
     audio, rate = sf.read(target / manifest["path"].iloc[0], dtype="float32")
     assert rate == 16000 and len(audio) > rate // 4
     finished = (target / ".complete").stat().st_mtime_ns
-    assert sd.materialize_spoken_digits(target) == target
+    assert materialize_spoken_digits(target) == target
     assert (target / ".complete").stat().st_mtime_ns == finished  # extracted once, not again

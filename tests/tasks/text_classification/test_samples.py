@@ -6,7 +6,7 @@ from collections import Counter
 
 import pandas as pd
 
-from torchworks.datasets import get_sample
+from torchworks.engine.catalog import get_sample
 
 CLASSES = {"billing", "shipping", "account", "technical", "returns", "product"}
 
