@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
-_spec = importlib.util.spec_from_file_location("toy_task", Path(__file__).with_name("toy_task.py"))
-toy_task = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(toy_task)  # registers the task and its sample
+
+def _load_toy_task():
+    """The toy task's module, executed once per session (executing it registers the task and its sample)."""
+    if "toy_task" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("toy_task", Path(__file__).with_name("toy_task.py"))
+        sys.modules["toy_task"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules["toy_task"])
+    return sys.modules["toy_task"]
+
+
+toy_task = _load_toy_task()
 
 TASK = "toy-points"
 SETTINGS = {"hidden": 8, "lr": 0.03}
