@@ -73,7 +73,7 @@ def test_a_corrupt_input_exits_2_naming_the_file_and_writes_nothing(image_run, t
     run = _copy(image_run, tmp_path)
     broken = tmp_path / "scan.png"
     broken.write_bytes(b"not an image at all")
-    code, out, err = cli("explain", str(run), str(broken), f"output={tmp_path / 'out'}")
+    code, out, err = cli("explain", str(run), str(broken), "--output", str(tmp_path / "out"))
     assert code == 2 and not out and "scan.png" in err
     assert not (run / "explanations").exists() and not (tmp_path / "out").exists()
 
@@ -82,8 +82,10 @@ def test_a_non_empty_output_folder_and_settings_without_inputs_are_refused(image
     run = _copy(image_run, tmp_path)
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
-    code, _, err = cli("explain", str(run), str(shapes_dir / "circle" / "000.png"), f"output={tmp_path / 'mine'}")
+    code, _, err = cli("explain", str(run), str(shapes_dir / "circle" / "000.png"), "--output", str(tmp_path / "mine"))
     assert code == 2 and "already exists" in err
+    code, _, err = cli("explain", str(run), str(shapes_dir / "circle" / "000.png"), f"output={tmp_path / 'mine'}")
+    assert code == 2 and "already exists" in err and "'output=" in err and "is deprecated" in err
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
     code, _, err = cli("explain", str(run), "method=saliency")
     assert code == 2 and "nothing to explain" in err

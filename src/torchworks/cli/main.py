@@ -177,7 +177,9 @@ def explain(
     run: str = typer.Argument(..., help="A run folder."),
     arguments: Optional[list[str]] = typer.Argument(
         None, help="Inputs (files, folders, CSVs, or texts for text models), then settings: method=NAME "
-                   "target=LABEL output=DIR and the method's options (steps=N ...)."),
+                   "target=LABEL and the method's options (steps=N ...)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="A new or empty folder for the results "
+                                          "(default: RUN/explanations/TIMESTAMP)."),
 ) -> None:
     """Explain a trained model's answers: heat maps over images, token scores, lag and covariate
     attributions, saliency over spectrograms. Writes PNGs, explanations.json and explanation.html
@@ -199,11 +201,14 @@ def explain(
         raise DataError("nothing to explain", expected="at least one input after the run folder",
                         got="settings only", hint="torchworks explain RUN image.png method=gradcam")
     if chosen.output is not None:
-        check_output_folder(chosen.output.expanduser())
+        typer.echo(f"warning: 'output={chosen.output}' is deprecated and will be removed in the next release; "
+                   f"write --output {chosen.output}", err=True)
+    folder = output or chosen.output
+    if folder is not None:
+        check_output_folder(folder.expanduser())
     from torchworks.engine.explain import explain as run_explain
 
-    result = run_explain(run, inputs, method=chosen.method, target=chosen.target, output=chosen.output,
-                         options=options)
+    result = run_explain(run, inputs, method=chosen.method, target=chosen.target, output=folder, options=options)
     for record in result.records:
         shown = str(record.get("input", ""))
         figures = f" ({', '.join(record['figures'])})" if record.get("figures") else ""

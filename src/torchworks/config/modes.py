@@ -59,8 +59,8 @@ class ExplainSettings(ModeSettings):
     method: str | None = Field(None, description="Explain method; default: the task's first.")
     target: str | None = Field(None, description="What to explain (a class label, a forecast step, a "
                                "transcript); default: the prediction.")
-    output: Path | None = Field(None, description="New or empty folder for the results; default: "
-                                "RUN/explanations/TIMESTAMP.")
+    output: Path | None = Field(None, description="Deprecated: use the --output flag (a new or empty folder "
+                                "for the results; default: RUN/explanations/TIMESTAMP).")
 
 
 def mode_settings(settings_class: type[ModeSettings], settings: Mapping[str, Any], *, mode: str,
