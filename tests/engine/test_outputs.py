@@ -6,8 +6,8 @@ import torch
 
 from torchworks.config.schema import TrainConfig
 from torchworks.engine.outputs import collect_outputs, evaluate_on_test
-from torchworks.tasks.evaluators import Evaluator
-from torchworks.tasks.values import Evaluation, PreparedData
+from torchworks.evaluation import Evaluation, Evaluator
+from torchworks.tasks.values import PreparedData
 
 
 class _Echo(torch.nn.Module):

@@ -23,7 +23,7 @@ from torchworks.config.schema import TrainConfig
 from torchworks.datasets import SampleDataset, materialize_once, register_sample
 from torchworks.errors import DataError
 from torchworks.tasks import register_task
-from torchworks.tasks.evaluators import Evaluator
+from torchworks.evaluation import Evaluator
 from torchworks.tasks.protocol import (
     Evaluation,
     Explainable,

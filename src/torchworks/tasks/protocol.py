@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from torchworks.config.schema import TrainConfig
+from torchworks.evaluation import CollectingEvaluator, Evaluation, Evaluator
 from torchworks.tasks.capabilities import Explainable, Exportable, Servable, modes_of
-from torchworks.tasks.evaluators import CollectingEvaluator, Evaluator
-from torchworks.tasks.values import Evaluation, Explanation, PreparedData, ServingSpec, StepOutput
+from torchworks.tasks.values import Explanation, PreparedData, ServingSpec, StepOutput
 
 if TYPE_CHECKING:  # heavy imports only for type checkers; the CLI must start fast
     import torch
@@ -122,7 +122,7 @@ class Task(ABC):
 
     # ------------------------------------------------------------ evaluation
     def evaluator(self, data: PreparedData, config: TrainConfig) -> Evaluator:
-        """A fresh streaming evaluator of the test split (see :mod:`torchworks.tasks.evaluators`).
+        """A fresh streaming evaluator of the test split (see :mod:`torchworks.evaluation`).
 
         The default keeps every batch and calls :meth:`evaluate` once at the end; override this to
         keep only metric states when test sets are large.

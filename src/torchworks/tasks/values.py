@@ -1,5 +1,6 @@
-"""The values that cross the task interface: prepared data, one step's result, an evaluation, an
-explanation, a serving description. Plain dataclasses, importable without torch."""
+"""The values that cross the task interface: prepared data, one step's result, an explanation, a
+serving description (an evaluation is in :mod:`torchworks.evaluation`). Plain dataclasses,
+importable without torch."""
 
 from __future__ import annotations
 
@@ -60,21 +61,6 @@ class StepOutput:
     targets: Any = None
     logs: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 1
-
-
-@dataclass
-class Evaluation:
-    """What a task makes of model outputs on the test set.
-
-    Attributes:
-        metrics: Flat JSON-ready metrics; the task's ``primary_metric`` must be among them.
-        figures: Named matplotlib figures for ``plots/`` and the report.
-        tables: Named lists of row dicts shown as tables in the report.
-    """
-
-    metrics: dict[str, Any]
-    figures: dict[str, Figure] = field(default_factory=dict)
-    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from torchworks.tasks.families.classification import ClassificationEvaluator
+from torchworks.families.classification import ClassificationEvaluator
 from torchworks.tasks.text_classification.evaluation import evaluate_multi_label, mistaken_texts
 
 SINGLE = {"labels": ["a", "b", "c"], "multi_label": False, "threshold": 0.5}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from torchworks.tasks.families.classification import Mistake, MistakeView
+from torchworks.families.classification import Mistake, MistakeView
 
 
 def misclassified_grid(dataset: Any) -> MistakeView:

@@ -47,7 +47,7 @@ class ImageClassification(Task, Explainable, Exportable, Servable):
         return build_classifier(config.model, len(state["labels"]), state["channels"], config.dropout, initial)
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor, state: dict[str, Any]) -> torch.Tensor:
-        from torchworks.tasks.families.classification import class_weighted_loss
+        from torchworks.families.classification import class_weighted_loss
 
         return class_weighted_loss(outputs, targets, state)
 
@@ -57,12 +57,12 @@ class ImageClassification(Task, Explainable, Exportable, Servable):
         return [BackboneFreezer(config.unfreeze_at)] if config.freeze == "backbone" else []
 
     def validation_metrics(self, state: dict[str, Any]):
-        from torchworks.tasks.families.classification import validation_metrics
+        from torchworks.families.classification import validation_metrics
 
         return validation_metrics(state)
 
     def evaluator(self, data: PreparedData, config: ImageClassificationConfig):
-        from torchworks.tasks.families.classification import ClassificationEvaluator
+        from torchworks.families.classification import ClassificationEvaluator
         from torchworks.tasks.image_classification.evaluation import misclassified_grid
 
         return ClassificationEvaluator(data.state["labels"], config.positive, misclassified_grid(data.test))
@@ -98,7 +98,7 @@ class ImageClassification(Task, Explainable, Exportable, Servable):
 
     def format_predictions(self, outputs: torch.Tensor, ids: list[str], state: dict[str, Any],
                            top_k: int) -> list[dict[str, Any]]:
-        from torchworks.tasks.families.classification import class_records
+        from torchworks.families.classification import class_records
 
         return class_records(outputs, ids, state["labels"], top_k)
 

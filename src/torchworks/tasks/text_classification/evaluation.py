@@ -14,7 +14,7 @@ from torchmetrics.functional.classification import (
     multilabel_recall,
 )
 
-from torchworks.tasks.families.classification import SHOWN_MISTAKES, Mistake, MistakeView
+from torchworks.families.classification import SHOWN_MISTAKES, Mistake, MistakeView
 from torchworks.metrics.classification import classification_metrics
 from torchworks.report.plots import bar_chart
 from torchworks.tasks.protocol import Evaluation

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from torchworks.console import say
 from torchworks.errors import DataError
-from torchworks.tasks.families.classification import top_k_scores
+from torchworks.families.classification import top_k_scores
 from torchworks.tables import counted, decode_text
 from torchworks.tasks.records import LabelScore
 from torchworks.tasks.text_classification.data import TokenDataset

@@ -82,18 +82,18 @@ class TextClassification(Task, Explainable, Exportable, Servable):
         return []
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor, state: dict[str, Any]) -> torch.Tensor:
-        from torchworks.tasks.families.classification import class_weighted_loss
+        from torchworks.families.classification import class_weighted_loss
 
         return class_weighted_loss(outputs, targets, state)
 
     def validation_metrics(self, state: dict[str, Any]):
-        from torchworks.tasks.families.classification import validation_metrics
+        from torchworks.families.classification import validation_metrics
 
         return validation_metrics(state)
 
     def evaluator(self, data: TextData, config: TextClassificationConfig) -> Evaluator:
-        from torchworks.tasks.families.classification import ClassificationEvaluator
-        from torchworks.tasks.evaluators import CollectingEvaluator
+        from torchworks.families.classification import ClassificationEvaluator
+        from torchworks.evaluation import CollectingEvaluator
         from torchworks.tasks.text_classification.evaluation import evaluate_multi_label, mistaken_texts
 
         texts = data.texts["test"]

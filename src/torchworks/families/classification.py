@@ -15,8 +15,7 @@ from typing import Any
 
 import torch
 
-from torchworks.tasks.evaluators import Evaluator
-from torchworks.tasks.values import Evaluation
+from torchworks.evaluation import Evaluation, Evaluator
 
 SHOWN_MISTAKES = 24
 

@@ -1,4 +1,5 @@
-"""Streaming test-set evaluation: the engine feeds a task's evaluator one batch at a time.
+"""Test-set evaluation: what a task makes of a model's test outputs (:class:`Evaluation`), built up
+by a streaming :class:`Evaluator` that the engine feeds one batch at a time.
 
 The engine never holds every test output: it calls ``update(outputs, targets)`` per batch and
 ``compute()`` once at the end. What the evaluator keeps between batches is the task's choice: metric
@@ -10,9 +11,26 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from torchworks.tasks.values import Evaluation
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+@dataclass
+class Evaluation:
+    """What a task makes of model outputs on the test set.
+
+    Attributes:
+        metrics: Flat JSON-ready metrics; the task's ``primary_metric`` must be among them.
+        figures: Named matplotlib figures for ``plots/`` and the report.
+        tables: Named lists of row dicts shown as tables in the report.
+    """
+
+    metrics: dict[str, Any]
+    figures: dict[str, Figure] = field(default_factory=dict)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class Evaluator(ABC):

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from torchworks.tasks.families.classification import (
+from torchworks.families.classification import (
     SHOWN_MISTAKES,
     ClassificationEvaluator,
     class_records,
