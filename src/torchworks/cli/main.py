@@ -6,13 +6,15 @@ A :class:`~torchworks.errors.TorchworksError` is printed as one line and exits w
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from torchworks.cli.arguments import SETTINGS_CONTEXT, print_help, run_task, split_settings, subject, wants_help
+from torchworks.cli.help import explain_help, mode_help, predict_help, train_help
+from torchworks.cli.registry import REGISTRY_HELP, registry_app
 from torchworks.errors import EXIT_USER_ERROR, TorchworksError
 
 app = typer.Typer(
@@ -25,17 +27,9 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Bundled sample datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-registry_app = typer.Typer(help="Versioned models with aliases (production, staging...).", no_args_is_help=True)
 app.add_typer(registry_app, name="registry")
-REGISTRY_HELP = "sqlite:///PATH.db (MLflow) or dir:PATH; default $TORCHWORKS_REGISTRY or sqlite:///runs/mlflow.db."
 
 SETTINGS_HELP = "Settings as key=value (epochs=10 model=resnet18 ...); config=run.yaml loads a file."
-# Modes whose settings are key=value arguments: unknown options and --help reach the command, which
-# prints help generated from its typed settings (and the task's or run's own).
-SETTINGS_CONTEXT = {"ignore_unknown_options": True, "help_option_names": []}
-HELP = "--help"
-SETTING_NOTE = ("An argument that starts with NAME= is a setting; a text input of that shape goes in a "
-                ".txt or .csv file instead.")
 
 
 @app.command(context_settings=SETTINGS_CONTEXT)
@@ -46,8 +40,8 @@ def train(
 ) -> None:
     """Train a model and write its bundle under runs/<task>/<name>. `torchworks train TASK --help`
     lists the task's settings."""
-    if _wants_help([task, *(settings or [])]):
-        _print_help(ctx, _train_help(_subject([task, *(settings or [])])))
+    if wants_help([task, *(settings or [])]):
+        print_help(ctx, train_help(subject([task, *(settings or [])])))
         return
     from torchworks.config import parse_overrides
 
@@ -78,24 +72,6 @@ def _check_training(task_name: str, overrides: dict) -> None:
     check_output_root(config.output)
 
 
-def _train_help(task_name: str | None) -> list[tuple[str, list[str]]]:
-    from torchworks.config.modes import settings_help
-    from torchworks.config.schema import TrainConfig
-
-    common = list(TrainConfig.model_fields)
-    if task_name is None:
-        return [("Settings of every task (key=value; config=FILE.yaml reads them from a file):",
-                 settings_help(TrainConfig)),
-                ("Each task adds its own: torchworks train TASK --help (tasks: torchworks tasks).", [])]
-    from torchworks.tasks import get_task
-
-    task = get_task(task_name)
-    own = [name for name in task.config_class.model_fields if name not in common]
-    return [(f"Settings of {task.name} (key=value; config=FILE.yaml reads them from a file):",
-             settings_help(task.config_class, names=own)),
-            ("Settings of every task:", settings_help(task.config_class, names=common))]
-
-
 @app.command()
 def evaluate(run: Path = typer.Argument(..., help="A run folder, e.g. runs/image-classification/digits-smallcnn.")) -> None:
     """Re-evaluate a trained model on its test split; writes metrics.json, plots and report.html."""
@@ -118,14 +94,14 @@ def predict(
 ) -> None:
     """Predict with a trained model; prints JSON lines or writes CSV/JSON. `torchworks predict RUN
     --help` lists the settings, with the run's prediction options."""
-    if _wants_help([run, *(arguments or [])]):
-        _print_help(ctx, _predict_help(_subject([run, *(arguments or [])])))
+    if wants_help([run, *(arguments or [])]):
+        print_help(ctx, predict_help(subject([run, *(arguments or [])])))
         return
     from torchworks.config.modes import PredictSettings, mode_settings
     from torchworks.engine.predict import check_output_file, prediction_state
 
-    inputs, settings = _split_settings(arguments or [], legacy=True)
-    bundle, task = _run_task(run)
+    inputs, settings = split_settings(arguments or [], legacy=True)
+    bundle, task = run_task(run)
     chosen, options = mode_settings(PredictSettings, settings, mode="predict", extra=task.prediction_options)
     prediction_state(task, bundle, options)  # their values, against the task's config
     if not inputs:
@@ -148,29 +124,6 @@ def predict(
     typer.echo(f"predictions: {output} ({len(records)} rows)")
 
 
-def _predict_help(run: str | None) -> list[tuple[str, list[str]]]:
-    from torchworks.config.modes import PredictSettings, settings_help
-
-    sections = [("Predict settings (key=value):", settings_help(PredictSettings))]
-    if run is None:
-        return [*sections, ("torchworks predict RUN --help adds the run's prediction options.", []),
-                (SETTING_NOTE, [])]
-    bundle, task = _run_task(run)
-    options = settings_help(task.config_class, names=task.prediction_options, values=bundle.config)
-    title = (f"Prediction options of this {task.name} run (current values):" if options
-             else f"This {task.name} run has no prediction options.")
-    return [*sections, (title, options), (SETTING_NOTE, [])]
-
-
-def _run_task(run: str):
-    """The bundle at ``run`` and its task, read without loading the model (no torch)."""
-    from torchworks.bundle.io import read_bundle
-    from torchworks.tasks import get_task
-
-    bundle = read_bundle(run)
-    return bundle, get_task(bundle.task)
-
-
 @app.command(context_settings=SETTINGS_CONTEXT)
 def explain(
     ctx: typer.Context,
@@ -185,16 +138,16 @@ def explain(
     attributions, saliency over spectrograms. Writes PNGs, explanations.json and explanation.html
     into a new folder (default: RUN/explanations/TIMESTAMP). `torchworks explain RUN --help` lists
     the run's methods and options."""
-    if _wants_help([run, *(arguments or [])]):
-        _print_help(ctx, _explain_help(_subject([run, *(arguments or [])])))
+    if wants_help([run, *(arguments or [])]):
+        print_help(ctx, explain_help(subject([run, *(arguments or [])])))
         return
     from torchworks.config.modes import ExplainSettings, mode_settings
     from torchworks.console import say
     from torchworks.engine.explain import check_output_folder, choose_method
     from torchworks.errors import DataError
 
-    inputs, settings = _split_settings(arguments or [])
-    _, task = _run_task(run)
+    inputs, settings = split_settings(arguments or [])
+    _, task = run_task(run)
     chosen, options = mode_settings(ExplainSettings, settings, mode="explain", extra=task.explain_options)
     choose_method(task, chosen.method)
     if not inputs:
@@ -215,68 +168,6 @@ def explain(
         say(f"{shown[:60]}{'...' if len(shown) > 60 else ''}: "
             f"{record.get('summary') or 'explained ' + str(record.get('target'))}{figures}")
     typer.echo(f"explanations: {result.path}")
-
-
-def _explain_help(run: str | None) -> list[tuple[str, list[str]]]:
-    from torchworks.config.modes import ExplainSettings, settings_help
-
-    sections = [("Explain settings (key=value):", settings_help(ExplainSettings))]
-    if run is None:
-        return [*sections, ("torchworks explain RUN --help adds the run's methods and their options.", []),
-                (SETTING_NOTE, [])]
-    _, task = _run_task(run)
-    methods = ", ".join(task.explain_methods) or "none (this task cannot explain)"
-    options = ", ".join(f"{name}=..." for name in task.explain_options) or "none"
-    return [*sections, (f"Methods of {task.name} (the first is the default): {methods}", []),
-            (f"Options of its methods: {options}", []), (SETTING_NOTE, [])]
-
-
-_SETTING = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*=")
-
-
-def _split_settings(arguments: list[str], legacy: bool = False) -> tuple[list[str], dict[str, str]]:
-    """``["a.png", "method=saliency"]`` -> inputs and settings: an argument that starts with a
-    name and ``=`` is a setting (a text with such a start can go in a .txt file instead).
-
-    With ``legacy``, the old ``--key value`` / ``--key=value`` spelling is read as ``key=value``
-    with a one-line deprecation warning on stderr.
-    """
-    from torchworks.config import parse_overrides
-
-    inputs, settings = [], []
-    items = iter(arguments)
-    for item in items:
-        if legacy and item.startswith("--") and len(item) > 2:
-            key, sep, value = item[2:].partition("=")
-            value = value if sep else next(items, "")
-            setting = f"{key.replace('-', '_')}={value}"
-            typer.echo(f"warning: '{item}{'' if sep else ' ' + value}' is deprecated and will be removed in the next "
-                       f"release; write {setting}", err=True)
-            settings.append(setting)
-        elif _SETTING.match(item):
-            settings.append(item)
-        else:
-            inputs.append(item)
-    return inputs, parse_overrides(settings)
-
-
-def _wants_help(arguments: list[str]) -> bool:
-    return HELP in arguments
-
-
-def _subject(arguments: list[str]) -> str | None:
-    """The TASK or RUN a ``--help`` is about (it may come before or after it); None when none is given."""
-    return next((item for item in arguments if item != HELP and not _SETTING.match(item)), None)
-
-
-def _print_help(ctx: typer.Context, sections: list[tuple[str, list[str]]]) -> None:
-    """The command's usage and description, then each section of generated setting lines."""
-    typer.echo(ctx.get_help())
-    for title, lines in sections:
-        typer.echo("")
-        typer.echo(title)
-        for line in lines:
-            typer.echo(line)
 
 
 @app.command()
@@ -358,8 +249,8 @@ def export(
     test split (parity gate) and recorded in bundle.json."""
     from torchworks.config.modes import ExportSettings
 
-    if _wants_help([run, *(settings or [])]):
-        _print_help(ctx, _mode_help("Export settings", ExportSettings))
+    if wants_help([run, *(settings or [])]):
+        print_help(ctx, mode_help("Export settings", ExportSettings))
         return
     chosen = _run_settings(run, ExportSettings, "export", settings, "format")
     from torchworks.engine.export import export as run_export
@@ -392,12 +283,6 @@ def _run_settings(run: str, settings_class, mode: str, settings: list[str] | Non
     return chosen
 
 
-def _mode_help(title: str, settings_class) -> list[tuple[str, list[str]]]:
-    from torchworks.config.modes import settings_help
-
-    return [(f"{title} (key=value; config=FILE.yaml reads them from a file):", settings_help(settings_class))]
-
-
 @app.command(context_settings=SETTINGS_CONTEXT)
 def benchmark(
     ctx: typer.Context,
@@ -408,8 +293,8 @@ def benchmark(
     """Latency (batch 1 and 32), throughput, size and test metric of the eager model against its exports."""
     from torchworks.config.modes import BenchmarkSettings
 
-    if _wants_help([run, *(settings or [])]):
-        _print_help(ctx, _mode_help("Benchmark settings", BenchmarkSettings))
+    if wants_help([run, *(settings or [])]):
+        print_help(ctx, mode_help("Benchmark settings", BenchmarkSettings))
         return
     chosen = _run_settings(run, BenchmarkSettings, "benchmark", settings, "formats")
     from torchworks.engine.benchmark import benchmark as run_benchmark
@@ -420,73 +305,6 @@ def benchmark(
                            on_row=lambda row: typer.echo(f"measured {row['format']}", err=True))
     typer.echo(markdown_table(result.rows, result.settings["metric"]))
     typer.echo(f"benchmark: {result.path} (and {result.path.with_suffix('.html').name})")
-
-
-@registry_app.command("add")
-def registry_add(
-    run: Path = typer.Argument(..., help="A run folder, or a .tar.gz/.zip of one."),
-    name: str = typer.Option(..., "--name", help="The registered model's name, e.g. tickets."),
-    alias: Optional[str] = typer.Option(None, help="Also point this alias at the new version."),
-    registry: Optional[str] = typer.Option(None, help=REGISTRY_HELP),
-) -> None:
-    """Register a copy of a bundle as the next version of NAME."""
-    from torchworks.registry import open_registry
-
-    store = open_registry(registry)
-    version = store.add(run, name)
-    if alias:
-        version = store.promote(name, version.version, alias)
-    typer.echo(f"registered {name} version {version.version}{' as ' + alias if alias else ''} in {store.location}")
-
-
-@registry_app.command("list")
-def registry_list(
-    name: Optional[str] = typer.Argument(None, help="A model: list its versions."),
-    registry: Optional[str] = typer.Option(None, help=REGISTRY_HELP),
-) -> None:
-    """Registered models, or the versions of one."""
-    from torchworks.registry import open_registry
-
-    store = open_registry(registry)
-    if name is None:
-        for known in store.names():
-            versions = store.versions(known)
-            aliases = ", ".join(f"{a}={v.version}" for v in versions for a in v.aliases)
-            typer.echo(f"{known:<24} {len(versions)} versions  {aliases}")
-        return
-    store.get(name)  # a clear error when there is no such model
-    for version in store.versions(name):
-        metrics = version.lineage.get("metrics", {})
-        shown = "  ".join(f"{k}={v:.4f}" for k, v in list(metrics.items())[:3])
-        typer.echo(f"{version.version:>4}  {','.join(version.aliases) or '-':<20} {version.lineage.get('task', '?'):<20} "
-                   f"{shown}  run={version.lineage.get('run_name', '?')}")
-
-
-@registry_app.command("promote")
-def registry_promote(
-    name: str = typer.Argument(..., help="The registered model."),
-    version: int = typer.Argument(..., help="The version to promote."),
-    alias: str = typer.Option(..., help="The alias to point at it, e.g. production."),
-    registry: Optional[str] = typer.Option(None, help=REGISTRY_HELP),
-) -> None:
-    """Point ALIAS at VERSION (serve registry:NAME@ALIAS picks it up on its next start)."""
-    from torchworks.registry import open_registry
-
-    open_registry(registry).promote(name, version, alias)
-    typer.echo(f"{name}@{alias} -> version {version}")
-
-
-@registry_app.command("rollback")
-def registry_rollback(
-    name: str = typer.Argument(..., help="The registered model."),
-    alias: str = typer.Option(..., help="The alias to move back, e.g. production."),
-    registry: Optional[str] = typer.Option(None, help=REGISTRY_HELP),
-) -> None:
-    """Point ALIAS back at the version it named before its last promotion."""
-    from torchworks.registry import open_registry
-
-    version = open_registry(registry).rollback(name, alias)
-    typer.echo(f"{name}@{alias} -> version {version.version}")
 
 
 @app.command()

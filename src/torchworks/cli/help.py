@@ -1,0 +1,59 @@
+"""``torchworks MODE TASK|RUN --help``: the settings of the task or run, generated from its typed config."""
+
+from __future__ import annotations
+
+from torchworks.cli.arguments import SETTING_NOTE, run_task
+
+
+def train_help(task_name: str | None) -> list[tuple[str, list[str]]]:
+    from torchworks.config.modes import settings_help
+    from torchworks.config.schema import TrainConfig
+
+    common = list(TrainConfig.model_fields)
+    if task_name is None:
+        return [("Settings of every task (key=value; config=FILE.yaml reads them from a file):",
+                 settings_help(TrainConfig)),
+                ("Each task adds its own: torchworks train TASK --help (tasks: torchworks tasks).", [])]
+    from torchworks.tasks import get_task
+
+    task = get_task(task_name)
+    own = [name for name in task.config_class.model_fields if name not in common]
+    return [(f"Settings of {task.name} (key=value; config=FILE.yaml reads them from a file):",
+             settings_help(task.config_class, names=own)),
+            ("Settings of every task:", settings_help(task.config_class, names=common))]
+
+
+def predict_help(run: str | None) -> list[tuple[str, list[str]]]:
+    from torchworks.config.modes import PredictSettings, settings_help
+
+    sections = [("Predict settings (key=value):", settings_help(PredictSettings))]
+    if run is None:
+        return [*sections, ("torchworks predict RUN --help adds the run's prediction options.", []),
+                (SETTING_NOTE, [])]
+    bundle, task = run_task(run)
+    options = settings_help(task.config_class, names=task.prediction_options, values=bundle.config)
+    title = (f"Prediction options of this {task.name} run (current values):" if options
+             else f"This {task.name} run has no prediction options.")
+    return [*sections, (title, options), (SETTING_NOTE, [])]
+
+
+def explain_help(run: str | None) -> list[tuple[str, list[str]]]:
+    from torchworks.config.modes import ExplainSettings, settings_help
+
+    sections = [("Explain settings (key=value):", settings_help(ExplainSettings))]
+    if run is None:
+        return [*sections, ("torchworks explain RUN --help adds the run's methods and their options.", []),
+                (SETTING_NOTE, [])]
+    _, task = run_task(run)
+    if "explain" not in task.modes:
+        return [*sections, (f"{task.name} models cannot be explained.", [])]
+    methods = ", ".join(task.explain_methods)
+    options = ", ".join(f"{name}=..." for name in task.explain_options) or "none"
+    return [*sections, (f"Methods of {task.name} (the first is the default): {methods}", []),
+            (f"Options of its methods: {options}", []), (SETTING_NOTE, [])]
+
+
+def mode_help(title: str, settings_class) -> list[tuple[str, list[str]]]:
+    from torchworks.config.modes import settings_help
+
+    return [(f"{title} (key=value; config=FILE.yaml reads them from a file):", settings_help(settings_class))]
