@@ -35,6 +35,7 @@ from torchworks.tasks.protocol import (
     StepOutput,
     Task,
 )
+from torchworks.tasks.state import TaskState
 
 if TYPE_CHECKING:
     import torch
@@ -59,6 +60,13 @@ class ToyRecord(BaseModel):
     distance: float
 
 
+class ToyState(TaskState):
+    """What a toy bundle keeps."""
+
+    labels: list[str] = Field(description="Class names, in the order of the model's class outputs.")
+    distance_weight: float = Field(ge=0, description="Weight of the distance loss against the class loss.")
+
+
 Point = Annotated[list[Annotated[float, Field(allow_inf_nan=False)]], Field(min_length=2, max_length=2)]
 
 
@@ -69,6 +77,7 @@ class ToyPoints(Task, Explainable, Exportable, Servable):
     name = "toy-points"
     description = "A toy task for tests: points in the plane, a class and a distance per point"
     config_class = ToyConfig
+    state_class = ToyState
     primary_metric = "accuracy"
     explain_methods = ("gradient",)
 

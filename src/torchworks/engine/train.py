@@ -50,6 +50,7 @@ def train(task_name: str, settings: dict[str, Any]) -> RunResult:
     try:
         pl.seed_everything(config.seed, workers=True, verbose=False)
         data = task.prepare_data(config)
+        _typed_state(task, data.state)  # a state that does not fit the task's model fails now, not after fitting
         model = task.build_model(config, data.state, for_training=True)
         baselines = task.baselines(data, config) if config.baselines else {}
         history, logger, hardware = _fit(task, model, data, config, run_dir, checkpoint, config_dict)
@@ -172,6 +173,7 @@ def _write_bundle(task, model, data, config_dict, baselines, history, hardware, 
     from torchworks.engine.outputs import evaluate_on_test, write_run_outputs
     from torchworks.engine.tracking import log_results
 
+    state = _typed_state(task, data.state)
     model.cpu()
     config = task.config_class.model_validate(config_dict)
     evaluation = evaluate_on_test(task, model, data, config)
@@ -184,7 +186,7 @@ def _write_bundle(task, model, data, config_dict, baselines, history, hardware, 
             "task": task.name,
             "name": run_dir.name,
             "config": config_dict,
-            "state": data.state,
+            **state,
             "weights": weights,
             "metrics": metrics,
             "history": history,
@@ -194,6 +196,27 @@ def _write_bundle(task, model, data, config_dict, baselines, history, hardware, 
     )
     if logger:
         log_results(logger, metrics, run_dir)
+
+
+def _typed_state(task, state: Any) -> dict[str, Any]:
+    """The bundle entries of ``state``: ``{"state": ...}`` as the task's ``state_class`` dumps it, plus
+    ``{"state_schema": {"name", "version"}}``; ``{"state": state}`` as given when the task declares none.
+
+    Raises:
+        TypeError: The state does not fit the task's model: a bug in the task, named with the field.
+    """
+    from torchworks.tasks.state import ValidationError, first_problem, schema_entry
+
+    state_class = task.state_class
+    if state_class is None:
+        return {"state": state}
+    try:
+        validated = state_class.model_validate(state)
+    except ValidationError as error:
+        field, problem = first_problem(error)
+        raise TypeError(f"task '{task.name}': prepare_data returned a state that does not fit "
+                        f"{state_class.__name__}: '{field}' {problem}") from None
+    return {"state": validated.model_dump(mode="json"), "state_schema": schema_entry(state_class)}
 
 
 def _discard_unresumable(run_dir: Path) -> None:

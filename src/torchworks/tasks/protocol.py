@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from torchworks.config.schema import TrainConfig
 from torchworks.evaluation import CollectingEvaluator, Evaluation, Evaluator
 from torchworks.tasks.capabilities import Explainable, Exportable, Servable, modes_of
+from torchworks.tasks.state import TaskState
 from torchworks.tasks.values import Explanation, PreparedData, ServingSpec, StepOutput
 
 if TYPE_CHECKING:  # heavy imports only for type checkers; the CLI must start fast
@@ -29,7 +30,7 @@ if TYPE_CHECKING:  # heavy imports only for type checkers; the CLI must start fa
     from torch.utils.data import Dataset
 
 __all__ = ["Evaluation", "Evaluator", "Explainable", "Explanation", "Exportable", "PreparedData", "Servable",
-           "ServingSpec", "Stage", "StepOutput", "Task"]
+           "ServingSpec", "Stage", "StepOutput", "Task", "TaskState"]
 
 Stage = Literal["train", "val"]
 
@@ -48,6 +49,9 @@ class Task(ABC):
     monitor: ClassVar[tuple[str, str]] = ("val_loss", "min")
     # config fields a prediction may override (``decoder=greedy``): they shape outputs, not inputs
     prediction_options: ClassVar[tuple[str, ...]] = ()
+    # the typed model of what prepare_data stores as ``state`` (see tasks/state.py): checked when training
+    # ends and when a bundle loads, and recorded with its schema version; None stores the dict unchecked
+    state_class: ClassVar[type[TaskState] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

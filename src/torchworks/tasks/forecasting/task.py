@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from torchworks.tasks import register_task
 from torchworks.tasks.forecasting.config import ForecastingConfig
+from torchworks.tasks.forecasting.state import ForecastingState
 from torchworks.tasks.protocol import Evaluation, Explainable, Explanation, Exportable, Servable, ServingSpec, Task
 
 if TYPE_CHECKING:  # the task's modules import torch; they load when a method needs them
@@ -23,6 +24,7 @@ class Forecasting(Task, Explainable, Exportable, Servable):
     name = "forecasting"
     description = "Forecast time series (prices, demand, sensors) with backtests against ARIMA/ETS"
     config_class = ForecastingConfig
+    state_class = ForecastingState
     primary_metric = "mase"
     higher_is_better = False
     explain_methods = ("integrated_gradients", "gradient_shap")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from torchworks.tasks import register_task
 from torchworks.tasks.image_classification.config import ImageClassificationConfig
+from torchworks.tasks.image_classification.state import ImageClassificationState
 from torchworks.tasks.protocol import Explainable, Explanation, Exportable, PreparedData, Servable, ServingSpec, Task
 
 if TYPE_CHECKING:  # the task's modules import torch; they load when a method needs them
@@ -21,6 +22,7 @@ class ImageClassification(Task, Explainable, Exportable, Servable):
     name = "image-classification"
     description = "Classify images into classes: medical, industrial, documents (ImageFolder or CSV)"
     config_class = ImageClassificationConfig
+    state_class = ImageClassificationState
     primary_metric = "accuracy"
     explain_methods = ("gradcam", "saliency", "integrated_gradients", "occlusion")
     explain_options = ("layer", "steps", "window")

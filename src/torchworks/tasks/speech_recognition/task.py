@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from torchworks.tasks import register_task
 from torchworks.tasks.protocol import Evaluation, Explainable, Explanation, Exportable, Servable, ServingSpec, Task
 from torchworks.tasks.speech_recognition.config import SpeechRecognitionConfig
+from torchworks.tasks.speech_recognition.state import SpeechRecognitionState
 
 if TYPE_CHECKING:  # the task's modules import torch; they load when a method needs them
     import torch
@@ -23,6 +24,7 @@ class SpeechRecognition(Task, Explainable, Exportable, Servable):
     name = "speech-recognition"
     description = "Transcribe speech (digits, commands, LibriSpeech) with CTC models; WER and CER"
     config_class = SpeechRecognitionConfig
+    state_class = SpeechRecognitionState
     primary_metric = "wer"
     higher_is_better = False
     prediction_options = ("decoder", "beam_width", "lexicon")

@@ -10,6 +10,7 @@ from pydantic import StringConstraints
 from torchworks.tasks import register_task
 from torchworks.tasks.protocol import Evaluator, Explainable, Explanation, Exportable, Servable, ServingSpec, Task
 from torchworks.tasks.text_classification.config import TextClassificationConfig
+from torchworks.tasks.text_classification.state import TextClassificationState
 
 if TYPE_CHECKING:  # the task's modules import torch; they load when a method needs them
     import torch
@@ -28,6 +29,7 @@ class TextClassification(Task, Explainable, Exportable, Servable):
     name = "text-classification"
     description = "Classify texts (tickets, reviews, intents): scratch models or a pretrained encoder"
     config_class = TextClassificationConfig
+    state_class = TextClassificationState
     primary_metric = "macro_f1"
     prediction_options = ("threshold",)
     explain_methods = ("integrated_gradients",)
