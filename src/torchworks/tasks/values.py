@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from torchworks.attribution.explainer import Explanation  # the task interface's explanation: made by the shared loop
+
 if TYPE_CHECKING:
     import torch
     from matplotlib.figure import Figure
@@ -75,25 +77,6 @@ class Evaluation:
     metrics: dict[str, Any]
     figures: dict[str, Figure] = field(default_factory=dict)
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-
-
-@dataclass
-class Explanation:
-    """Why the model answered what it did for one input.
-
-    Attributes:
-        record: JSON-ready facts: ``input``, ``prediction``, ``method``, ``target`` and
-            ``attributions`` (whose shape is the task's: a pixel map, token scores, lag-by-feature
-            contributions, per-frame saliency). The same dict is what a REST answer carries.
-        figures: Named pictures of the attributions: matplotlib figures or PNG bytes.
-        html: An optional HTML fragment (highlighted tokens), shown with the figures.
-        summary: One line for a person: the prediction and what weighed most.
-    """
-
-    record: dict[str, Any]
-    figures: dict[str, Figure | bytes] = field(default_factory=dict)
-    html: str | None = None
-    summary: str = ""
 
 
 @dataclass(frozen=True)
