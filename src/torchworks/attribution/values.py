@@ -1,27 +1,47 @@
-"""Settings in, JSON out: the class an explanation is about, numeric options, rounded attributions."""
+"""Settings in, JSON out: the class an explanation is about, a classifier's prediction, numeric options,
+rounded attributions."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from torchworks.attribution.explainer import Target
 from torchworks.errors import ConfigError, did_you_mean
 
 
-def class_target(target: str | None, labels: Sequence[str], predicted: int) -> tuple[int, str]:
+def class_target(target: str | None, labels: Sequence[str], predicted: int) -> Target:
     """The index and name of the class to explain: ``target`` by name, else the predicted class.
 
     Raises:
         ConfigError: ``target`` is not one of the model's classes.
     """
     if target is None or target == "":
-        return predicted, labels[predicted]
+        return Target(predicted, labels[predicted])
+    return class_named(target, labels)
+
+
+def class_named(target: str, labels: Sequence[str]) -> Target:
+    """The index and name of the class called ``target``.
+
+    Raises:
+        ConfigError: ``target`` is not one of the model's classes.
+    """
     names = [str(label) for label in labels]
     if str(target) not in names:
         raise ConfigError(f"unknown target class '{target}'", expected="one of the model's classes: "
                           + ", ".join(names[:20]) + (" ..." if len(names) > 20 else ""), got=str(target),
                           hint=did_you_mean(str(target), names))
     index = names.index(str(target))
-    return index, names[index]
+    return Target(index, names[index])
+
+
+def class_prediction(probabilities, labels: Sequence[str]) -> tuple[dict[str, Any], Target]:
+    """A classifier's answer for one input from its class probabilities (a 1-D tensor): the
+    prediction record (label and probability) and the predicted class as a target."""
+    predicted = int(probabilities.argmax())
+    label = labels[predicted]
+    return {"label": label, "probability": round(float(probabilities[predicted]), 6)}, Target(predicted, label)
 
 
 def positive_int(options: dict[str, str], key: str, default: int, largest: int = 10_000) -> int:

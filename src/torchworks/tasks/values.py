@@ -1,6 +1,7 @@
-"""The values that cross the task interface: prepared data, one step's result, an explanation, a
-serving description (an evaluation is in :mod:`torchworks.evaluation`). Plain dataclasses,
-importable without torch."""
+"""The values that cross the task interface: prepared data, one step's result, a serving
+description; an evaluation (:mod:`torchworks.evaluation`) and an explanation
+(:mod:`torchworks.attribution.explainer`) live with the shared code that makes them. Plain
+dataclasses, importable without torch."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from torchworks.attribution.explainer import Explanation  # noqa: F401  (part of the task interface)
+
 if TYPE_CHECKING:
     import torch
-    from matplotlib.figure import Figure
     from torch.utils.data import Dataset
 
 
@@ -61,25 +63,6 @@ class StepOutput:
     targets: Any = None
     logs: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 1
-
-
-@dataclass
-class Explanation:
-    """Why the model answered what it did for one input.
-
-    Attributes:
-        record: JSON-ready facts: ``input``, ``prediction``, ``method``, ``target`` and
-            ``attributions`` (whose shape is the task's: a pixel map, token scores, lag-by-feature
-            contributions, per-frame saliency). The same dict is what a REST answer carries.
-        figures: Named pictures of the attributions: matplotlib figures or PNG bytes.
-        html: An optional HTML fragment (highlighted tokens), shown with the figures.
-        summary: One line for a person: the prediction and what weighed most.
-    """
-
-    record: dict[str, Any]
-    figures: dict[str, Figure | bytes] = field(default_factory=dict)
-    html: str | None = None
-    summary: str = ""
 
 
 @dataclass(frozen=True)

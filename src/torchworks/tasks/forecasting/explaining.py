@@ -12,16 +12,17 @@ latest target value straight into the forecast, so that lag usually carries much
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
-from torchworks.errors import ConfigError
+from torchworks.attribution.explainer import Explainer, Explanation, Presentation, Row, Target, explain_rows
 from torchworks.attribution.gradients import fixed_randomness
 from torchworks.attribution.values import positive_int, rounded
-from torchworks.tasks.protocol import Explanation
+from torchworks.errors import ConfigError
 
 DEFAULT_STEPS = 50
 DEFAULT_SAMPLES = 64
@@ -32,52 +33,80 @@ def explain_windows(model: nn.Module, windows: torch.Tensor, ids: list[dict[str,
                     method: str, target: str | None, options: dict[str, str]) -> list[Explanation]:
     """One explanation per scaled input window (batch x lookback x features)."""
     from torchworks.tasks.forecasting.frequency import moment_text
-    from torchworks.tasks.forecasting.windows import Scaler
 
-    steps, described = _target_steps(target, state["horizon"])
-    explained = _explained(model, steps, state)
     features = [state["target_column"], *state["covariate_columns"]]
     lags = list(range(windows.shape[1], 0, -1))
-    explanations = []
-    for row, identity in enumerate(ids):
-        window = windows[row : row + 1]
-        scaler = Scaler.from_state(state["scalers"][identity["series"]])
-        unit = float(scaler.std[0])
-        contributions, details = _ATTRIBUTORS[method](explained, window, options)
-        values = contributions * unit  # scaled target -> the target's units
+
+    def describe(identity: dict[str, Any]) -> dict[str, Any]:
+        return {"input": identity["source"], **({"series": identity["series"]} if state["series_column"] else {}),
+                "last_time": moment_text(identity["last_time"])}
+
+    def predict(model: nn.Module, row: Row) -> tuple[dict[str, Any], Target]:
+        return {"forecast": rounded(_forecast(model, row, state), 6)}, _target_steps(None, state["horizon"])
+
+    def present(row: Row, record: dict[str, Any], contributions: Contributions,
+                details: dict[str, Any]) -> Presentation:
+        values, forecast, described, identity = contributions.values, contributions.forecast, record["target"], \
+            row.identifier
         by_lag, by_feature = np.abs(values).sum(axis=1), np.abs(values).sum(axis=0)
-        with torch.no_grad():
-            forecast = scaler.inverse_target(_point_forecast(model, window, state)[0].cpu().numpy())
-            value = float(scaler.inverse_target(explained(window).cpu().numpy())[0])
-            if method == "integrated_gradients":  # what the contributions add up from
-                reference = scaler.inverse_target(explained(torch.zeros_like(window)).cpu().numpy())[0]
-                details["reference_value"] = float(f"{float(reference):.6g}")
-        record = {
-            "input": identity["source"],
-            **({"series": identity["series"]} if state["series_column"] else {}),
-            "last_time": moment_text(identity["last_time"]),
-            "prediction": {"forecast": rounded(forecast, 6)},
-            "method": method,
-            "target": described,
-            "attributions": {"units": state["target_column"], "explained_value": float(f"{value:.6g}"), **details,
-                             "features": features, "lags": lags, "by_lag": rounded(by_lag), "by_feature":
-                             rounded(by_feature), "values": rounded(values)},
-        }
-        title = f"{identity['series'] or identity['source']}: {described} ({method}), |contribution| in " \
-                f"{state['target_column']}"
-        figure = _bars(lags, by_lag, features, by_feature, title)
+        title = f"{identity['series'] or identity['source']}: {described} ({record['method']}), |contribution| " \
+                f"in {state['target_column']}"
         order = np.argsort(-by_feature)[:3]
         summary = f"forecast {forecast[0]:.4g} .. {forecast[-1]:.4g}; {described}: " + \
                   ", ".join(f"{features[i]} {by_feature[i]:.3g}" for i in order) + \
                   f" (|contribution| in {state['target_column']}); lag 1 carries {by_lag[-1] / max(by_lag.sum(), 1e-12):.0%}"
-        explanations.append(Explanation(record, {"attributions": figure}, summary=summary))
-    return explanations
+        return Presentation({"units": state["target_column"], **details, "features": features, "lags": lags,
+                             "by_lag": rounded(by_lag), "by_feature": rounded(by_feature), "values": rounded(values)},
+                            {"attributions": _bars(lags, by_lag, features, by_feature, title)}, summary=summary)
+
+    explainer = Explainer(describe=describe, predict=predict,
+                          resolve_target=lambda text: _target_steps(text, state["horizon"]),
+                          attributors={name: partial(_attribute, contributions_of, state=state)
+                                       for name, contributions_of in _ATTRIBUTORS.items()},
+                          present=present)
+    return explain_rows(explainer, model, windows, ids, method, target, options)
 
 
-def _target_steps(target: str | None, horizon: int) -> tuple[list[int], str]:
+class Contributions(NamedTuple):
+    """One window's contributions (lookback x features) in the target's units, and its forecast."""
+
+    values: np.ndarray
+    forecast: np.ndarray
+
+
+def _attribute(contributions_of, model: nn.Module, row: Row, target: Target, options: dict[str, str], *,
+               state: dict[str, Any]) -> tuple[Contributions, dict[str, Any]]:
+    """``contributions_of`` (a Captum method over the scaled window) as an attributor of the shared
+    loop: contributions in the target's units, with the value explained and, for integrated
+    gradients, the value of the reference window they add up from."""
+    scaler = _scaler(state, row.identifier)
+    explained = _explained(model, target.value, state)
+    contributions, details = contributions_of(explained, row.inputs, options)
+    with torch.no_grad():
+        forecast = _forecast(model, row, state)
+        value = float(scaler.inverse_target(explained(row.inputs).cpu().numpy())[0])
+        if contributions_of is _integrated_gradients:  # what the contributions add up from
+            reference = scaler.inverse_target(explained(torch.zeros_like(row.inputs)).cpu().numpy())[0]
+            details["reference_value"] = float(f"{float(reference):.6g}")
+    values = contributions * float(scaler.std[0])  # scaled target -> the target's units
+    return Contributions(values, forecast), {"explained_value": float(f"{value:.6g}"), **details}
+
+
+def _scaler(state: dict[str, Any], identity: dict[str, Any]):
+    from torchworks.tasks.forecasting.windows import Scaler
+
+    return Scaler.from_state(state["scalers"][identity["series"]])
+
+
+def _forecast(model: nn.Module, row: Row, state: dict[str, Any]) -> np.ndarray:
+    """The point forecast of one window, in the target's units."""
+    return _scaler(state, row.identifier).inverse_target(_point_forecast(model, row.inputs, state)[0].cpu().numpy())
+
+
+def _target_steps(target: str | None, horizon: int) -> Target:
     """The forecast steps (0-based) to explain and how to name them."""
     if target is None or target == "":
-        return list(range(horizon)), f"mean forecast of steps 1-{horizon}" if horizon > 1 else "forecast of step 1"
+        return Target(list(range(horizon)), f"mean forecast of steps 1-{horizon}" if horizon > 1 else "forecast of step 1")
     try:
         step = int(str(target).removeprefix("step").strip())
     except ValueError:
@@ -85,7 +114,7 @@ def _target_steps(target: str | None, horizon: int) -> tuple[list[int], str]:
     if not 1 <= step <= horizon:
         raise ConfigError(f"invalid forecast target '{target}'", expected=f"a forecast step from 1 to {horizon}",
                           got=str(target), hint="target=1 explains the next step; leave target out for the mean")
-    return [step - 1], f"forecast of step {step}"
+    return Target([step - 1], f"forecast of step {step}")
 
 
 def _point_forecast(model: nn.Module, windows: torch.Tensor, state: dict[str, Any]) -> torch.Tensor:

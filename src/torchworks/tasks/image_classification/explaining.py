@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from torchworks.attribution.explainer import Explainer, Explanation, Presentation, Row, Target, explain_rows
 from torchworks.attribution.layers import find_module, last_feature_map
-from torchworks.attribution.values import class_target, positive_int, rounded
-from torchworks.tasks.protocol import Explanation
+from torchworks.attribution.values import class_named, class_prediction, positive_int, rounded
 
 SIGNED = {"integrated_gradients", "occlusion"}
 DEFAULT_STEPS = 32
@@ -26,31 +26,27 @@ def explain_images(model: nn.Module, images: torch.Tensor, ids: list[Any], state
                    target: str | None, options: dict[str, str]) -> list[Explanation]:
     """One explanation per image of the batch ``images`` (normalised, N x C x H x W)."""
     labels = state["labels"]
-    with torch.no_grad():
-        probabilities = model(images).float().softmax(dim=1)
-    explanations = []
-    for row, identifier in enumerate(ids):
-        image = images[row : row + 1]
-        predicted = int(probabilities[row].argmax())
-        index, label = class_target(target, labels, predicted)
-        heat, details = _ATTRIBUTORS[method](model, image, index, options)
-        record = {
-            "input": str(identifier),
-            "prediction": {"label": labels[predicted], "probability": round(float(probabilities[row, predicted]), 6)},
-            "method": method,
-            "target": label,
-            "attributions": {"shape": list(heat.shape), **details, "map": rounded(heat)},
-        }
-        title = f"{_short(identifier)}: predicted {labels[predicted]}, explaining {label} ({method})"
-        summary = f"predicted {labels[predicted]} ({record['prediction']['probability']:.3f}); {method} map for {label}"
-        explanations.append(Explanation(record, {"overlay": _overlay(image[0], heat, state, title, method)},
-                                        summary=summary))
-    return explanations
+
+    def predict(model: nn.Module, row: Row) -> tuple[dict[str, Any], Target]:
+        return class_prediction(model(row.inputs)[0].float().softmax(dim=0), labels)
+
+    def present(row: Row, record: dict[str, Any], heat: np.ndarray, details: dict[str, Any]) -> Presentation:
+        predicted, label, method = record["prediction"], record["target"], record["method"]
+        title = f"{_short(row.identifier)}: predicted {predicted['label']}, explaining {label} ({method})"
+        summary = f"predicted {predicted['label']} ({predicted['probability']:.3f}); {method} map for {label}"
+        return Presentation({"shape": list(heat.shape), **details, "map": rounded(heat)},
+                            {"overlay": _overlay(row.inputs[0], heat, state, title, method)}, summary=summary)
+
+    explainer = Explainer(describe=lambda identifier: {"input": str(identifier)}, predict=predict,
+                          resolve_target=lambda text: class_named(text, labels), attributors=_ATTRIBUTORS,
+                          present=present)
+    return explain_rows(explainer, model, images, ids, method, target, options)
 
 
-def _gradcam(model: nn.Module, image: torch.Tensor, index: int, options: dict[str, str]):
+def _gradcam(model: nn.Module, row: Row, target: Target, options: dict[str, str]):
     from captum.attr import LayerAttribution, LayerGradCam
 
+    image, index = row.inputs, target.value
     if options.get("layer"):
         name, layer = options["layer"], find_module(model, options["layer"])
     else:
@@ -67,16 +63,18 @@ def _gradcam(model: nn.Module, image: torch.Tensor, index: int, options: dict[st
     return heat, {"layer": name, "layer_size": list(cam.shape[-2:])}
 
 
-def _saliency(model: nn.Module, image: torch.Tensor, index: int, options: dict[str, str]):
+def _saliency(model: nn.Module, row: Row, target: Target, options: dict[str, str]):
     from captum.attr import Saliency
 
+    image, index = row.inputs, target.value
     gradients = Saliency(model).attribute(image.detach().clone().requires_grad_(), target=index, abs=True)
     return gradients[0].amax(dim=0).detach().cpu().numpy(), {"reduction": "largest absolute gradient over channels"}
 
 
-def _integrated_gradients(model: nn.Module, image: torch.Tensor, index: int, options: dict[str, str]):
+def _integrated_gradients(model: nn.Module, row: Row, target: Target, options: dict[str, str]):
     from captum.attr import IntegratedGradients
 
+    image, index = row.inputs, target.value
     steps = positive_int(options, "steps", DEFAULT_STEPS, largest=1000)
     attributions, delta = IntegratedGradients(model).attribute(
         image, baselines=torch.zeros_like(image), target=index, n_steps=steps, internal_batch_size=16,
@@ -85,9 +83,10 @@ def _integrated_gradients(model: nn.Module, image: torch.Tensor, index: int, opt
         "baseline": "the mean training image", "steps": steps, "convergence_delta": float(f"{float(delta[0]):.4g}")}
 
 
-def _occlusion(model: nn.Module, image: torch.Tensor, index: int, options: dict[str, str]):
+def _occlusion(model: nn.Module, row: Row, target: Target, options: dict[str, str]):
     from captum.attr import Occlusion
 
+    image, index = row.inputs, target.value
     channels, height, width = image.shape[1:]
     window = positive_int(options, "window", max(2, min(height, width) // 8), largest=min(height, width))
     stride = max(1, window // 2)

@@ -15,60 +15,80 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from torchworks.errors import ConfigError
+from torchworks.attribution.explainer import Explainer, Explanation, Presentation, Row, Target, explain_rows
 from torchworks.attribution.values import rounded
-from torchworks.tasks.protocol import Explanation
-
-
+from torchworks.errors import ConfigError
 
 def explain_clips(model: nn.Module, inputs: dict[str, torch.Tensor], ids: list[dict[str, Any]],
                   state: dict[str, Any], method: str, target: str | None, options: dict[str, str]) -> list[Explanation]:
     """One explanation per clip (or piece of a long clip) of the batch ``{"features", "lengths"}``."""
-    from captum.attr import Saliency
-
     from torchworks.tasks.speech_recognition.decoding import decode, lexicon_of
     from torchworks.tasks.speech_recognition.vocabulary import Vocabulary
 
     vocabulary = Vocabulary(state["tokens"])
+
+    def predict(model: nn.Module, row: Row) -> tuple[dict[str, Any], Target]:
+        log_probs = model(row.inputs).float()
+        (heard,) = decode(log_probs.cpu(), vocabulary, state.get("decoder", "beam"), state.get("beam_width", 16),
+                          lexicon_of(state))
+        return {"transcript": heard}, Target(heard, heard)
+
+    def saliency(model: nn.Module, row: Row, target: Target, options: dict[str, str]):
+        return _saliency(model, row, vocabulary.encode(target.value))
+
+    def present(row: Row, record: dict[str, Any], saliency: torch.Tensor, details: dict[str, Any]) -> Presentation:
+        frame_seconds = state["hop_length"] / state["sample_rate"]
+        total = float(saliency.sum()) or 1.0
+        attributions = {**details, "frames": int(saliency.shape[0]), "frame_seconds": frame_seconds,
+                        "per_frame": rounded((saliency.sum(dim=1) / total).numpy()),
+                        "per_band": rounded((saliency.sum(dim=0) / total).numpy())}
+        figure = _figure(_features(row)[0].detach().float().cpu(), saliency, record["target"], frame_seconds)
+        peak = int(saliency.sum(dim=1).argmax()) * state["hop_length"] / state["sample_rate"]
+        summary = f"heard '{record['prediction']['transcript']}'; saliency for '{record['target']}' peaks at {peak:.2f} s"
+        return Presentation(attributions, {"saliency": figure}, summary=summary)
+
+    explainer = Explainer(describe=_describe, predict=predict,
+                          resolve_target=lambda text: _transcript(text, vocabulary),
+                          attributors={"saliency": saliency}, present=present)
+    return explain_rows(explainer, model, inputs, ids, method, target, options)
+
+
+def _describe(origin: dict[str, Any]) -> dict[str, Any]:
+    """The record's facts about a clip: its file, and which piece of it when it was cut into pieces."""
+    pieces = {"piece": origin["piece"] + 1, "pieces": origin["pieces"]} if origin.get("pieces", 1) > 1 else {}
+    return {"input": origin["input"], **pieces}
+
+
+def _features(row: Row) -> torch.Tensor:
+    """The clip's log-mel features (1 x frames x bands), padding cut off."""
+    return row.inputs["features"][:, : int(row.inputs["lengths"][0])]
+
+
+def _saliency(model: nn.Module, row: Row, tokens: list[int]) -> tuple[torch.Tensor, dict[str, Any]]:
+    """Saliency (frames x bands) of the transcript's log-likelihood, and that log-likelihood."""
+    from captum.attr import Saliency
+
+    features, lengths = _features(row), row.inputs["lengths"]
+    scored = _log_likelihood(model, tokens, zero_infinity=True)  # no NaN gradients where CTC cannot align
+    saliency = Saliency(scored).attribute(features.detach().clone().requires_grad_(),
+                                          additional_forward_args=(lengths,), abs=True)[0]
     with torch.no_grad():
-        log_probs = model(inputs).float()
-    heard = decode(log_probs.cpu(), vocabulary, state.get("decoder", "beam"), state.get("beam_width", 16),
-                   lexicon_of(state))
-    explanations = []
-    for row, origin in enumerate(ids):
-        length = int(inputs["lengths"][row])
-        features = inputs["features"][row : row + 1, :length]
-        lengths = inputs["lengths"][row : row + 1]
-        transcript = _transcript(target, heard[row], vocabulary)
-        tokens = vocabulary.encode(transcript)
-        scored = _log_likelihood(model, tokens, zero_infinity=True)  # no NaN gradients where CTC cannot align
-        saliency = Saliency(scored).attribute(features.detach().clone().requires_grad_(),
-                                              additional_forward_args=(lengths,), abs=True)[0]
-        saliency = saliency.detach().float().cpu()
-        with torch.no_grad():
-            likelihood = float(_log_likelihood(model, tokens, zero_infinity=False)(features, lengths)[0])
-        record = _record(origin, heard[row], transcript, method, saliency, likelihood, state)
-        figure = _figure(features[0].detach().float().cpu(), saliency, record, state)
-        per_frame = saliency.sum(dim=1)
-        peak = int(per_frame.argmax()) * state["hop_length"] / state["sample_rate"]
-        summary = f"heard '{heard[row]}'; saliency for '{transcript}' peaks at {peak:.2f} s"
-        explanations.append(Explanation(record, {"saliency": figure}, summary=summary))
-    return explanations
+        likelihood = float(_log_likelihood(model, tokens, zero_infinity=False)(features, lengths)[0])
+    return saliency.detach().float().cpu(), {
+        "log_likelihood": float(f"{likelihood:.6g}") if math.isfinite(likelihood) else None}
 
 
-def _transcript(target: str | None, heard: str, vocabulary: Any) -> str:
-    """The transcript to explain: ``target`` (checked against what the model can write) or ``heard``."""
+def _transcript(target: str, vocabulary: Any) -> Target:
+    """The transcript ``target``, checked against what the model can write."""
     from torchworks.tasks.speech_recognition.vocabulary import normalise
 
-    if target is None or target == "":
-        return heard
     text = normalise(str(target))
     missing = vocabulary.missing(text)
     if missing:
         raise ConfigError(f"the target transcript '{target}' has characters the model cannot write",
                           expected="only " + "".join(t for t in vocabulary.tokens[2:]) + " and spaces",
                           got="".join(sorted(missing)), hint="write the transcript in the model's characters")
-    return text
+    return Target(text, text)
 
 
 def _log_likelihood(model: nn.Module, tokens: list[int], zero_infinity: bool):
@@ -88,26 +108,7 @@ def _log_likelihood(model: nn.Module, tokens: list[int], zero_infinity: bool):
     return forward
 
 
-def _record(origin: dict[str, Any], heard: str, transcript: str, method: str, saliency: torch.Tensor,
-            likelihood: float, state: dict[str, Any]) -> dict[str, Any]:
-    total = float(saliency.sum()) or 1.0
-    return {
-        "input": origin["input"],
-        **({"piece": origin["piece"] + 1, "pieces": origin["pieces"]} if origin.get("pieces", 1) > 1 else {}),
-        "prediction": {"transcript": heard},
-        "method": method,
-        "target": transcript,
-        "attributions": {
-            "log_likelihood": float(f"{likelihood:.6g}") if math.isfinite(likelihood) else None,
-            "frames": int(saliency.shape[0]),
-            "frame_seconds": state["hop_length"] / state["sample_rate"],
-            "per_frame": rounded((saliency.sum(dim=1) / total).numpy()),
-            "per_band": rounded((saliency.sum(dim=0) / total).numpy()),
-        },
-    }
-
-
-def _figure(features: torch.Tensor, saliency: torch.Tensor, record: dict[str, Any], state: dict[str, Any]):
+def _figure(features: torch.Tensor, saliency: torch.Tensor, transcript: str, frame_seconds: float):
     """The spectrogram with its saliency, smoothed over 4 frames x 2 bands for the eye: the front
     end's strided convolutions leave a checkerboard in raw gradients (the JSON keeps them raw)."""
     from torchworks.attribution.figures import map_with_profile
@@ -116,6 +117,5 @@ def _figure(features: torch.Tensor, saliency: torch.Tensor, record: dict[str, An
     smooth = F.avg_pool2d(saliency[None, None], (4, 2), stride=1, padding=(2, 1), count_include_pad=False)
     smooth = smooth[0, 0, :frames, :bands]
     profile = smooth.sum(dim=1) / (float(smooth.sum()) or 1.0)
-    title = f"'{record['target']}': saliency over the log-mel spectrogram (smoothed)"
-    return map_with_profile(features.T.numpy(), smooth.T.numpy(), profile.numpy(),
-                            record["attributions"]["frame_seconds"], title, "mel band")
+    title = f"'{transcript}': saliency over the log-mel spectrogram (smoothed)"
+    return map_with_profile(features.T.numpy(), smooth.T.numpy(), profile.numpy(), frame_seconds, title, "mel band")

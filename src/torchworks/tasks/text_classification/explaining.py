@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 from torchworks.errors import ConfigError
+from torchworks.attribution.explainer import Explainer, Explanation, Presentation, Row, Target, explain_rows
 from torchworks.attribution.gradients import positional
-from torchworks.attribution.values import class_target, positive_int, rounded
-from torchworks.tasks.protocol import Explanation
+from torchworks.attribution.values import class_named, class_prediction, positive_int, rounded
 
 DEFAULT_STEPS = 50
 _INPUTS = ["input_ids", "attention_mask"]
@@ -55,37 +55,46 @@ def explain_texts(model: nn.Module, inputs: dict[str, torch.Tensor], ids: list[d
     from torchworks.tasks.text_classification.tokenizing import shared_encoder
 
     labels = state["labels"]
-    with torch.no_grad():
-        logits = model(inputs).float()
-    probabilities = logits.sigmoid() if state["multi_label"] else logits.softmax(dim=1)
-    steps = positive_int(options, "steps", DEFAULT_STEPS, largest=1000)
     encoder = shared_encoder(state["tokenizer"], state["max_length"])
-    explanations = []
-    for row, origin in enumerate(ids):
-        predicted = int(probabilities[row].argmax())
-        index, label = class_target(target, labels, predicted)
-        length = int(inputs["attention_mask"][row].sum())
-        token_ids = inputs["input_ids"][row : row + 1, :length]
-        text = str(origin["input"])
-        encoding = encoder.tokenizer.encode(text)
-        if encoding.ids != token_ids[0].tolist():  # an empty text became [UNK]: no character offsets
-            encoding = None
-        scores, details = _token_scores(model, token_ids, encoding, index, steps, state["pad_id"])
+
+    def predict(model: nn.Module, row: Row) -> tuple[dict[str, Any], Target]:
+        logits = model(row.inputs)[0].float()
+        return class_prediction(logits.sigmoid() if state["multi_label"] else logits.softmax(dim=0), labels)
+
+    def integrated_gradients(model: nn.Module, row: Row, target: Target, options: dict[str, str]):
+        steps = positive_int(options, "steps", DEFAULT_STEPS, largest=1000)
+        token_ids, encoding = _tokens(row, encoder)
+        return _token_scores(model, token_ids, encoding, target.value, steps, state["pad_id"])
+
+    def present(row: Row, record: dict[str, Any], scores: list[float], details: dict[str, Any]) -> Presentation:
+        text, predicted, label = record["input"], record["prediction"], record["target"]
+        token_ids, encoding = _tokens(row, encoder)
         tokens, words = _tokens_and_words(token_ids[0].tolist(), scores, encoding, encoder, text)
-        record = {
-            **{key: value for key, value in origin.items() if key != "input"},
-            "input": text,
-            "prediction": {"label": labels[predicted], "probability": round(float(probabilities[row, predicted]), 6)},
-            "method": method,
-            "target": label,
-            "attributions": {**details, "words": words, "tokens": tokens},
-        }
-        segments = _segments(text, words, tokens, encoding)
         strongest = sorted(words, key=lambda word: -abs(word["score"]))[:3]
-        summary = f"predicted {labels[predicted]} ({record['prediction']['probability']:.3f}); for {label}: " + \
+        summary = f"predicted {predicted['label']} ({predicted['probability']:.3f}); for {label}: " + \
                   (", ".join(f"{word['word']} {word['score']:+.2f}" for word in strongest) or "no words")
-        explanations.append(Explanation(record, html=_fragment(segments, labels[predicted], label), summary=summary))
-    return explanations
+        return Presentation({**details, "words": words, "tokens": tokens}, summary=summary,
+                            html=_fragment(_segments(text, words, tokens, encoding), predicted["label"], label))
+
+    explainer = Explainer(describe=_describe, predict=predict, resolve_target=lambda text: class_named(text, labels),
+                          attributors={"integrated_gradients": integrated_gradients}, present=present)
+    return explain_rows(explainer, model, inputs, ids, method, target, options)
+
+
+def _describe(origin: dict[str, Any]) -> dict[str, Any]:
+    """The record's facts about a text: where it came from (file, line...), then the text."""
+    return {**{key: value for key, value in origin.items() if key != "input"}, "input": str(origin["input"])}
+
+
+def _tokens(row: Row, encoder: Any) -> tuple[torch.Tensor, Any]:
+    """The text's token ids (1 x tokens, padding cut off) and its encoding, which knows each token's
+    word and place in the text; None when the tokens are not the text's own."""
+    length = int(row.inputs["attention_mask"][0].sum())
+    token_ids = row.inputs["input_ids"][:, :length]
+    encoding = encoder.tokenizer.encode(str(row.identifier["input"]))
+    if encoding.ids != token_ids[0].tolist():  # an empty text became [UNK]: no character offsets
+        encoding = None
+    return token_ids, encoding
 
 
 def _token_scores(model: nn.Module, token_ids: torch.Tensor, encoding: Any, index: int, steps: int,
