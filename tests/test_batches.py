@@ -59,7 +59,9 @@ def test_an_export_rebuilds_the_structure_it_recorded():
     rebuilt = rebuild_outputs([torch.zeros(2), torch.ones(2)], layout)
     assert list(rebuilt) == ["mean", "scale"] and rebuilt["scale"].tolist() == [1.0, 1.0]
     assert output_layout(torch.zeros(1)) == {"kind": "tensor", "names": ["output"]}
-    assert isinstance(rebuild_outputs([torch.zeros(1), torch.ones(1)], output_layout((1, 2))), tuple)
+    assert output_layout((1, 2)) == {"kind": "tuple", "names": ["output_0", "output_1"]}
+    rebuilt = rebuild_outputs([torch.zeros(1), torch.ones(1)], output_layout((1, 2)))
+    assert isinstance(rebuilt, tuple) and [t.tolist() for t in rebuilt] == [[0.0], [1.0]]
     assert rebuild_outputs([torch.ones(1)], None).tolist() == [1.0]  # exports made before layouts were recorded
 
 

@@ -52,9 +52,11 @@ def test_atomic_write_json_writes_non_finite_floats_as_null(tmp_path):
     assert json.loads(text) == {"a": None, "b": [None, 1.5], "c": {"d": None}, "e": "x"}
 
 
+@pytest.mark.xfail(strict=True, reason="product bug: atomic_write_json falls back to default=str, so a numpy "
+                                      "array is written as the string '[[1 2]\\n [3 4]]', not as a JSON list")
 def test_atomic_write_json_accepts_array_values(tmp_path):
     target = atomic_write_json(tmp_path / "m.json", {"confusion": np.array([[1, 2], [3, 4]])})
-    assert json.loads(target.read_text())["confusion"]
+    assert json.loads(target.read_text()) == {"confusion": [[1, 2], [3, 4]]}
 
 
 # --- T1: SIGKILL during a write -------------------------------------------------------------

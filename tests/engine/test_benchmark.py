@@ -42,7 +42,12 @@ def test_missing_exports_are_made_first_or_reported(run):
     assert result.rows[-1] == {"format": "torchscript-int8", "status": "not exported"}
     result = benchmark(run, formats="torchscript-int8", threads=1, seconds=0.02)
     assert result.rows[-1]["format"] == "torchscript-int8" and result.rows[-1]["status"] in ("passed", "failed")
-    assert (run / "exports" / "model.int8.torchscript.pt").is_file()
+    import hashlib
+
+    made = run / "exports" / "model.int8.torchscript.pt"
+    entry = json.loads((run / "bundle.json").read_text())["exports"]["torchscript-int8"]
+    assert entry["sha256"] == hashlib.sha256(made.read_bytes()).hexdigest() and entry["size_bytes"] == made.stat().st_size
+    assert result.rows[-1]["status"] == entry["status"]
 
 
 def test_bad_settings_are_refused(run, cli):

@@ -42,12 +42,15 @@ def test_an_output_folder_must_be_new_or_empty(run, shapes_dir, tmp_path):
     image = str(shapes_dir / "circle" / "000.png")
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert torchworks.explain(run, image, output=empty).path == empty and (empty / "explanations.json").is_file()
+    assert torchworks.explain(run, image, output=empty).path == empty
+    document = json.loads((empty / "explanations.json").read_text())
+    assert [record["input"] for record in document["explanations"]] == [image] and document["method"] == "gradcam"
     with pytest.raises(OutputError, match="already exists") as info:
         torchworks.explain(run, image, output=empty)
     assert "a folder with files in it" in info.value.got
     nested = tmp_path / "new" / "deeper"
-    assert (torchworks.explain(run, image, output=nested).path / "explanation.html").is_file()
+    page = (torchworks.explain(run, image, output=nested).path / "explanation.html").read_text()
+    assert page.count("data:image/png;base64,") == 1
 
 
 def test_a_corrupt_input_is_named_and_nothing_is_written(run, tmp_path):

@@ -249,7 +249,13 @@ def test_resume_needs_only_the_run_name(shapes_dir, tiny_settings, monkeypatch):
         resumed = torchworks.train(TASK, output=settings["output"], name="run", resume=True)
     except ConfigError as exc:
         pytest.fail(f"resume asked for settings the run already stores: {exc}")
-    assert resumed.path == run and (run / "bundle.json").is_file()
+    assert resumed.path == run
+    manifest = json.loads((run / "bundle.json").read_text())
+    assert [row["epoch"] for row in manifest["history"]] == [1, 2], "epoch 1 is kept, only epoch 2 is run again"
+    config = manifest["config"]
+    assert (config["data"], config["model"], config["image_size"], config["baselines"]) == (
+        str(shapes_dir), "smallcnn", 16, False), "every setting comes from the stored run"
+    assert manifest["metrics"]["accuracy"] == json.loads((run / "metrics.json").read_text())["accuracy"]
 
 
 # ---------------------------------------------------------------------------------------------- T3

@@ -23,6 +23,58 @@ def _is_png(path: Path) -> bool:
     return path.is_file() and path.read_bytes()[:8] == PNG_MAGIC
 
 
+def _embedded_pngs(page: str) -> list[bytes]:
+    """The PNG images embedded in ``page`` as data URIs, decoded."""
+    import base64
+
+    images = [base64.b64decode(data, validate=True)
+              for data in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)]
+    assert all(image[:8] == PNG_MAGIC for image in images)
+    return images
+
+
+def _test_split_probabilities(run: Path):
+    """Softmax probabilities and targets of the bundle's model on its rebuilt test split, computed here
+    with plain torch (no torchworks metric code), as numpy arrays."""
+    import numpy as np
+    import torch
+
+    from torchworks.engine.predict import load_model
+
+    bundle, task, config, model = load_model(run)
+    data = task.prepare_data(config, state=bundle.state)
+    collate = task.collate_fn(labelled=True)
+    rows = [data.test[i] for i in range(len(data.test))]
+    inputs, targets = collate(rows)
+    with torch.no_grad():
+        probabilities = model(inputs).float().softmax(dim=1)
+    return probabilities.numpy(), np.asarray(targets)
+
+
+def _sklearn_metrics(probabilities, targets, labels: list[str]) -> dict:
+    """accuracy, macro F1, per-class precision/recall/F1/support and one-vs-rest AUROC (mean over the
+    classes present), by scikit-learn."""
+    import numpy as np
+    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support, roc_auc_score
+
+    indices = list(range(len(labels)))
+    predicted = probabilities.argmax(axis=1)
+    precision, recall, f1, support = precision_recall_fscore_support(targets, predicted, labels=indices,
+                                                                     zero_division=0)
+    if len(labels) == 2:
+        auroc = roc_auc_score(targets, probabilities[:, 1])
+    else:
+        auroc = float(np.mean([roc_auc_score(targets == k, probabilities[:, k]) for k in np.unique(targets)]))
+    return {
+        "accuracy": accuracy_score(targets, predicted),
+        "macro_f1": f1_score(targets, predicted, labels=indices, average="macro", zero_division=0),
+        "auroc": auroc,
+        "per_class": {label: {"precision": round(float(precision[k]), 4), "recall": round(float(recall[k]), 4),
+                              "f1": round(float(f1[k]), 4), "support": int(support[k])}
+                      for k, label in enumerate(labels)},
+    }
+
+
 def test_train_writes_a_complete_bundle(shapes_dir, tiny_settings):
     result = _train(shapes_dir, tiny_settings)
 
@@ -33,14 +85,21 @@ def test_train_writes_a_complete_bundle(shapes_dir, tiny_settings):
 
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics == json.loads(json.dumps(result.metrics))
+    probabilities, targets = _test_split_probabilities(run)
+    expected = _sklearn_metrics(probabilities, targets, ["circle", "square", "stripes"])
     for key in ("accuracy", "macro_f1", "auroc"):
-        assert isinstance(metrics[key], float) and 0.0 <= metrics[key] <= 1.0, key
+        assert metrics[key] == pytest.approx(expected[key], abs=1e-6), key
+    assert metrics["test_samples"] == len(targets) == 6  # 36 images, a 70/15/15 split
     assert set(metrics["per_class"]) == {"circle", "square", "stripes"}
-    for row in metrics["per_class"].values():
-        assert {"precision", "recall", "f1", "support"} <= set(row)
+    for label, row in metrics["per_class"].items():
+        for key in ("precision", "recall", "f1"):
+            assert row[key] == pytest.approx(expected["per_class"][label][key], abs=1e-4), (label, key)
+        assert row["support"] == expected["per_class"][label]["support"], label
     assert sum(row["support"] for row in metrics["per_class"].values()) == metrics["test_samples"]
     svc = metrics["baselines"]["svc_pixels"]
-    assert 0.0 <= svc["accuracy"] <= 1.0 and "macro_f1" in svc
+    # an accuracy on 6 test images is a whole number of sixths
+    assert 0.0 <= svc["accuracy"] <= 1.0 and svc["accuracy"] * 6 == pytest.approx(round(svc["accuracy"] * 6))
+    assert 0.0 <= svc["macro_f1"] <= 1.0
 
     manifest = json.loads((run / "bundle.json").read_text())
     assert manifest["task"] == TASK
@@ -55,8 +114,12 @@ def test_report_is_self_contained(shapes_dir, tiny_settings):
     run = _train(shapes_dir, tiny_settings).path
 
     page = (run / "report.html").read_text(encoding="utf-8")
-    assert "data:image/png;base64," in page
-    assert page.count("data:image/png;base64,") >= len(list((run / "plots").glob("*.png")))
+    embedded = _embedded_pngs(page)
+    plots = {path.name: path.read_bytes() for path in (run / "plots").glob("*.png")}
+    assert {"training_curves.png", "confusion_matrix.png"} <= set(plots)
+    assert sorted(embedded) == sorted(plots.values()), "every plot is embedded, byte for byte, and nothing else"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert f"{metrics['accuracy']:.4f}" in page and f"{metrics['macro_f1']:.4f}" in page
     external = re.findall(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//[^"'\s>]*""", page, flags=re.I)
     assert external == []
     assert not re.search(r"url\(\s*['\"]?(?:https?:)?//", page, flags=re.I)
@@ -74,7 +137,9 @@ def test_identical_second_run_gets_a_new_folder_and_never_overwrites(shapes_dir,
     assert second.path.parent == first.path.parent
     after = {p.relative_to(first.path): p.read_bytes() for p in first.path.rglob("*") if p.is_file()}
     assert after == before
-    assert (second.path / "bundle.json").is_file()
+    manifest = json.loads((second.path / "bundle.json").read_text())
+    assert manifest["task"] == TASK and manifest["name"] == "exp-2"
+    assert json.loads((second.path / "metrics.json").read_text()) == json.loads(json.dumps(second.metrics))
 
 
 def test_load_predicts_files_and_folders(shapes_dir, tiny_settings):
@@ -117,8 +182,10 @@ def test_evaluate_rewrites_metrics_plots_and_report(shapes_dir, tiny_settings):
     assert metrics["per_class"] == result.metrics["per_class"]
     assert metrics["test_samples"] == result.metrics["test_samples"]
     assert metrics["baselines"] == result.metrics["baselines"]
-    assert (run / "report.html").is_file()
     assert _is_png(run / "plots" / "confusion_matrix.png")
+    page = (run / "report.html").read_text(encoding="utf-8")
+    assert f"{result.metrics['accuracy']:.4f}" in page
+    assert (run / "plots" / "confusion_matrix.png").read_bytes() in _embedded_pngs(page)
 
 
 def test_binary_dataset_gets_a_roc_curve(shapes_dir, tiny_settings, tmp_path):
@@ -129,8 +196,12 @@ def test_binary_dataset_gets_a_roc_curve(shapes_dir, tiny_settings, tmp_path):
     result = _train(binary, tiny_settings)
 
     assert _is_png(result.path / "plots" / "roc_curve.png")
-    assert isinstance(result.metrics["auroc"], float)
     assert set(result.metrics["per_class"]) == {"circle", "square"}
+    probabilities, targets = _test_split_probabilities(result.path)
+    assert probabilities.shape == (len(targets), 2) and set(targets) == {0, 1}
+    expected = _sklearn_metrics(probabilities, targets, ["circle", "square"])
+    for key in ("auroc", "accuracy", "macro_f1"):  # the binary AUROC of the second class's probability
+        assert result.metrics[key] == pytest.approx(expected[key], abs=1e-6), key
 
 
 # --------------------------------------------------------------------------------------- tracking

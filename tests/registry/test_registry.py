@@ -17,6 +17,17 @@ from torchworks.errors import BundleError, ConfigError
 from torchworks.registry import open_registry, resolve_registry_reference
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _shapes_images(run: Path) -> list[str]:
+    """The images ``image_run`` was trained on (``<root>/shapes``, the run being ``<root>/runs/<task>/shapes``)."""
+    return sorted(str(p) for p in (run.parents[2] / "shapes").rglob("*.png"))[::6]
+
+
 @pytest.fixture(params=["dir", "mlflow"])
 def location(request, tmp_path) -> str:
     return f"dir:{tmp_path / 'registry'}" if request.param == "dir" else f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
@@ -27,9 +38,16 @@ def test_versions_aliases_promotion_and_rollback(location, image_run):
     first = registry.add(image_run, "shapes")
     second = registry.add(image_run, "shapes")
     assert (first.version, second.version) == (1, 2)
-    assert (second.bundle / "bundle.json").is_file() and not (second.bundle / "checkpoints").exists()
-    assert second.lineage["task"] == "image-classification" and second.lineage["data_fingerprint"]
-    assert second.lineage["weights_sha256"] and "accuracy" in second.lineage["metrics"]
+    source = json.loads((image_run / "bundle.json").read_text())
+    assert json.loads((second.bundle / "bundle.json").read_text()) == source
+    assert not (second.bundle / "checkpoints").exists() and second.bundle != first.bundle
+    assert second.lineage["task"] == "image-classification"
+    assert second.lineage["data_fingerprint"] == source["data"]["fingerprint"] and source["data"]["fingerprint"]
+    assert second.lineage["weights_sha256"] == _sha256(image_run / "model.safetensors") == source["weights"]["sha256"]
+    assert _sha256(second.bundle / "model.safetensors") == second.lineage["weights_sha256"]
+    metrics = json.loads((image_run / "metrics.json").read_text())
+    assert second.lineage["metrics"]["accuracy"] == pytest.approx(metrics["accuracy"])
+    assert second.lineage["metrics"]["test_samples"] == metrics["test_samples"] == 6
 
     registry.promote("shapes", 1, "production")
     assert resolve_registry_reference("shapes@production", location).version == 1
@@ -46,10 +64,16 @@ def test_versions_aliases_promotion_and_rollback(location, image_run):
 def test_a_registered_copy_survives_its_run(location, image_run, tmp_path):
     import shutil
 
+    import torchworks
+
     run = shutil.copytree(image_run, tmp_path / "run")
     version = open_registry(location).add(run, "shapes")
     shutil.rmtree(run)
-    assert (version.bundle / "model.safetensors").is_file()
+    assert _sha256(version.bundle / "model.safetensors") == _sha256(image_run / "model.safetensors")
+    images = _shapes_images(image_run)
+    assert len(images) == 6
+    # the copy loads on its own and answers exactly as the original does
+    assert torchworks.load(version.bundle).predict(images) == torchworks.load(image_run).predict(images)
 
 
 @pytest.mark.parametrize("bad", ["../x", "/abs", "a#b", "//proc/self/root", "file:///etc", "", "a" * 65, "x/../../y"])
@@ -109,7 +133,11 @@ def test_a_run_archive_registers(location, image_run, tmp_path):
     archive = tmp_path / "run.tar.gz"
     with tarfile.open(archive, "w:gz") as bundle_tar:
         bundle_tar.add(image_run, arcname="shapes")
-    assert open_registry(location).add(archive, "shapes").version == 1
+    version = open_registry(location).add(archive, "shapes")
+    assert version.version == 1
+    assert _sha256(version.bundle / "model.safetensors") == _sha256(image_run / "model.safetensors")
+    assert json.loads((version.bundle / "bundle.json").read_text()) == json.loads((image_run / "bundle.json").read_text())
+    assert version.lineage["weights_sha256"] == _sha256(image_run / "model.safetensors")
 
 
 @pytest.mark.parametrize("entry", ["../escape.txt", "/tmp/absolute-escape.txt", "a/../../escape.txt"])

@@ -12,6 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+import torchworks
+
 BASE_URL = "http://127.0.0.1:8080"
 
 
@@ -43,15 +45,21 @@ def test_service_routes_answer(client):
 
 
 @pytest.mark.parametrize("model", ["shapes", "eager"])
-def test_multipart_raw_and_base64_uploads_give_the_same_answer(client, shapes_png, model):
+def test_multipart_raw_and_base64_uploads_give_the_same_answer(client, shapes_png, model, image_run):
     url = f"/v1/models/{model}/predict"
     multipart = client.post(url, files={"file": ("circle.png", shapes_png, "image/png")})
     raw = client.post(url, content=shapes_png, headers={"content-type": "image/png"})
     encoded = client.post(url, json={"inputs": [{"name": "c.png", "base64": base64.b64encode(shapes_png).decode()}],
                                      "top_k": 2})
     answers = [r.json()["predictions"][0] for r in (multipart, raw, encoded)]
-    assert {a["label"] for a in answers} == {answers[0]["label"]}
-    assert answers[0]["input"] == "circle.png" and len(answers[2]["top_k"]) == 2
+    # the answer of the Python API on the same file, computed without the server
+    [expected] = torchworks.load(image_run).predict(str(image_run.parents[2] / "shapes" / "circle" / "000.png"))
+    for answer in answers:
+        assert answer["label"] == expected["label"]
+        assert answer["probability"] == pytest.approx(expected["probability"], abs=1e-4)
+    assert answers[0]["input"] == "circle.png" and answers[2]["input"] == "c.png"
+    assert [t["label"] for t in answers[2]["top_k"]] == [t["label"] for t in expected["top_k"][:2]]
+    assert sum(t["probability"] for t in answers[0]["top_k"]) == pytest.approx(1.0, abs=1e-4)
     assert multipart.json()["backend"] == ("onnx" if model == "shapes" else "eager")
 
 
@@ -67,6 +75,10 @@ def test_several_files_in_one_request(client, shapes_png):
     files = [("file", (f"{i}.png", shapes_png, "image/png")) for i in range(5)]
     predictions = client.post("/v1/models/shapes/predict", files=files).json()["predictions"]
     assert [p["input"] for p in predictions] == [f"{i}.png" for i in range(5)]
+    single = client.post("/v1/models/shapes/predict", files=[files[0]]).json()["predictions"][0]
+    for prediction in predictions:  # the same image, batched with others, gets the answer it gets alone
+        assert prediction["label"] == single["label"]
+        assert prediction["probability"] == pytest.approx(single["probability"], abs=1e-5)
 
 
 def _png(width: int, height: int) -> bytes:
@@ -139,7 +151,11 @@ def test_large_but_allowed_image_is_answered(client):
     pixels = (np.random.default_rng(0).random((300, 300)) * 255).astype(np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
-    assert client.post("/v1/models/shapes/predict", files={"file": ("big.png", buffer.getvalue(), "image/png")}).status_code == 200
+    response = client.post("/v1/models/shapes/predict", files={"file": ("big.png", buffer.getvalue(), "image/png")})
+    assert response.status_code == 200
+    [prediction] = response.json()["predictions"]
+    assert prediction["input"] == "big.png" and prediction["label"] in ("circle", "square", "stripes")
+    assert sum(t["probability"] for t in prediction["top_k"]) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_deep_json_is_400_then_the_server_still_answers(client, shapes_png):

@@ -48,7 +48,7 @@ def test_an_uploaded_image_gets_the_same_gradcam_as_the_cli(client, image_run, s
     np.testing.assert_allclose(record["attributions"]["map"], local.record["attributions"]["map"], atol=1e-5)
 
 
-def test_text_is_explained_word_by_word_with_a_chosen_method_and_options(client):
+def test_text_is_explained_word_by_word_with_a_chosen_method_and_options(client, text_run):
     response = client.post("/v1/models/tickets/explain", json={"inputs": ["my refund and invoice please"],
                                                                "method": "integrated_gradients",
                                                                "options": {"steps": 8}})
@@ -59,6 +59,13 @@ def test_text_is_explained_word_by_word_with_a_chosen_method_and_options(client)
     assert record["prediction"]["label"] == "billing" and record["html"].startswith("<p")
     top = max(words, key=lambda w: w["score"])["word"]
     assert top in ("refund", "invoice"), words
+    # the same scores as the engine gives for the same text, method and steps
+    bundle, task, _, eager = load_model(text_run)
+    (local,) = explain_items(task, eager, bundle.state, ["my refund and invoice please"],
+                             method="integrated_gradients", options={"steps": "8"})
+    assert [w["word"] for w in local.record["attributions"]["words"]] == [w["word"] for w in words]
+    np.testing.assert_allclose([w["score"] for w in words], [w["score"] for w in local.record["attributions"]["words"]],
+                               atol=1e-5)
 
 
 def test_explaining_leaves_the_served_eager_model_untouched(client, shapes_png):
@@ -79,7 +86,8 @@ def test_explaining_leaves_the_served_eager_model_untouched(client, shapes_png):
     served = client.app.state.models["eager"]
     assert not any(module._forward_hooks or module._backward_hooks for module in served.runner.model.modules())
     metrics = client.get("/metrics").text
-    assert 'torchworks_requests_total{code="200",model="eager",route="explain"}' in metrics
+    answered = sum(f.result() == 200 for f in explained)
+    assert f'torchworks_requests_total{{code="200",model="eager",route="explain"}} {answered:.1f}' in metrics
 
 
 @pytest.mark.parametrize("send, status, error", [

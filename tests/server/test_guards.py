@@ -33,6 +33,8 @@ def test_keys_guard_everything_but_health(keyed, shapes_png):
     assert keyed.get("/healthz").status_code == 200 and keyed.get("/readyz").status_code == 200
     right = keyed.post("/v1/models/shapes/predict", files=files, headers={"authorization": f"Bearer {KEY}"})
     assert right.status_code == 200
+    [prediction] = right.json()["predictions"]
+    assert prediction["input"] == "c.png" and prediction["label"] in ("circle", "square", "stripes")
 
 
 def test_the_login_form_sets_a_strict_cookie_that_opens_the_page(keyed):
@@ -44,7 +46,8 @@ def test_the_login_form_sets_a_strict_cookie_that_opens_the_page(keyed):
     cookie = accepted.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
     assert keyed.get("/ui").status_code == 200  # the client keeps the cookie
-    assert keyed.get("/v1/models").status_code == 200
+    listed = keyed.get("/v1/models")
+    assert listed.status_code == 200 and [m["name"] for m in listed.json()["models"]] == ["shapes"]
 
 
 @pytest.mark.parametrize("headers", [
@@ -100,7 +103,8 @@ def test_bad_content_length_is_400(make_app, image_run):
     with TestClient(app, base_url=BASE_URL) as client:
         response = client.post("/v1/models/shapes/predict", content=b"x",
                                headers={"content-length": "12abc", "content-type": "image/png"})
-        assert response.status_code == 400
+        assert response.status_code == 400 and response.json()["error"] == "bad_length", response.text
+        assert "'12abc'" in response.json()["message"]
 
 
 def test_multipart_abuse_is_4xx(make_app, image_run, shapes_png):
@@ -108,14 +112,17 @@ def test_multipart_abuse_is_4xx(make_app, image_run, shapes_png):
     with TestClient(app, base_url=BASE_URL) as client:
         url = "/v1/models/shapes/predict"
         many_fields = {f"f{i}": "x" for i in range(10_000)}
-        assert client.post(url, data=many_fields, files={"file": ("c.png", shapes_png, "image/png")}).status_code == 400
+        response = client.post(url, data=many_fields, files={"file": ("c.png", shapes_png, "image/png")})
+        assert response.status_code == 400 and response.json()["error"] == "bad_multipart", response.text
+        assert "16 fields" in response.json()["message"]
         huge_field = {"options": "x" * (5 << 20)}
-        assert client.post(url, data=huge_field, files={"file": ("c.png", shapes_png, "image/png")}).status_code == 413
+        response = client.post(url, data=huge_field, files={"file": ("c.png", shapes_png, "image/png")})
+        assert response.status_code == 413 and response.json()["error"] == "payload_too_large", response.text
         boundary = "b" * 40
         headers_bomb = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.png\"\r\n"
                         + "X-Pad: " + "y" * 200_000 + "\r\n\r\n").encode() + shapes_png + f"\r\n--{boundary}--\r\n".encode()
         response = client.post(url, content=headers_bomb, headers={"content-type": f"multipart/form-data; boundary={boundary}"})
-        assert 400 <= response.status_code < 500
+        assert 400 <= response.status_code < 500 and response.json()["error"] == "bad_multipart", response.text
         assert client.get("/healthz").status_code == 200
 
 

@@ -48,6 +48,18 @@ def test_rows_as_json_give_typed_forecasts_per_series_and_step(client, sales):
     assert len(predictions) == 6 and {p["store"] for p in predictions} == {"north", "south"}
     assert {"week", "step", "forecast", "q0.1", "q0.9"} <= set(predictions[0])
     assert all(p["q0.1"] <= p["forecast"] <= p["q0.9"] for p in predictions)
+    north = [p for p in predictions if p["store"] == "north"]
+    last = sales[1][sales[1].store == "north"].week.max()
+    assert [p["step"] for p in north] == [1, 2, 3]
+    assert [p["week"] for p in north] == [str((last + pd.Timedelta(weeks=k)).date()) for k in (1, 2, 3)]
+    # the same numbers as the Python API gives for the same rows
+    expected = torchworks.load(sales[0]).predict(sales[1].groupby("store").tail(10))
+    key = lambda p: (p["store"], p["step"])  # noqa: E731
+    assert sorted(map(key, predictions)) == sorted(map(key, expected))
+    by_key = {key(p): p for p in expected}
+    for prediction in predictions:
+        for column in ("forecast", "q0.1", "q0.9"):
+            assert prediction[column] == pytest.approx(by_key[key(prediction)][column], abs=1e-4), column
 
 
 def test_a_csv_upload_gives_the_same_forecasts(client, sales):

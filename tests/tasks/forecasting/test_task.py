@@ -59,14 +59,21 @@ def test_train_reports_every_metric_for_the_model_and_each_baseline_then_predict
     run = torchworks.train("forecasting", data=str(data), series_id="store", covariates="promo",
                            quantiles="0.1,0.5,0.9", output=str(tmp_path / "runs"), **SETTINGS)
     assert METRIC_KEYS <= set(run.metrics)
-    assert all(len(run.metrics["per_horizon"][key]) == 4 for key in METRIC_KEYS)
+    per = run.metrics["per_horizon"]
+    assert all(len(per[key]) == 4 for key in METRIC_KEYS)
+    # every step has the same number of forecasts, so the overall errors follow from the per-step ones
+    assert run.metrics["mae"] == pytest.approx(np.mean(per["mae"]), rel=1e-5)
+    assert run.metrics["rmse"] == pytest.approx(np.sqrt(np.mean(np.square(per["rmse"]))), rel=1e-5)
+    assert run.metrics["smape"] == pytest.approx(np.mean(per["smape"]), rel=1e-5)
+    assert run.metrics["mae"] <= run.metrics["rmse"]
+    assert all(m <= r + 1e-9 for m, r in zip(per["mae"], per["rmse"]))
     assert set(run.metrics["baselines"]) == {"naive", "seasonal_naive", "arima", "ets"}
     for values in run.metrics["baselines"].values():
         assert METRIC_KEYS <= set(values)
     # a sine of period 13 is exactly repeated by the seasonal naive forecast, up to the trend
     assert run.metrics["baselines"]["seasonal_naive"]["mase"] < run.metrics["baselines"]["naive"]["mase"]
     for plot in ("forecast_vs_actual", "error_by_horizon", "residuals"):
-        assert (run.path / "plots" / f"{plot}.png").is_file()
+        assert (run.path / "plots" / f"{plot}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", plot
 
     recent = pd.read_csv(data).groupby("store").tail(20)
     records = torchworks.load(run.path).predict(recent)

@@ -25,6 +25,17 @@ def test_shapes_dataset_is_prepared(shapes_dir):
     image, target = data.train[0]
     assert tuple(image.shape) == (1, 16, 16) and target in (0, 1, 2)
     assert data.summary["skipped files"] == 0
+    # every image lands in exactly one split, and each split holds each class equally (12 per class)
+    counts = [np.bincount([int(split[i][1]) for i in range(len(split))], minlength=3).tolist()
+              for split in (data.train, data.val, data.test)]
+    assert [sum(column) for column in zip(*counts)] == [12, 12, 12]
+    assert all(len(set(row)) == 1 for row in counts), counts
+    # the normalization is that of the pixels (0..1), within what the train/all difference allows
+    from PIL import Image
+
+    pixels = np.stack([np.asarray(Image.open(p), dtype=np.float64) / 255 for p in sorted(shapes_dir.rglob("*.png"))])
+    assert data.state["mean"] == pytest.approx([pixels.mean()], abs=0.01)
+    assert data.state["std"] == pytest.approx([pixels.std()], abs=0.01)
 
 
 def test_single_class_is_refused(tmp_path, make_shapes_dataset):

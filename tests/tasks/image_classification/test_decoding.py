@@ -184,7 +184,8 @@ def test_an_open_pil_image_can_be_decoded():
     buffer = io.BytesIO()
     Image.new("RGB", (3, 2), (1, 2, 3)).save(buffer, format="PNG")
     buffer.seek(0)
-    assert decode_image(Image.open(buffer), BIG).pixels.shape == (2, 3, 3)
+    decoded = decode_image(Image.open(buffer), BIG).pixels
+    assert decoded.shape == (2, 3, 3) and decoded.reshape(-1, 3).tolist() == [[1, 2, 3]] * 6
 
 
 def test_short_side_resize_keeps_the_aspect_ratio(tmp_path, write_image):

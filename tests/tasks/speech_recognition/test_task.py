@@ -20,21 +20,32 @@ TINY = {"epochs": 2, "hidden": 32, "layers": 1, "batch_size": 8, "track": False,
 
 def test_train_predict_and_evaluate(speech_manifest, tmp_path, cli):
     result = torchworks.train(TASK, data=str(speech_manifest), output=str(tmp_path / "runs"), **TINY)
-    assert {"wer", "cer", "wer_greedy", "wer_beam", "cer_greedy", "cer_beam"} <= set(result.metrics)
-    assert (result.path / "plots" / "error_rates.png").is_file()
+    metrics = result.metrics
+    assert {"wer", "cer", "wer_greedy", "wer_beam", "cer_greedy", "cer_beam"} <= set(metrics)
+    # the headline rates are those of the configured decoder (beam), for the test clips of a 70/15/15 split
+    assert metrics["decoder"] == "beam" and (metrics["wer"], metrics["cer"]) == (metrics["wer_beam"], metrics["cer_beam"])
+    assert metrics["test_clips"] == 4
+    assert all(metrics[key] >= 0.0 for key in ("wer_greedy", "wer_beam", "cer_greedy", "cer_beam"))
+    assert (result.path / "plots" / "error_rates.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     state = json.loads((result.path / "bundle.json").read_text())["state"]
     assert state["tokens"][0] == "<blank>" and state["sample_rate"] == 16_000 and state["n_mels"] == 64
     clip = speech_manifest.parent / "clips" / "000.wav"
     records = torchworks.load(result.path).predict([str(clip), str(speech_manifest.parent / "clips")])
     assert records[0]["input"] == str(clip) and isinstance(records[0]["transcript"], str)
+    assert set(records[0]["transcript"]) <= set(state["tokens"]) | {" "}, "only characters the model can write"
     assert len(records) == 1 + 24 and records[0]["decoder"] == "beam"
+    assert sorted(Path(r["input"]).name for r in records[1:]) == [f"{i:03d}.wav" for i in range(24)]
+    again = next(r for r in records[1:] if r["input"] == str(clip))
+    assert again == records[0], "the same clip, by itself or in its folder, gets the same record"
 
     code, out, err = cli("predict", str(result.path), str(clip), "decoder=greedy")
     assert code == 0, err
     assert json.loads(out.splitlines()[0])["decoder"] == "greedy"
     code, out, err = cli("predict", str(result.path), str(clip), "decodr=greedy")
     assert code == 2 and "did you mean 'decoder'?" in err
-    torchworks.evaluate(result.path)
+    evaluated = torchworks.evaluate(result.path).metrics
+    for key in ("wer", "cer", "wer_greedy", "wer_beam", "cer_greedy", "cer_beam", "test_clips"):
+        assert evaluated[key] == pytest.approx(metrics[key]), key
 
 
 @pytest.mark.parametrize("broken", ["missing", "text_renamed", "zero_bytes", "silent"])

@@ -64,7 +64,10 @@ def test_multi_label_targets_and_weights(tmp_path, write_table):
     assert data.state["multi_label"] and data.state["labels"] == ["x", "y"]
     targets = torch.stack([data.train[i][1] for i in range(len(data.train))])
     assert targets.shape[1] == 2 and set(targets.sum(1).tolist()) <= {1.0, 2.0}
-    assert all(w > 0 for w in data.state["class_weights"])
+    # negatives per positive of each label, counted here over the training targets
+    rows, positives = len(targets), targets.sum(0)
+    expected = [round(float((rows - p) / p), 5) for p in positives]
+    assert data.state["class_weights"] == pytest.approx(expected) and len(expected) == 2
 
 
 def test_balanced_weights_for_imbalanced_classes(tmp_path, write_table):

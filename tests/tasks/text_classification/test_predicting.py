@@ -51,3 +51,6 @@ def test_multi_label_records_list_every_label_over_the_threshold():
     state = {**STATE, "multi_label": True}
     record = prediction_records(torch.tensor([[3.0, -3.0, 1.0]]), [{"input": "t"}], state, top_k=3)[0]
     assert record["labels"] == ["a", "c"] and set(record["probabilities"]) == {"a", "b", "c"}
+    # independent sigmoids, one per label (they need not sum to 1)
+    expected = torch.tensor([3.0, -3.0, 1.0]).sigmoid().tolist()
+    assert [record["probabilities"][k] for k in "abc"] == pytest.approx(expected, abs=1e-4)

@@ -66,7 +66,12 @@ def test_frozen_encoder_caches_embeddings_without_changing_them(minilm):
     with torch.inference_mode():
         model.eval()(batch)  # filled in inference mode ...
     model.train()(batch).sum().backward()  # ... and still usable for training
-    assert model.head.weight.grad is not None
+    # d/dW sum(W e_b + c) over the batch = the sum of the (cached) embeddings, in every class's row
+    with torch.no_grad():
+        pooled = model.embed(batch["input_ids"], batch["attention_mask"])
+    assert model.head.weight.grad is not None and model.head.weight.grad.shape == (3, pooled.shape[1])
+    assert torch.allclose(model.head.weight.grad, pooled.sum(0).expand(3, -1), atol=1e-4)
+    assert torch.allclose(model.head.bias.grad, torch.full((3,), 2.0))
     model.use_cache(False)
     assert model._cache is None
 

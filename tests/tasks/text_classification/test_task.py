@@ -7,7 +7,11 @@ import csv
 import json
 from pathlib import Path
 
+import base64
+
+import numpy as np
 import pytest
+from sklearn.metrics import accuracy_score, f1_score, hamming_loss
 
 import torchworks
 
@@ -15,6 +19,36 @@ TASK = "text-classification"
 QUIET = ["track=false", "progress=false"]
 SMALL = ["model=bigru", "embedding_dim=16", "hidden=16", "layers=1", "epochs=3"]
 
+
+
+def _test_split_predictions(run: Path):
+    """Predicted and true class indices of the bundle's model on its rebuilt test split (argmax of
+    its outputs, computed here), as numpy arrays."""
+    import torch
+
+    from torchworks.engine.predict import load_model
+
+    bundle, task, config, model = load_model(run)
+    data = task.prepare_data(config, state=bundle.state)
+    inputs, targets = task.collate_fn(labelled=True)([data.test[i] for i in range(len(data.test))])
+    with torch.no_grad():
+        predicted = model(inputs).argmax(dim=1)
+    return predicted.numpy(), np.asarray(targets)
+
+
+def _multi_label_test_split(run: Path):
+    """Labels switched on (sigmoid >= 0.5, computed here) and the true label sets of the bundle's model
+    on its rebuilt test split, as 0/1 numpy arrays."""
+    import torch
+
+    from torchworks.engine.predict import load_model
+
+    bundle, task, config, model = load_model(run)
+    data = task.prepare_data(config, state=bundle.state)
+    inputs, targets = task.collate_fn(labelled=True)([data.test[i] for i in range(len(data.test))])
+    with torch.no_grad():
+        on = model(inputs).sigmoid() >= 0.5
+    return on.int().numpy(), np.asarray(targets).astype(int)
 
 
 def _error(err: str) -> str:
@@ -31,7 +65,19 @@ def test_train_predict_and_evaluate_from_the_command_line(tickets_csv, tmp_path,
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"accuracy", "macro_f1", "per_class", "baselines"} <= set(metrics)
     assert "tfidf_logreg" in metrics["baselines"] and set(metrics["per_class"]) == {"account", "billing", "shipping"}
-    assert (run / "plots" / "confusion_matrix.png").is_file() and (run / "report.html").is_file()
+    labels = ["account", "billing", "shipping"]
+    predicted, targets = _test_split_predictions(run)
+    assert metrics["test_samples"] == len(targets)
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(targets, predicted), abs=1e-6)
+    assert metrics["macro_f1"] == pytest.approx(f1_score(targets, predicted, labels=[0, 1, 2], average="macro",
+                                                         zero_division=0), abs=1e-6)
+    support = np.bincount(targets, minlength=3)
+    assert [metrics["per_class"][label]["support"] for label in labels] == support.tolist()
+    confusion = (run / "plots" / "confusion_matrix.png").read_bytes()
+    assert confusion[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (run / "report.html").read_text(encoding="utf-8")
+    assert f"{metrics['accuracy']:.4f}" in page
+    assert f"data:image/png;base64,{base64.b64encode(confusion).decode('ascii')}" in page
 
     code, out, err = cli("predict", str(run), "my parcel tracking is late",
                           "--output", str(tmp_path / "one.json"))
@@ -45,10 +91,16 @@ def test_train_predict_and_evaluate_from_the_command_line(tickets_csv, tmp_path,
     assert code == 0, err
     with (tmp_path / "routed.csv").open() as handle:
         routed = list(csv.DictReader(handle))
-    assert [r["row"] for r in routed] == ["2", "3"] and all(r["label"] for r in routed)
+    assert [r["row"] for r in routed] == ["2", "3"] and all(r["label"] in labels for r in routed)
+    assert all(0.0 <= float(r["probability"]) <= 1.0 for r in routed)
 
     code, out, err = cli("evaluate", str(run))
     assert code == 0, err
+    evaluated = json.loads((run / "metrics.json").read_text())
+    assert evaluated["accuracy"] == pytest.approx(metrics["accuracy"])
+    assert evaluated["macro_f1"] == pytest.approx(metrics["macro_f1"])
+    for key in ("per_class", "test_samples", "baselines"):
+        assert evaluated[key] == metrics[key], key
 
 
 def test_multi_label_end_to_end(tmp_path, write_table):
@@ -61,8 +113,14 @@ def test_multi_label_end_to_end(tmp_path, write_table):
     result = torchworks.train(TASK, data=str(path), label_sep=";", model="embeddingbag", epochs=8,
                               output=str(tmp_path / "runs"), track=False, progress=False)
     assert {"subset_accuracy", "hamming_loss", "macro_f1", "micro_f1"} <= set(result.metrics)
+    on, truth = _multi_label_test_split(result.path)
+    assert result.metrics["subset_accuracy"] == pytest.approx(accuracy_score(truth, on), abs=1e-6)
+    assert result.metrics["hamming_loss"] == pytest.approx(hamming_loss(truth, on), abs=1e-6)
+    assert result.metrics["micro_f1"] == pytest.approx(f1_score(truth, on, average="micro", zero_division=0), abs=1e-6)
+    assert result.metrics["macro_f1"] == pytest.approx(f1_score(truth, on, average="macro", zero_division=0), abs=1e-6)
     predicted = torchworks.load(result.path).predict("refund and a parcel")[0]
-    assert isinstance(predicted["labels"], list) and set(predicted["probabilities"]) == {"billing", "shipping"}
+    assert set(predicted["probabilities"]) == {"billing", "shipping"}
+    assert predicted["labels"] == [label for label in ("billing", "shipping") if predicted["probabilities"][label] >= 0.5]
 
 
 @pytest.mark.slow
