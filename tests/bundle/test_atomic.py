@@ -52,11 +52,12 @@ def test_atomic_write_json_writes_non_finite_floats_as_null(tmp_path):
     assert json.loads(text) == {"a": None, "b": [None, 1.5], "c": {"d": None}, "e": "x"}
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: atomic_write_json falls back to default=str, so a numpy "
-                                      "array is written as the string '[[1 2]\\n [3 4]]', not as a JSON list")
-def test_atomic_write_json_accepts_array_values(tmp_path):
-    target = atomic_write_json(tmp_path / "m.json", {"confusion": np.array([[1, 2], [3, 4]])})
-    assert json.loads(target.read_text()) == {"confusion": [[1, 2], [3, 4]]}
+def test_atomic_write_json_writes_arrays_and_numpy_numbers_as_json_values(tmp_path):
+    values = {"confusion": np.array([[1, 2], [3, 4]]), "scores": np.array([0.5, np.nan]), "mae": np.float32(0.25),
+              "bad": np.float64("inf")}
+    target = atomic_write_json(tmp_path / "m.json", values)
+    assert json.loads(target.read_text()) == {"confusion": [[1, 2], [3, 4]], "scores": [0.5, None], "mae": 0.25,
+                                              "bad": None}
 
 
 # --- T1: SIGKILL during a write -------------------------------------------------------------

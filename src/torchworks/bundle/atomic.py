@@ -68,6 +68,8 @@ def remove_stale_temp_files(folder: str | Path) -> int:
 
 
 def _finite(obj: Any) -> Any:
+    if hasattr(obj, "tolist") and callable(obj.tolist):  # numpy arrays and scalars, tensors: plain values
+        obj = obj.tolist()
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):
