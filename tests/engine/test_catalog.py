@@ -22,7 +22,11 @@ def test_data_list_in_a_fresh_process_names_every_tasks_samples() -> None:
 
 
 def test_samples_are_found_by_name_whatever_their_task() -> None:
-    assert {sample.name for sample in list_samples()} == SAMPLES
+    from torchworks.tasks import list_tasks
+
+    builtin = {cls.name for cls in list_tasks() if cls.__module__.startswith("torchworks.tasks.")}
+    # tasks the tests register (the toy task) may add their own samples to this process
+    assert {sample.name for sample in list_samples() if sample.task in builtin} == SAMPLES
     assert get_sample("tickets").task == "text-classification"
     assert get_sample("no/such/sample") is None
 
