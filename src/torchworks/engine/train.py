@@ -139,7 +139,8 @@ def _fit(task, model, data, config, run_dir: Path, checkpoint: Path | None, conf
         callbacks.append(TrainingProgressBar())
     accelerator = resolve_accelerator(config.device)
     precision = resolve_precision(config.precision, accelerator)
-    precision = supported_precision(precision, accelerator, model, lambda: task.example_input(data.state))
+    # the probe runs the model once on the first validation batch's inputs (a labelled batch is (inputs, targets))
+    precision = supported_precision(precision, accelerator, model, lambda: next(iter(datamodule.val_dataloader()))[0])
     say(f"[dim]device={accelerator} precision={precision}[/dim]")
     logger = make_logger(task.name, run_dir, config.output, config_dict) if config.track else False
     trainer = pl.Trainer(
