@@ -105,8 +105,10 @@ async def _from_form(model: ServedModel, request: Request, route: str) -> ModelR
         form = await request.form(max_files=most, max_fields=MULTIPART_FIELDS, max_part_size=settings.max_body_bytes)
     except Exception as error:  # noqa: BLE001  (the multipart parser reports each abuse its own way)
         raise RequestError("the multipart body cannot be read", status=400, code="bad_multipart",
-                           expected=f"at most {most} files and {MULTIPART_FIELDS} fields",
-                           got=str(getattr(error, "detail", error))[:200], hint=_usage_hint(model, route)) from None
+                           expected=f"well-formed parts: at most {most} files and {MULTIPART_FIELDS} fields, each "
+                                    f"part at most {settings.max_body_bytes // 2**20} MB with short headers",
+                           got=str(getattr(error, "detail", error))[:200].rstrip(". ") or type(error).__name__,
+                           hint=_usage_hint(model, route)) from None
     try:
         files = [part for key in ("file", "files") for part in form.getlist(key) if isinstance(part, UploadFile)]
         if not files:
