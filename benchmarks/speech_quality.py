@@ -119,7 +119,7 @@ def score(run: Path, files: list[str], references: list[str]) -> dict:
     dataset, origins = task.predict_inputs(files, state)
     if len(origins) != len(files):
         raise SystemExit("an unseen clip was longer than max_seconds; the set must be one piece per clip")
-    log_probs, _ = collect_outputs(task, predictor.model, dataset, predictor.config.batch_size, with_targets=False)
+    log_probs = collect_outputs(task, predictor.model, dataset, predictor.config.batch_size)
     metrics = evaluate_transcripts(log_probs, references, files, state, predictor.config.decoder,
                                    predictor.config.beam_width).metrics
     return {key: round(value, 4) for key, value in metrics.items() if key.startswith(("wer", "cer"))}
@@ -143,7 +143,7 @@ def time_bucketing(epochs: int) -> dict:
             torch.manual_seed(epoch)  # the same augmentation draws for both orders
             started = time.perf_counter()
             for indices in orders[name](epoch):
-                inputs, targets = collate_frames([data.train[i] for i in indices])
+                inputs, targets = collate_frames([data.train[i] for i in indices], labelled=True)
                 loss = task.loss(model(inputs), targets, data.state)
                 optimiser.zero_grad()
                 loss.backward()
