@@ -182,3 +182,18 @@ def test_predict_and_explain_help_list_the_run_s_settings(run, cli, monkeypatch)
     assert f"dropout={bundle_config['dropout']}" in line and "Dropout" in line
     out = _help(cli, "explain", str(run), "--help")
     assert "method=none" in out and "gradcam, saliency" in out and "steps=..." in out
+
+
+def test_quickstart_help_shows_the_recipe_and_the_values_it_trains_with(cli):
+    out = _help(cli, "quickstart", "image-classification", "--help")
+    assert "Recipe of image-classification: data=digits name=quickstart-digits" in out
+    # the digits sample's own defaults sit under the recipe: a small CNN at 32 px, not resnet18 at 224
+    assert "model=smallcnn" in _setting_line(out, "model") and "image_size=32" in _setting_line(out, "image_size")
+    out = _help(cli, "quickstart", "--help")
+    assert "forecasting, image-classification, speech-recognition, text-classification" in out
+
+
+def test_data_make_help_lists_the_generator_s_parameters(cli):
+    out = _help(cli, "data", "make", "spoken-digits", "--help")
+    assert "out=(required)" in out and "n=3000" in out and "seed=0" in out and "audio_format=ogg" in out
+    assert "spoken-digits" in _help(cli, "data", "make", "--help")

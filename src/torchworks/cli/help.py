@@ -57,3 +57,40 @@ def mode_help(title: str, settings_class) -> list[tuple[str, list[str]]]:
     from torchworks.config.modes import settings_help
 
     return [(f"{title} (key=value; config=FILE.yaml reads them from a file):", settings_help(settings_class))]
+
+
+def quickstart_help(task_name: str | None) -> list[tuple[str, list[str]]]:
+    from torchworks.config.modes import settings_help
+    from torchworks.engine.catalog import list_samples
+    from torchworks.tasks import get_task, list_tasks
+
+    if task_name is None:
+        names = [cls.name for cls in list_tasks()]
+        return [("Tasks with a recipe (torchworks quickstart TASK --help shows one): " + ", ".join(names), []),
+                (f"Samples they use: {', '.join(sorted(s.name for s in list_samples()))}", [])]
+    from torchworks.engine.settings import config_as_dict, task_config
+
+    task = get_task(task_name)
+    recipe = task.quickstart_settings()
+    resolved = config_as_dict(task_config(task, recipe))  # the sample's own defaults under the recipe
+    return [(f"Recipe of {task.name}: " + " ".join(f"{key}={value}" for key, value in recipe.items()), []),
+            ("Every setting it trains with (override any as key=value):",
+             settings_help(task.config_class, values=resolved))]
+
+
+def generator_help(name: str | None) -> list[tuple[str, list[str]]]:
+    import inspect
+
+    from torchworks.engine.catalog import get_sample, list_samples
+
+    makers = sorted(s.name for s in list_samples() if s.generator is not None)
+    sample = get_sample(name) if name else None
+    if sample is None or sample.generator is None:
+        return [("Samples with a generator (torchworks data make NAME --help): " + ", ".join(makers), [])]
+    generator = sample.generator_function()
+    lines = []
+    for parameter in inspect.signature(generator).parameters.values():
+        default = "(required)" if parameter.default is inspect.Parameter.empty else parameter.default
+        lines.append(f"  {parameter.name}={default}")
+    summary = (inspect.getdoc(generator) or "").split("\n\n")[0].replace("\n", " ")
+    return [(f"Settings of the {sample.name} generator (key=value): {summary}", lines)]

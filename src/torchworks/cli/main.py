@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 
 from torchworks.cli.arguments import SETTINGS_CONTEXT, print_help, run_task, split_settings, subject, wants_help
-from torchworks.cli.help import explain_help, mode_help, predict_help, train_help
+from torchworks.cli.help import explain_help, generator_help, mode_help, predict_help, quickstart_help, train_help
 from torchworks.cli.registry import REGISTRY_HELP, registry_app
 from torchworks.errors import EXIT_USER_ERROR, TorchworksError
 
@@ -170,12 +170,17 @@ def explain(
     typer.echo(f"explanations: {result.path}")
 
 
-@app.command()
+@app.command(context_settings=SETTINGS_CONTEXT)
 def quickstart(
+    ctx: typer.Context,
     task: Optional[str] = typer.Argument(None, help="One task; all tasks when omitted."),
     settings: Optional[list[str]] = typer.Argument(None, help="Overrides for the recipe, e.g. epochs=2."),
 ) -> None:
-    """Run each task's built-in recipe on bundled data: train, evaluate, report."""
+    """Run each task's built-in recipe on bundled data: train, evaluate, report. `torchworks quickstart
+    TASK --help` lists the recipe and every setting it takes."""
+    if wants_help([task or "", *(settings or [])]):
+        print_help(ctx, quickstart_help(subject([task or "", *(settings or [])]) or None))
+        return
     from rich.table import Table
 
     from torchworks.config import parse_overrides
@@ -325,12 +330,17 @@ def data_list() -> None:
         typer.echo(f"{sample.name:<14} {sample.task:<22} {sample.description} [{sample.source}]")
 
 
-@data_app.command("make", context_settings={"ignore_unknown_options": True})
+@data_app.command("make", context_settings=SETTINGS_CONTEXT)
 def data_make(
+    ctx: typer.Context,
     name: str = typer.Argument(..., help="A sample with a generator, e.g. spoken-digits."),
     settings: Optional[list[str]] = typer.Argument(None, help="out=FOLDER and the generator's settings (n=3000 ...)."),
 ) -> None:
-    """Generate a fresh copy of a sample dataset (for example more spoken digits)."""
+    """Generate a fresh copy of a sample dataset (for example more spoken digits). `torchworks data make
+    NAME --help` lists the generator's settings."""
+    if wants_help([name, *(settings or [])]):
+        print_help(ctx, generator_help(subject([name, *(settings or [])])))
+        return
     from torchworks.config import parse_overrides
     from torchworks.engine.catalog import make_dataset
 
