@@ -217,3 +217,21 @@ def speech_run(tmp_path_factory) -> Path:
                            track=False, progress=False)
     return run.path
 
+
+def load_toy_task():
+    """The toy task's module (tests/toy/toy_task.py), executed once per session: executing it registers the
+    task and its sample. tests/toy/contract.py loads it the same way, under the same name."""
+    import importlib.util
+    import sys
+
+    if "toy_task" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("toy_task", Path(__file__).parent / "toy" / "toy_task.py")
+        sys.modules["toy_task"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules["toy_task"])
+    return sys.modules["toy_task"]
+
+
+@pytest.fixture(scope="session")
+def toy_task():
+    """The toy task's module: its ``ToyPoints`` task (registered), ``make_points`` generator and state."""
+    return load_toy_task()

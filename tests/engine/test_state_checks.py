@@ -4,10 +4,8 @@ with, or comes from a newer schema, fails to load with a BundleError naming the 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,15 +14,6 @@ import torchworks
 from torchworks.errors import BundleError
 
 TOY = Path(__file__).resolve().parents[1] / "toy"
-
-
-def _toy_task():
-    """The toy task's module, executed once per session (as tests/engine/test_toy_task.py does)."""
-    if "toy_task" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("toy_task", TOY / "toy_task.py")
-        sys.modules["toy_task"] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules["toy_task"])
-    return sys.modules["toy_task"]
 
 
 def _tampered(image_run: Path, tmp_path: Path, change) -> Path:
@@ -81,14 +70,15 @@ def test_the_cli_reports_a_tampered_state_and_exits_2(image_run, tmp_path, cli):
     assert "field 'labels'" in out + err and "Traceback" not in out + err
 
 
-def _toy_settings(root: Path) -> dict:
-    data = _toy_task().make_points(root / "points.csv", n=120, seed=2)
+def _toy_settings(toy, root: Path) -> dict:
+    data = toy.make_points(root / "points.csv", n=120, seed=2)
     return {"data": str(data), "output": str(root / "runs"), "name": "toy", "epochs": 1, "batch_size": 32,
             "track": False, "progress": False}
 
 
-def test_a_prepare_data_state_that_does_not_fit_the_model_fails_training_before_a_bundle(tmp_path, monkeypatch):
-    toy = _toy_task()
+def test_a_prepare_data_state_that_does_not_fit_the_model_fails_training_before_a_bundle(tmp_path, monkeypatch,
+                                                                                        toy_task):
+    toy = toy_task
     original = toy.ToyPoints.prepare_data
 
     def wrong_state(self, config, state=None):
@@ -98,14 +88,14 @@ def test_a_prepare_data_state_that_does_not_fit_the_model_fails_training_before_
 
     monkeypatch.setattr(toy.ToyPoints, "prepare_data", wrong_state)
     with pytest.raises(TypeError) as caught:
-        torchworks.train("toy-points", **_toy_settings(tmp_path))
+        torchworks.train("toy-points", **_toy_settings(toy, tmp_path))
     message = str(caught.value)
     assert "toy-points" in message and "'distance_weight'" in message and "ToyState" in message
     assert not list((tmp_path / "runs").rglob("bundle.json")) and not list((tmp_path / "runs").rglob("*.ckpt"))
 
 
-def test_a_task_without_a_state_model_stores_its_state_unchecked(tmp_path, monkeypatch):
-    toy = _toy_task()
+def test_a_task_without_a_state_model_stores_its_state_unchecked(tmp_path, monkeypatch, toy_task):
+    toy = toy_task
     original = toy.ToyPoints.prepare_data
 
     def extra_state(self, config, state=None):
@@ -115,14 +105,14 @@ def test_a_task_without_a_state_model_stores_its_state_unchecked(tmp_path, monke
 
     monkeypatch.setattr(toy.ToyPoints, "state_class", None)
     monkeypatch.setattr(toy.ToyPoints, "prepare_data", extra_state)
-    result = torchworks.train("toy-points", **_toy_settings(tmp_path))
+    result = torchworks.train("toy-points", **_toy_settings(toy, tmp_path))
     manifest = json.loads((result.path / "bundle.json").read_text())
     assert "state_schema" not in manifest and manifest["state"]["anything"] == [1, 2]
     assert torchworks.load(result.path).bundle.state["anything"] == [1, 2]
 
 
-def test_the_toy_bundle_records_its_typed_state(tmp_path):
-    result = torchworks.train("toy-points", **_toy_settings(tmp_path), distance_weight=0.5)
+def test_the_toy_bundle_records_its_typed_state(tmp_path, toy_task):
+    result = torchworks.train("toy-points", **_toy_settings(toy_task, tmp_path), distance_weight=0.5)
     manifest = json.loads((result.path / "bundle.json").read_text())
     assert manifest["state"] == {"labels": ["outside", "inside"], "distance_weight": 0.5}
     assert manifest["state_schema"] == {"name": "ToyState", "version": 1}

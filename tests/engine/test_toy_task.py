@@ -4,9 +4,7 @@ and one float tensor."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,22 +12,10 @@ import torch
 
 import torchworks
 
-TOY = Path(__file__).resolve().parents[1] / "toy"
-
-
-def _toy_task():
-    """The toy task's module, executed once per session (as tests/toy/contract.py does)."""
-    if "toy_task" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("toy_task", TOY / "toy_task.py")
-        sys.modules["toy_task"] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules["toy_task"])
-    return sys.modules["toy_task"]
-
-
 @pytest.fixture(scope="module")
-def toy_run(tmp_path_factory) -> Path:
+def toy_run(tmp_path_factory, toy_task) -> Path:
     root = tmp_path_factory.mktemp("toy")
-    data = _toy_task().make_points(root / "points.csv", n=300, seed=1)
+    data = toy_task.make_points(root / "points.csv", n=300, seed=1)
     result = torchworks.train("toy-points", data=str(data), output=str(root / "runs"), name="toy", epochs=12,
                               batch_size=16, lr=0.03, hidden=16, track=False, progress=False, seed=0)
     return result.path
