@@ -13,7 +13,6 @@ import pytest
 import torchworks
 from torchworks.errors import BundleError
 
-TOY = Path(__file__).resolve().parents[1] / "toy"
 
 
 def _tampered(image_run: Path, tmp_path: Path, change) -> Path:
