@@ -39,7 +39,7 @@ def _test_split_probabilities(run: Path):
     import numpy as np
     import torch
 
-    from torchworks.engine.predict import load_model
+    from torchworks.engine.loading import load_model
 
     bundle, task, config, model = load_model(run)
     data = task.prepare_data(config, state=bundle.state)

@@ -9,8 +9,6 @@ from typing import Any
 from torchworks.bundle.io import Bundle
 from torchworks.engine.loading import load_model
 
-__all__ = ["Predictor", "load_model", "prediction_state"]  # load_model: engine/loading.py, kept importable here
-
 
 def prediction_state(task: Any, bundle: Bundle, options: dict[str, Any]) -> dict[str, Any]:
     """The bundle's state with prediction options (``{"decoder": "greedy"}``) on top, each checked

@@ -15,7 +15,7 @@ def task_config(task: Task, settings: dict[str, Any]) -> TrainConfig:
     """Validate ``settings`` into the task's config. A sample dataset's defaults fill only the
     keys the user did not set; a sample of another task is a clear error."""
     given = {**(read_yaml_config(settings["config"]) if "config" in settings else {}), **settings}
-    given.pop("config", None)
+    given.pop("config", None)  # the file is read once, here
     check_keys(task.config_class, given)  # a mistyped key is refused before sample datasets load
     data = given.get("data")
     defaults: dict[str, Any] = {}
@@ -29,7 +29,7 @@ def task_config(task: Task, settings: dict[str, Any]) -> TrainConfig:
                 hint="`torchworks data list` shows which sample fits which task",
             )
         defaults = dict(sample.defaults)
-    return resolve_config(task.config_class, settings, defaults)  # type: ignore[return-value]
+    return resolve_config(task.config_class, given, defaults)  # type: ignore[return-value]
 
 
 def config_as_dict(config: TrainConfig) -> dict[str, Any]:

@@ -26,7 +26,7 @@ def _test_split_predictions(run: Path):
     its outputs, computed here), as numpy arrays."""
     import torch
 
-    from torchworks.engine.predict import load_model
+    from torchworks.engine.loading import load_model
 
     bundle, task, config, model = load_model(run)
     data = task.prepare_data(config, state=bundle.state)
@@ -41,7 +41,7 @@ def _multi_label_test_split(run: Path):
     on its rebuilt test split, as 0/1 numpy arrays."""
     import torch
 
-    from torchworks.engine.predict import load_model
+    from torchworks.engine.loading import load_model
 
     bundle, task, config, model = load_model(run)
     data = task.prepare_data(config, state=bundle.state)
