@@ -16,7 +16,7 @@ import torchworks
 def toy_run(tmp_path_factory, toy_task) -> Path:
     root = tmp_path_factory.mktemp("toy")
     data = toy_task.make_points(root / "points.csv", n=300, seed=1)
-    result = torchworks.train("toy-points", data=str(data), output=str(root / "runs"), name="toy", epochs=12,
+    result = torchworks.train("toy-points", data=str(data), output=str(root / "runs"), name="toy", epochs=30,
                               batch_size=16, lr=0.03, hidden=16, track=False, progress=False, seed=0)
     return result.path
 
@@ -24,7 +24,7 @@ def toy_run(tmp_path_factory, toy_task) -> Path:
 def test_the_task_step_trains_and_its_logged_parts_reach_the_history(toy_run):
     manifest = json.loads((toy_run / "bundle.json").read_text())
     history = manifest["history"]
-    assert len(history) == 12
+    assert len(history) == 30
     for key in ("train_loss", "train_class_loss", "train_distance_loss", "val_loss", "val_class_loss",
                 "val_distance_loss"):
         assert key in history[-1], (key, sorted(history[-1]))
