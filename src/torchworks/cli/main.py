@@ -143,11 +143,12 @@ def explain(
         return
     from torchworks.config.modes import ExplainSettings, mode_settings
     from torchworks.console import say
-    from torchworks.engine.explain import check_output_folder, choose_method
+    from torchworks.engine.explain import check_explainable, check_output_folder, choose_method
     from torchworks.errors import DataError
 
     inputs, settings = split_settings(arguments or [])
     _, task = run_task(run)
+    check_explainable(task)  # before its explain options are read: a task without the mode has none
     chosen, options = mode_settings(ExplainSettings, settings, mode="explain", extra=task.explain_options)
     choose_method(task, chosen.method)
     if not inputs:

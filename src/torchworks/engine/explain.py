@@ -41,16 +41,21 @@ class ExplainResult:
                f"records={len(self.records)})"
 
 
+def check_explainable(task: Task) -> None:
+    """Raise ConfigError unless ``task`` has the explain mode (is :class:`Explainable`)."""
+    if "explain" not in task.modes:
+        raise ConfigError(f"{task.name} models cannot be explained", expected="a model of a task with explain "
+                          "methods", got=f"a {task.name} model (no explain methods)",
+                          hint="`torchworks tasks` lists the tasks with the explain mode")
+
+
 def choose_method(task: Task, method: str | None) -> str:
     """``method``, or the task's default when None.
 
     Raises:
         ConfigError: The task explains nothing, or ``method`` is not one of its methods.
     """
-    if "explain" not in task.modes:
-        raise ConfigError(f"{task.name} models cannot be explained", expected="a model of a task with explain "
-                          "methods", got=f"a {task.name} model (no explain methods)",
-                          hint="`torchworks tasks` lists the tasks with the explain mode")
+    check_explainable(task)
     if method is None or method == "":
         return task.explain_methods[0]
     if method not in task.explain_methods:

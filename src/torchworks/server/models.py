@@ -225,7 +225,7 @@ class ServedModel:
             "registry": self.source.registry or None,
             "max_batch": self.settings.max_batch,
             "explain_methods": list(self.explain_methods),
-            "explain_options": list(getattr(self.task, "explain_options", ())),
+            "explain_options": list(self.task.explain_options) if self.explains else [],
         }
 
 
