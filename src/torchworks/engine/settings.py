@@ -6,7 +6,7 @@ from typing import Any
 
 from torchworks.config.loading import check_keys, read_yaml_config, resolve_config
 from torchworks.config.schema import TrainConfig
-from torchworks.engine.catalog import get_sample
+from torchworks.engine.catalog import check_data_name, get_sample
 from torchworks.errors import ConfigError
 from torchworks.tasks.protocol import Task
 
@@ -16,10 +16,13 @@ def task_config(task: Task, settings: dict[str, Any]) -> TrainConfig:
     keys the user did not set; a sample of another task is a clear error."""
     given = {**(read_yaml_config(settings["config"]) if "config" in settings else {}), **settings}
     given.pop("config", None)  # the file is read once, here
-    check_keys(task.config_class, given)  # a mistyped key is refused before sample datasets load
+    # a mistyped key is refused before sample datasets load
+    check_keys(task.config_class, given, listing=f"torchworks settings {task.name}")
     data = given.get("data")
     defaults: dict[str, Any] = {}
     sample = get_sample(str(data)) if data is not None else None
+    if data is not None and sample is None:
+        check_data_name(str(data), task.name)  # data=tikets: did you mean 'tickets'?
     if sample is not None:
         if sample.task != task.name:
             raise ConfigError(
@@ -35,3 +38,23 @@ def task_config(task: Task, settings: dict[str, Any]) -> TrainConfig:
 def config_as_dict(config: TrainConfig) -> dict[str, Any]:
     """The config as JSON-ready values (paths as strings)."""
     return config.model_dump(mode="json")
+
+
+def apply_data_choices(task: Task, config: TrainConfig, data: Any) -> TrainConfig:
+    """``config`` with the settings the data decided (``Task.data_choices``) filled in, each said on
+    the console once: detected columns on one ``data:`` line, a chosen value with its reason on its
+    own line. Recorded in the run's config, they make evaluate, predict and export rebuild the same model."""
+    from torchworks.console import say
+
+    choices = task.data_choices(config, data)
+    if not choices:
+        return config
+    detected = {key: c.value for key, c in choices.items() if c.reason == "detected"}
+    if detected:
+        shown = " ".join(f"{key}={value}" for key, value in detected.items())
+        say(f"data: {shown} (detected; set {', '.join(f'{key}=' for key in detected)} to override)")
+    for key, choice in choices.items():
+        if choice.reason != "detected":
+            say(f"{key}: {choice.value} ({choice.reason}; set {key}= to override)")
+    values = {**config_as_dict(config), **{key: c.value for key, c in choices.items()}}
+    return type(config).model_validate(values)
