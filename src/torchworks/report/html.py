@@ -108,9 +108,6 @@ def render_explanations(title: str, subtitle: str, sections: list[dict[str, Any]
         f"<title>{html.escape(title)}</title><style>{_STYLE}{_TOKEN_STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1><p class='sub'>{html.escape(subtitle)}</p>",
     ]
-    if headline:
-        tone = headline.get("tone") if headline.get("tone") in ("good", "warn", "info") else "info"
-        parts.append(f"<p class='headline {tone}' role='status'>{html.escape(headline.get('text', ''))}</p>")
     for section in sections:
         parts.append(f"<section><h2>{html.escape(section['heading'])}</h2>")
         facts = section.get("facts") or {}
