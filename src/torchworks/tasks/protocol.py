@@ -47,7 +47,8 @@ class Task(ABC):
     higher_is_better: ClassVar[bool] = True
     # what checkpoints keep and early stopping watches: a logged validation value and "min" or "max"
     monitor: ClassVar[tuple[str, str]] = ("val_loss", "min")
-    # config fields a prediction may override (``decoder=greedy``): they shape outputs, not inputs
+    # config fields a prediction may override (``decoder=greedy``), checked like training settings and put in
+    # the state predict_inputs and format_predictions get; a task may read some as the input's column names
     prediction_options: ClassVar[tuple[str, ...]] = ()
     # the typed model of what prepare_data stores as ``state`` (see tasks/state.py): checked when training
     # ends and when a bundle loads, and recorded with its schema version; None stores the dict unchecked

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from torchworks.tasks import register_task
 from torchworks.tasks.forecasting.config import ForecastingConfig
-from torchworks.tasks.forecasting.state import ForecastingState
+from torchworks.tasks.forecasting.state import INPUT_COLUMNS, ForecastingState
 from torchworks.tasks.protocol import Evaluation, Explainable, Explanation, Exportable, Servable, ServingSpec, Task
 
 if TYPE_CHECKING:  # the task's modules import torch; they load when a method needs them
@@ -27,6 +27,8 @@ class Forecasting(Task, Explainable, Exportable, Servable):
     state_class = ForecastingState
     primary_metric = "mase"
     higher_is_better = False
+    # the input's names for the model's columns (time=YEAR target=SUNACTIVITY), see predicting.py
+    prediction_options = INPUT_COLUMNS
     explain_methods = ("integrated_gradients", "gradient_shap")
     explain_options = ("steps", "samples")
 
