@@ -19,7 +19,10 @@ Moment = str | int  # an ISO date/time, or an integer step
 def forecast_serving(state: dict[str, Any]) -> ServingSpec:
     """Rows in (one table per input: at least ``lookback`` steps of each series), records out."""
     return ServingSpec(input_kind="table", file_types=TABLE_UPLOADS, json_item=_table_type(state),
-                       record=_record_model(state), example=None)
+                       record=_record_model(state), example=None,
+                       table={"time": state["time_column"], "target": state["target_column"],
+                              "series": state["series_column"], "covariates": list(state["covariate_columns"]),
+                              "lookback": state["lookback"], "horizon": state["horizon"]})
 
 
 def rows_to_frame(rows: list[BaseModel]) -> pd.DataFrame:
