@@ -29,7 +29,7 @@ ASSETS = {"swagger-ui-bundle.js": "text/javascript; charset=utf-8", "swagger-ui.
           "redoc.standalone.js": "text/javascript; charset=utf-8", "favicon.png": "image/png"}
 # styles: both pages set inline styles from script (ReDoc's styled-components inserts <style> elements);
 # workers: ReDoc runs its search index in a worker made from a blob URL
-_POLICY = ("default-src 'self'; script-src 'self' {scripts}; style-src 'self' 'unsafe-inline'; "
+_POLICY = ("default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; "
            "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
            "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 
@@ -45,17 +45,22 @@ def docs_assets(package: str = ASSET_PACKAGE) -> dict[str, Traversable]:
     except ModuleNotFoundError:
         raise ConfigError("the API docs' files are not installed", expected=f"the Python package '{package}' "
                           "(Swagger UI and ReDoc, served at /docs and /redoc)", got="no such package",
-                          hint="reinstall torchworks with its dependencies, e.g. "
-                               "`pip install -c constraints.txt -e .`") from None
+                          hint=f"install it: `pip install {package.replace('_', '-')}` (a dependency of "
+                               "torchworks)") from None
     found: dict[str, Traversable] = {}
     for name in ASSETS:
         path = folder.joinpath(name)
-        if not path.is_file() or not path.read_bytes()[:1]:
+        if not path.is_file() or not _starts(path):
             raise ConfigError(f"the API docs' file '{name}' is missing", expected=f"'{name}' in the package "
                               f"'{package}' ({folder})", got="no such file" if not path.is_file() else "an empty file",
                               hint=f"reinstall it: `pip install --force-reinstall {package.replace('_', '-')}`")
         found[name] = path
     return found
+
+
+def _starts(path: Traversable) -> bool:
+    with path.open("rb") as file:
+        return bool(file.read(1))
 
 
 def add_docs_routes(app: FastAPI, title: str) -> None:
@@ -91,6 +96,7 @@ def add_docs_routes(app: FastAPI, title: str) -> None:
 def _secured(body: bytes) -> tuple[bytes, dict[str, str]]:
     """A page and its headers: a policy allowing exactly its inline scripts (by their SHA-256)."""
     scripts = re.findall(rb"<script>(.*?)</script>", body, flags=re.DOTALL)
-    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'" for script in scripts)
-    return body, {"content-security-policy": _POLICY.format(scripts=hashes).replace("  ", " "),
+    allowed = ["'self'", *(f"'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'"
+                           for script in scripts)]
+    return body, {"content-security-policy": _POLICY.format(scripts=" ".join(allowed)),
                   "x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
