@@ -77,6 +77,9 @@ class ServingSpec:
         record: The pydantic model of one prediction record.
         example: One JSON input for the docs and the page, or None.
         options: The ``prediction_options`` a request may set (none that names a local file).
+        table: For ``"table"`` inputs, what the page needs to draw the input beside the answer: the
+            columns by role (``time``, ``target``, ``series``: None for one series, ``covariates``),
+            ``lookback`` and ``horizon`` in rows; empty for other inputs.
     """
 
     input_kind: str
@@ -85,3 +88,4 @@ class ServingSpec:
     record: type
     example: Any = None
     options: tuple[str, ...] = ()
+    table: dict[str, Any] = field(default_factory=dict)

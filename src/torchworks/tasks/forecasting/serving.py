@@ -22,7 +22,10 @@ def forecast_serving(state: dict[str, Any]) -> ServingSpec:
     carry the training column names; an uploaded table may call its columns otherwise and name them
     in the request's options (``{"time": "YEAR"}``), or differ only in case."""
     return ServingSpec(input_kind="table", file_types=TABLE_UPLOADS, json_item=_table_type(state),
-                       record=_record_model(state), example=None, options=INPUT_COLUMNS)
+                       record=_record_model(state), example=None, options=INPUT_COLUMNS,
+                       table={"time": state["time_column"], "target": state["target_column"],
+                              "series": state["series_column"], "covariates": list(state["covariate_columns"]),
+                              "lookback": state["lookback"], "horizon": state["horizon"]})
 
 
 def rows_to_frame(rows: list[BaseModel]) -> pd.DataFrame:
