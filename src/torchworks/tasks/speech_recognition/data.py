@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 from rich.markup import escape
+from torch.utils.data import Dataset
 
 from torchworks.console import say
 from torchworks.datasets import get_sample
