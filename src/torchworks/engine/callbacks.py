@@ -58,7 +58,7 @@ class EpochLines(ProgressBar):
         if not self._enabled or trainer.sanity_checking:
             return
         metrics = {k: v for k, v in self.get_metrics(trainer, pl_module).items() if k != "v_num"}
-        shown = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(metrics.items()))
+        shown = "  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(metrics.items()))
         total = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else "?"
         seconds = time.monotonic() - self._started
         say(f"epoch {trainer.current_epoch + 1}/{total}  {shown}  ({seconds:.1f} s)")
