@@ -49,7 +49,7 @@ def test_train_predict_and_evaluate(speech_manifest, tmp_path, cli):
 
 
 @pytest.mark.parametrize("broken", ["missing", "text_renamed", "zero_bytes", "silent"])
-def test_bad_clips_are_skipped_and_named_or_refused(broken, speech_manifest, tmp_path):
+def test_bad_clips_are_skipped_and_named_or_refused(broken, speech_manifest, tmp_path, capsys):
     folder = tmp_path / "data"
     shutil.copytree(speech_manifest.parent, folder)
     clip = folder / "clips" / "003.wav"
@@ -69,6 +69,7 @@ def test_bad_clips_are_skipped_and_named_or_refused(broken, speech_manifest, tmp
     data = prepare_speech_data(config)
     assert sum(len(d) for d in (data.train, data.val, data.test)) == 23
     assert any("003.wav" in str(value) for value in data.summary.values())
+    assert "warning: skipped 1 unusable clip (bad_files=skip): 003.wav (" in capsys.readouterr().err
     with pytest.raises(DataError) as info:
         prepare_speech_data(config.model_copy(update={"bad_files": "fail"}))
     assert "003.wav" in info.value.what and "line 5" in info.value.what
