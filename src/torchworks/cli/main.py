@@ -118,11 +118,7 @@ def predict(
     result = Predictor(run).predict_all(inputs, top_k=chosen.top_k, batch_size=chosen.batch_size, options=options,
                                         bad_files=chosen.bad_files)
     if result.bad:
-        from rich.markup import escape
-
-        from torchworks.console import say
-
-        say(f"[yellow]warning:[/yellow] {escape(result.summary())}")
+        typer.secho(f"warning: {result.summary()}", err=True, fg="yellow")  # one line, never wrapped
     if output is None:
         for record in result.records:
             typer.echo(json.dumps(record))

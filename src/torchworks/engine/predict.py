@@ -91,9 +91,9 @@ class Predictor:
         if result.bad:
             from rich.markup import escape
 
-            from torchworks.console import say
+            from torchworks.console import console
 
-            say(f"[yellow]warning:[/yellow] {escape(result.summary())}")
+            console().print(f"[yellow]warning:[/yellow] {escape(result.summary())}", soft_wrap=True)
         return result.records
 
     def predict_all(self, inputs: Sequence[Any] | Any, top_k: int = 3, batch_size: int | None = None,
