@@ -76,3 +76,18 @@ def test_files_and_inputs_are_described_in_words():
     assert input_name(np.zeros((4, 5, 3))) == "<ndarray 4x5x3>"
     assert input_name({"input": "clip.wav", "piece": 0}) == "clip.wav"
     assert input_name([0.1, 0.2]) == "[0.1, 0.2]"
+
+
+def test_each_task_declares_the_files_its_predict_reads():
+    from torchworks.tasks.forecasting.serving import TABLE_UPLOADS
+    from torchworks.tasks.forecasting.task import Forecasting
+    from torchworks.tasks.speech_recognition.audio import AUDIO_SUFFIXES
+    from torchworks.tasks.speech_recognition.task import SpeechRecognition
+    from torchworks.tasks.text_classification.predicting import TABLE_FILES, TEXT_FILES
+    from torchworks.tasks.text_classification.task import TextClassification
+
+    assert set(TextClassification.input_kinds.files) == set(TABLE_FILES + TEXT_FILES)
+    assert TextClassification.input_kinds.folder_files == ()
+    assert set(SpeechRecognition.input_kinds.files) == set(SpeechRecognition.input_kinds.folder_files) == set(
+        AUDIO_SUFFIXES)
+    assert set(Forecasting.input_kinds.files) == set(TABLE_UPLOADS)
