@@ -87,8 +87,8 @@ def predict(
     ctx: typer.Context,
     run: str = typer.Argument(..., help="A run folder."),
     arguments: Optional[list[str]] = typer.Argument(
-        None, help="Inputs (files, folders, CSVs, or texts for text models), then settings: top_k=5 and the "
-                   "run's prediction options (decoder=beam ...)."),
+        None, help="Inputs (files, folders, CSVs, or texts for text models), then settings: top_k=5, "
+                   "bad_files=skip|fail and the run's prediction options (decoder=beam ...)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write predictions to .csv or .json."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --output file."),
 ) -> None:
@@ -115,13 +115,17 @@ def predict(
 
     from torchworks.engine.predict import Predictor, write_predictions
 
-    records = Predictor(run).predict(inputs, top_k=chosen.top_k, batch_size=chosen.batch_size, options=options)
+    result = Predictor(run).predict_all(inputs, top_k=chosen.top_k, batch_size=chosen.batch_size, options=options,
+                                        bad_files=chosen.bad_files)
+    if result.bad:
+        typer.secho(f"warning: {result.summary()}", err=True, fg="yellow")  # one line, never wrapped
     if output is None:
-        for record in records:
+        for record in result.records:
             typer.echo(json.dumps(record))
         return
-    write_predictions(records, output)
-    typer.echo(f"predictions: {output} ({len(records)} rows)")
+    write_predictions(result.records, output)
+    errors = f", {len(result.bad)} with an error" if result.bad else ""
+    typer.echo(f"predictions: {output} ({len(result.records)} rows{errors})")
 
 
 @app.command(context_settings=SETTINGS_CONTEXT)

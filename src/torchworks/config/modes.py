@@ -34,6 +34,9 @@ class PredictSettings(ModeSettings):
     top_k: int = Field(3, ge=1, le=1000, description="Classes (or candidates) listed per input.")
     batch_size: int | None = Field(None, ge=1, le=65_536,
                                    description="Inputs per model call; default: the run's batch_size.")
+    bad_files: Literal["skip", "fail"] = Field(
+        "skip", description="An input that cannot be read: skip (a row with its error, the rest predicted) or "
+                            "fail (stop at the first, write nothing).")
 
 
 class ExportSettings(ModeSettings):

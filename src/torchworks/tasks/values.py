@@ -89,3 +89,21 @@ class ServingSpec:
     example: Any = None
     options: tuple[str, ...] = ()
     table: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InputKinds:
+    """What files a task's ``predict`` reads, so that a file of another kind is refused by name
+    before anything is decoded (a text model must not classify the name of a PNG).
+
+    Attributes:
+        files: Suffixes (lower case, with the dot) of a file named as an input.
+        folder_files: Suffixes of the files read from a folder named as an input; empty when a
+            folder is not an input of this task.
+        description: What the model takes, in words, completing "a TASK model takes ...":
+            ``"text, or a .csv/.txt/.jsonl file of texts"``.
+    """
+
+    files: tuple[str, ...]
+    folder_files: tuple[str, ...] = ()
+    description: str = ""

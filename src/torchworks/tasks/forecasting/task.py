@@ -9,6 +9,7 @@ from torchworks.tasks import register_task
 from torchworks.tasks.forecasting.config import ForecastingConfig
 from torchworks.tasks.forecasting.state import INPUT_COLUMNS, ForecastingState
 from torchworks.tasks.protocol import Evaluation, Explainable, Explanation, Exportable, Servable, ServingSpec, Task
+from torchworks.tasks.values import InputKinds
 
 if TYPE_CHECKING:  # the task's modules import torch; they load when a method needs them
     import torch
@@ -31,6 +32,9 @@ class Forecasting(Task, Explainable, Exportable, Servable):
     prediction_options = INPUT_COLUMNS
     explain_methods = ("integrated_gradients", "gradient_shap")
     explain_options = ("steps", "samples")
+    input_kinds = InputKinds(files=(".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".parquet", ".pq"),
+                             description="a table of recent values (.csv, .tsv, .jsonl or .parquet) with the "
+                                         "training columns")
 
     def prepare_data(self, config: ForecastingConfig, state: dict[str, Any] | None = None) -> ForecastData:
         from torchworks.tasks.forecasting.data import prepare_forecast_data

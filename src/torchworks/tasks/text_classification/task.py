@@ -11,6 +11,7 @@ from torchworks.tasks import register_task
 from torchworks.tasks.protocol import Evaluator, Explainable, Explanation, Exportable, Servable, ServingSpec, Task
 from torchworks.tasks.text_classification.config import TextClassificationConfig
 from torchworks.tasks.text_classification.state import TextClassificationState
+from torchworks.tasks.values import InputKinds
 
 if TYPE_CHECKING:  # the task's modules import torch; they load when a method needs them
     import torch
@@ -32,6 +33,10 @@ class TextClassification(Task, Explainable, Exportable, Servable):
     state_class = TextClassificationState
     primary_metric = "macro_f1"
     prediction_options = ("threshold",)
+    # predicting.TABLE_FILES and TEXT_FILES (that module imports torch)
+    input_kinds = InputKinds(files=(".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".parquet", ".pq", ".txt"),
+                             description="text, or a file of texts (.csv/.tsv/.jsonl/.parquet with a text column, "
+                                         ".txt with one per line)")
     explain_methods = ("integrated_gradients",)
     explain_options = ("steps",)
 
