@@ -62,6 +62,19 @@ class Media:
         return f"<img alt='{label}' title='{label}' src='{source}'>"
 
 
+@dataclass(frozen=True)
+class Link:
+    """A table cell that links to a relative path next to the page (a run's report, say)."""
+
+    text: str
+    href: str
+
+    def to_html(self) -> str:
+        if ":" in self.href.split("/")[0] or self.href.startswith(("/", "\\")):
+            return html.escape(self.text)  # only relative paths: no scheme, no absolute path
+        return f"<a href='{html.escape(self.href, quote=True)}'>{html.escape(self.text)}</a>"
+
+
 def render_report(
     title: str,
     subtitle: str,
@@ -108,10 +121,44 @@ def render_report(
     return "".join(parts)
 
 
-def _table(rows: list[dict[str, Any]]) -> str:
+def render_page(title: str, subtitle: str, sections: list[dict[str, Any]]) -> str:
+    """A self-contained page of tables and figures (the runs overview, say).
+
+    Args:
+        title: Page heading.
+        subtitle: One line under it.
+        sections: Each with ``heading``, optional ``note`` (a line of text under it), ``rows`` (a
+            table, cells as in :func:`render_report`, :class:`Link` too), ``highlight`` (row
+            positions drawn as the best) and ``images`` (caption -> PNG bytes).
+    """
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title><style>{_STYLE}{_PAGE_STYLE}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1><p class='sub'>{html.escape(subtitle)}</p>",
+    ]
+    for section in sections:
+        parts.append(f"<section><h2>{html.escape(section['heading'])}</h2>")
+        if section.get("note"):
+            parts.append(f"<p class='sub'>{html.escape(section['note'])}</p>")
+        for caption, png in (section.get("images") or {}).items():
+            data = base64.b64encode(png).decode("ascii")
+            parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
+                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+        if section.get("rows"):
+            parts.append(_table(section["rows"], highlight=section.get("highlight", ())))
+        parts.append("</section>")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+_PAGE_STYLE = "tr.best td{background:#e9f7ee;font-weight:600}tr.best td:first-child{border-left:4px solid #2e8b3e}"
+
+
+def _table(rows: list[dict[str, Any]], highlight: Any = ()) -> str:
     columns = list(dict.fromkeys(k for row in rows for k in row))
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(_cell(c, row.get(c, "")) for c in columns) + "</tr>" for row in rows)
+    body = "".join(("<tr class='best'>" if position in highlight else "<tr>")
+                   + "".join(_cell(c, row.get(c, "")) for c in columns) + "</tr>" for position, row in enumerate(rows))
     return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
 
 
@@ -132,7 +179,7 @@ def _comparison_table(rows: list[dict[str, Any]]) -> str:
 
 
 def _cell(column: str, value: Any) -> str:
-    if isinstance(value, Media):
+    if isinstance(value, (Media, Link)):
         return f"<td>{value.to_html()}</td>"
     numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
     return f"<td class='num'>{html.escape(format_value(column, value))}</td>" if numeric else \

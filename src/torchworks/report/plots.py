@@ -186,5 +186,27 @@ def confidence_histogram(confidence: np.ndarray, correct: np.ndarray) -> Figure:
     return fig
 
 
+def runs_figure(names: Sequence[str], values: Sequence[float], baselines: Sequence[float | None], metric: str,
+                best: str | None = None) -> Figure:
+    """One bar per run (its value of ``metric``), the best run in green, and each run's best baseline
+    as a diamond on its bar: which run to pick, and by how much it clears its baseline."""
+    fig, ax = plt.subplots(figsize=(7.2, max(2.2, 0.36 * len(names) + 1.2)))
+    colours = [RIGHT if name == best else "#4c72b0" for name in names]
+    ax.barh(range(len(names)), values, color=colours)
+    marked = [(row, value) for row, value in enumerate(baselines) if value is not None]
+    if marked:
+        ax.scatter([value for _, value in marked], [row for row, _ in marked], marker="D", color="#c44e52",
+                   zorder=3, label="best baseline")
+        ax.legend(loc="lower right", fontsize=8)
+    for row, value in enumerate(values):
+        ax.text(value, row, f" {value:.4g}", va="center", fontsize=8)
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set(xlabel=metric, title=f"{metric} (test) by run")
+    ax.set_xlim(0, max([*values, *(v for _, v in marked)]) * 1.15 or 1)
+    fig.tight_layout()
+    return fig
+
+
 def close(fig: Figure) -> None:
     plt.close(fig)
