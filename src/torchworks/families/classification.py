@@ -215,7 +215,7 @@ class ClassificationEvaluator(Evaluator):
             curves[labels[index]] = (precision.numpy(), recall.numpy(), ap)
         mean_ap = sum(ap for _, _, ap in curves.values()) / len(curves)
         title = "Precision-recall (test)" if len(labels) == 2 else \
-            f"Precision-recall, one class against the rest (test): mean AP {mean_ap:.3f}"
+            f"Precision-recall, one-vs-rest (test): mean AP {mean_ap:.3f}"
         return precision_recall_figure(curves, title), mean_ap
 
     def _calibration(self, probabilities: torch.Tensor, targets: torch.Tensor):

@@ -24,6 +24,7 @@ figure{margin:1rem 0}img{max-width:100%;border:1px solid #e3e7ee}pre{background:
 overflow:auto;font-size:.85rem}section{margin-bottom:1.6rem}
 .scroll{overflow-x:auto;max-width:100%}td{max-width:36rem;overflow-wrap:anywhere;vertical-align:top}
 td.num{text-align:right;white-space:nowrap}audio{height:2rem;width:14rem}
+td.right{color:#1f7a34;font-weight:600}td.wrong{color:#b3261e;font-weight:600}
 """
 
 # media types a report may embed; anything else is refused rather than written into the page
@@ -181,6 +182,8 @@ def _comparison_table(rows: list[dict[str, Any]]) -> str:
 def _cell(column: str, value: Any) -> str:
     if isinstance(value, (Media, Link)):
         return f"<td>{value.to_html()}</td>"
+    if column == "result" and value in ("right", "wrong"):  # a sampled answer: green or red, as in the figures
+        return f"<td class='{value}'>{value}</td>"
     numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
     return f"<td class='num'>{html.escape(format_value(column, value))}</td>" if numeric else \
         f"<td>{html.escape(format_value(column, value))}</td>"

@@ -87,7 +87,7 @@ def precision_recall_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, floa
     With more than ``legend_limit`` curves, all are drawn and the legend names the ``legend_limit``
     with the lowest average precision: the classes worth a look.
     """
-    fig, ax = plt.subplots(figsize=(5.6, 4.6))
+    fig, ax = plt.subplots(figsize=(6.2, 4.8))
     ranked = sorted(curves.items(), key=lambda item: item[1][2])
     named = {name for name, _ in ranked[:legend_limit]}
     for name, (precision, recall, ap) in sorted(curves.items(), key=lambda item: -item[1][2]):
@@ -118,9 +118,9 @@ def reliability_figure(confidence: np.ndarray, accuracy: np.ndarray, counts: np.
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(5.2, 5.4), sharex=True, height_ratios=(3, 1))
     filled = counts > 0
     top.bar(centres[filled], accuracy[filled], width=width * 0.95, color="#4c72b0", label="accuracy in bin")
-    gap = confidence[filled] - accuracy[filled]
-    top.bar(centres[filled], gap, bottom=accuracy[filled], width=width * 0.95, color="#c44e52", alpha=0.35,
-            label="gap to confidence")
+    # the gap between what the model said (mean confidence) and what it got, hatched over or under the bar
+    top.bar(centres[filled], confidence[filled] - accuracy[filled], bottom=accuracy[filled], width=width * 0.95,
+            fill=False, edgecolor="#c44e52", hatch="///", linewidth=0.8, label="gap to mean confidence")
     top.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfectly calibrated")
     top.set(ylabel="accuracy", ylim=(0, 1), title=f"Calibration (test): ECE {ece:.4f}")
     top.legend(loc="upper left", fontsize=8)
