@@ -136,8 +136,10 @@ def image_grid(images: Sequence[np.ndarray], captions: Sequence[str], title: str
     caption for a right answer and a red one for a wrong answer."""
     columns = max(1, min(columns, len(images)))
     rows = max(1, -(-len(images) // columns))
-    # at least as wide as the title, however few images there are
-    fig, axes = plt.subplots(rows, columns, figsize=(max(1.6 * columns, 0.1 * len(title)), 1.8 * rows), squeeze=False)
+    lines = max((caption.count("\n") + 1 for caption in captions), default=1)
+    # at least as wide as the title, however few images there are; taller rows for longer captions
+    fig, axes = plt.subplots(rows, columns, figsize=(max(1.6 * columns, 0.1 * len(title)), (1.55 + 0.25 * lines) * rows),
+                             squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for position, (ax, image, caption) in enumerate(zip(axes.flat, images, captions)):
