@@ -23,7 +23,7 @@ def fake_run(root: Path, task: str, name: str, *, created: str, metrics: dict | 
     folder = root / task / name
     (folder / "checkpoints").mkdir(parents=True)
     (folder / "checkpoints" / "last.ckpt").write_bytes(b"0" * 500)
-    settings = {"data": "digits", "model": "smallcnn", **(config or {})}
+    settings = {k: v for k, v in {"data": "digits", "model": "smallcnn", **(config or {})}.items() if v is not None}
     (folder / "config.json").write_text(json.dumps({"settings": {k: str(v) for k, v in settings.items()}}))
     if not finished:
         return folder
@@ -66,6 +66,8 @@ def root(tmp_path) -> Path:
     fake_run(root, "forecasting", "gru", created="2026-01-04T10:00:00+00:00", config={"data": "sunspots", "model": "gru"},
              metrics={"mase": 1.135, "rmse": 30.2, "baselines": {"seasonal_naive": {"mase": 0.805},
                                                                   "arima": {"mase": 0.9}, "naive": {"mase": 1.3}}})
+    fake_run(root, "speech-recognition", "training", created="", metrics=None, finished=False,
+             config={"data": "spoken-digits", "model": None})
     (root / "mlflow.db").write_bytes(b"SQLite format 3\x00")
     (root / "mlartifacts" / "1").mkdir(parents=True)  # MLflow's folders are not runs
     (root / IMAGE / "notes").mkdir()  # nor is an empty folder a user left there
@@ -74,6 +76,8 @@ def root(tmp_path) -> Path:
 
 def test_runs_are_found_newest_first_with_status_score_baseline_and_verdict(root):
     runs = find_runs(root)
+    training = runs.pop(0)  # started just now, no bundle yet, model= not given: the task's default is shown
+    assert (training.name, training.status, training.model) == ("training", "incomplete", "crnn (default)")
     assert [(r.task, r.name, r.status) for r in runs] == [
         ("forecasting", "gru", "finished"), (IMAGE, "newest", "finished"), (IMAGE, "best", "finished"),
         (IMAGE, "old", "finished"), (IMAGE, "stopped", "incomplete"), (IMAGE, "broken", "corrupt")]
@@ -146,7 +150,7 @@ def test_the_overview_page_compares_the_runs_of_a_task_and_highlights_the_best(r
 
 def test_the_overview_of_every_task_has_a_section_per_task(root):
     runs, page_path = overview(root)
-    assert page_path == root / OVERVIEW and len(runs) == 6
+    assert page_path == root / OVERVIEW and len(runs) == 7
     page = page_path.read_text()
     assert "forecasting: runs, newest first" in page and f"{IMAGE}: runs, newest first" in page
     assert "Best: gru (mase 1.135, lower is better)" in page

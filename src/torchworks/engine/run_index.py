@@ -137,6 +137,9 @@ def _score(summary: RunSummary) -> None:
     except TorchworksError:
         return  # a task this installation does not have: its runs are listed without a score
     summary.metric, summary.higher_is_better = task.primary_metric, task.higher_is_better
+    default = task.config_class.model_fields.get("model")
+    if not summary.model and default is not None and default.default:  # an unfinished run given no model=
+        summary.model = f"{default.default} (default)"
     summary.value = _number(summary.metrics.get(task.primary_metric))
     baselines = summary.metrics.get("baselines")
     summary.baselines = {str(k): v for k, v in baselines.items() if isinstance(v, dict)} \
