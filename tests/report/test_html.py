@@ -49,7 +49,7 @@ def test_cells_are_escaped_and_media_is_embedded_as_a_data_uri():
     wav = b"RIFF....WAVEfmt "
     page = _page(tables={"clips": [{"audio": Media("audio/wav", wav, "a'<b>.wav"), "text": "<script>x</script>"}]})
     assert "&lt;script&gt;x&lt;/script&gt;" in page and "<script>x" not in page
-    player = re.search(r"<audio controls preload='none' title='([^']*)' src='data:audio/wav;base64,([^']*)'>", page)
+    player = re.search(r"<audio controls preload='metadata' title='([^']*)' src='data:audio/wav;base64,([^']*)'>", page)
     assert player and base64.b64decode(player.group(2)) == wav
     assert player.group(1) == "a&#x27;&lt;b&gt;.wav"
 

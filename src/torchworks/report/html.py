@@ -22,7 +22,7 @@ table{border-collapse:collapse;margin:.6rem 0 1.4rem}td,th{border:1px solid #d6d
 text-align:left;font-variant-numeric:tabular-nums}th{background:#f2f4f8}.best{font-weight:700;color:#0a6b2d}
 figure{margin:1rem 0}img{max-width:100%;border:1px solid #e3e7ee}pre{background:#f6f8fa;padding:.8rem;
 overflow:auto;font-size:.85rem}section{margin-bottom:1.6rem}
-.scroll{overflow-x:auto;max-width:100%}td{max-width:36rem;overflow-wrap:anywhere;vertical-align:top}
+.scroll{overflow-x:auto;max-width:100%}td{max-width:36rem;overflow-wrap:break-word;vertical-align:top}
 td.num{text-align:right;white-space:nowrap}audio{height:2rem;width:14rem}
 td.right{color:#1f7a34;font-weight:600}td.wrong{color:#b3261e;font-weight:600}
 """
@@ -59,7 +59,7 @@ class Media:
             return f"{label} (too large to embed)"
         source = f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
         if self.mime.startswith("audio/"):
-            return f"<audio controls preload='none' title='{label}' src='{source}'></audio>"
+            return f"<audio controls preload='metadata' title='{label}' src='{source}'></audio>"
         return f"<img alt='{label}' title='{label}' src='{source}'>"
 
 

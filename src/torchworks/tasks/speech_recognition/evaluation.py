@@ -64,7 +64,8 @@ def evaluate_transcripts(log_probs: torch.Tensor, references: list[str], files: 
                "lexicon_words": len(lexicon) if lexicon is not None else 0}
     rows = []
     for index, (file, reference, hypothesis) in enumerate(zip(files, references, hypotheses[chosen_name])):
-        rows.append({"index": index, "file": Path(file).name, "reference": reference, "hypothesis": hypothesis,
+        rows.append({"index": index, "file": Path(file).name, "reference": reference,
+                     "hypothesis": hypothesis or "(nothing recognised)",
                      "wer": float(word_error_rate([hypothesis], [reference]))})
     wrong = sorted((row for row in rows if row["wer"] > 0), key=lambda r: -r["wer"])
     figures = {"error_rates": bar_chart({f"{kind.upper()} {DECODINGS[name]}": metrics[f"{kind}_{name}"]
