@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -33,8 +34,12 @@ def test_benchmark_measures_eager_and_each_export_with_fixed_threads(run):
     assert written["rows"] == result.rows
     table = (run / "benchmark.md").read_text()
     assert "| torchscript | passed |" in table and "batch 1 vs eager" in table and "test accuracy" in table
+    assert re.search(r"\| eager \| - \| [\d.]+ MB \| [\d.,]+ ms \| [\d.,]+ ms \| 1\.00x \|", table)
     page = (run / "benchmark.html").read_text()
     assert "data:image/png;base64," in page and "torchscript" in page
+    # cells formatted for their column, as in the markdown: milliseconds, speed-ups, sizes
+    assert "<td class='num'>1.00x</td>" in page and re.search(r"<td class='num'>[\d.,]+ ms</td>", page)
+    assert re.search(r"<td class='num'>[\d.]+ MB</td>", page)
 
 
 def test_missing_exports_are_made_first_or_reported(run):

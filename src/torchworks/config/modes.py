@@ -66,6 +66,12 @@ class ExplainSettings(ModeSettings):
                                 "for the results; default: RUN/explanations/TIMESTAMP).")
 
 
+class RunsSettings(ModeSettings):
+    """``torchworks runs [TASK] key=value``."""
+
+    output: Path = Field(Path("runs"), description="Root folder of the runs (the output= they were trained with).")
+
+
 def mode_settings(settings_class: type[ModeSettings], settings: Mapping[str, Any], *, mode: str,
                   extra: Iterable[str] = ()) -> tuple[ModeSettings, dict[str, Any]]:
     """Validate ``settings`` (and ``config=FILE``) into ``settings_class``; keys named in ``extra``

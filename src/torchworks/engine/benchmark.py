@@ -180,23 +180,14 @@ COLUMNS = [
 
 
 def markdown_table(rows: list[dict[str, Any]], metric: str) -> str:
-    """The rows as a markdown table (``x`` suffix on speed-ups, blanks where nothing was measured)."""
+    """The rows as a markdown table, each cell formatted for its column (``1,040 ms``, ``2.59x``,
+    ``44.7 MB``; see :func:`torchworks.report.html.format_value`), blanks where nothing was measured."""
+    from torchworks.report.html import format_value
+
     headers = [title if key != "metric" else f"test {metric}" for key, title in COLUMNS]
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(" --- " if i < 2 else " ---: " for i in range(len(COLUMNS))) + "|"]
     for row in rows:
-        cells = []
-        for key, _ in COLUMNS:
-            value = row.get(key)
-            if value is None:
-                cells.append("")
-            elif key.endswith("speedup"):
-                cells.append(f"{value:.2f}x")
-            elif key == "metric":
-                cells.append(f"{value:.4f}")
-            elif key.endswith("_ms"):
-                cells.append(f"{value:.3g}" if value < 10 else f"{value:.1f}")
-            else:
-                cells.append(str(value))
+        cells = [format_value(key, row.get(key)) for key, _ in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

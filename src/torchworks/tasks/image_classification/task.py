@@ -71,9 +71,10 @@ class ImageClassification(Task, Explainable, Exportable, Servable):
 
     def evaluator(self, data: PreparedData, config: ImageClassificationConfig):
         from torchworks.families.classification import ClassificationEvaluator
-        from torchworks.tasks.image_classification.evaluation import misclassified_grid
+        from torchworks.tasks.image_classification.evaluation import misclassified_grid, prediction_grid
 
-        return ClassificationEvaluator(data.state["labels"], config.positive, misclassified_grid(data.test))
+        return ClassificationEvaluator(data.state["labels"], config.positive, misclassified_grid(data.test),
+                                       show_samples=prediction_grid(data.test))
 
     def baselines(self, data: PreparedData, config: ImageClassificationConfig) -> dict[str, dict[str, Any]]:
         from torchworks.tasks.image_classification.baseline import svc_baseline

@@ -76,7 +76,7 @@ class SpeechRecognition(Task, Explainable, Exportable, Servable):
         from torchworks.tasks.speech_recognition.evaluation import evaluate_transcripts
 
         return evaluate_transcripts(outputs, data.transcripts["test"], data.files["test"], data.state,
-                                    config.decoder, config.beam_width)
+                                    config.decoder, config.beam_width, clips=data.test)
 
     def predict_inputs(self, inputs: Sequence[Any], state: dict[str, Any]):
         from torchworks.tasks.speech_recognition.predicting import audio_inputs

@@ -101,13 +101,14 @@ class TextClassification(Task, Explainable, Exportable, Servable):
     def evaluator(self, data: TextData, config: TextClassificationConfig) -> Evaluator:
         from torchworks.families.classification import ClassificationEvaluator
         from torchworks.evaluation import CollectingEvaluator
-        from torchworks.tasks.text_classification.evaluation import evaluate_multi_label, mistaken_texts
+        from torchworks.tasks.text_classification.evaluation import evaluate_multi_label, mistaken_texts, sampled_texts
 
         texts = data.texts["test"]
         if data.state["multi_label"]:
             return CollectingEvaluator(lambda outputs, targets: evaluate_multi_label(outputs, targets, data.state,
                                                                                      texts))
-        return ClassificationEvaluator(data.state["labels"], show_mistakes=mistaken_texts(texts))
+        return ClassificationEvaluator(data.state["labels"], show_mistakes=mistaken_texts(texts),
+                                       show_samples=sampled_texts(texts))
 
     def baselines(self, data: TextData, config: TextClassificationConfig) -> dict[str, dict[str, Any]]:
         from torchworks.tasks.text_classification.baseline import tfidf_baseline
