@@ -178,10 +178,11 @@ def table(results: dict) -> str:
     head += " unseen: WER beam + lexicon | unseen: WER greedy |" if unseen else ""
     lines = [head + " train time |", "|" + " --- |" + " ---: |" * (head.count("|") - 1)]
     for row in results["recipes"]:
-        cells = [row["recipe"], row["test_wer_beam"], row["test_wer_greedy"],
-                 row.get("test_wer_beam_free", row["test_wer_beam"]), row["test_cer_greedy"]]
+        lexicon = "_lexicon" if "test_wer_beam_lexicon" in row else ""  # beam decodes with the lexicon if any
+        cells = [row["recipe"], row[f"test_wer_beam{lexicon}"], row["test_wer_greedy"], row["test_wer_beam"],
+                 row["test_cer_greedy"]]
         if unseen:
-            cells += [row["unseen_wer_beam"], row["unseen_wer_greedy"]]
+            cells += [row[f"unseen_wer_beam{lexicon}"], row["unseen_wer_greedy"]]
         lines.append("| " + " | ".join(c if isinstance(c, str) else f"{c:.3f}" for c in cells)
                      + f" | {row['train_seconds']:.0f} s |")
     bucketing = results.get("bucketing")

@@ -74,7 +74,8 @@ def quickstart(task: str | None = None, **overrides: Any):
 
 def export(run: str | Path, format: str = "onnx", tolerance: float = 0.01):  # noqa: A002  (the CLI's name)
     """Export the bundle at ``run`` (``onnx``, ``torchscript``, ``onnx-int8``, ``torchscript-int8``, ``int8``,
-    ``all``), each checked by the parity gate on the test split; returns one result per format."""
+    ``all``), each checked by the parity gate on the test split and kept only if it passes; returns one
+    result per format, with ``.status`` passed, failed or skipped and ``.reason``."""
     from torchworks.engine.export import export as run_export
 
     return run_export(run, format, tolerance=tolerance)

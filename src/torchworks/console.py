@@ -13,6 +13,12 @@ def console():
     return Console(stderr=True, highlight=False)
 
 
+def is_interactive() -> bool:
+    """Whether stderr is a terminal (live progress bars) rather than a log file or a pipe (plain lines)."""
+    return console().is_terminal
+
+
 def say(message: str) -> None:
-    """Print a status line to stderr."""
-    console().print(message)
+    """Print a status line to stderr. In a log file a line stays one line: rich would otherwise wrap
+    it at 80 columns, the width it assumes when stderr is not a terminal."""
+    console().print(message, soft_wrap=not is_interactive())

@@ -217,3 +217,31 @@ def test_folder_under_a_regular_file_is_an_output_error(tmp_path):
     with pytest.raises(OutputError):
         atomic_write_bytes(blocker / "file.json", b"x")
     assert blocker.read_bytes() == b"I am a file"
+
+
+def test_atomic_link_gives_a_second_name_to_the_same_file(tmp_path):
+    from torchworks.bundle.atomic import atomic_link
+
+    source = atomic_write_bytes(tmp_path / "best.ckpt", b"new")
+    target = atomic_write_bytes(tmp_path / "last.ckpt", b"old")
+
+    assert atomic_link(source, target)
+    assert target.read_bytes() == b"new" and os.path.samefile(source, target)
+    atomic_write_bytes(target, b"newer")  # a later atomic write gets a file of its own
+    assert source.read_bytes() == b"new" and target.read_bytes() == b"newer"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.ckpt", "last.ckpt"]
+
+
+def test_atomic_link_leaves_the_target_alone_where_links_fail(tmp_path, monkeypatch):
+    from torchworks.bundle.atomic import atomic_link
+
+    source = atomic_write_bytes(tmp_path / "a", b"new")
+    target = atomic_write_bytes(tmp_path / "b", b"old")
+
+    def cross_device(*args, **kwargs):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", cross_device)
+    assert not atomic_link(source, target)
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]

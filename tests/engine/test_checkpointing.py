@@ -123,3 +123,94 @@ def test_url_checkpoints_are_refused(checkpoints, url):
 def test_the_folder_itself_is_not_a_checkpoint(checkpoints):
     with pytest.raises(BundleError, match="refusing to resume"):
         SafeCheckpointIO(checkpoints).load_checkpoint(checkpoints)
+
+
+# ------------------------------------------------- one write per epoch: best.ckpt and last.ckpt share a file
+
+
+def _scripted_module(val_losses: list[float]):
+    """A one-weight LightningModule whose val_loss per epoch is given: which epochs improve is known."""
+    import lightning.pytorch as pl
+
+    class Scripted(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1))
+
+        def training_step(self, batch, batch_idx):
+            return ((self.weight - batch[0]) ** 2).mean()
+
+        def validation_step(self, batch, batch_idx):
+            pass
+
+        def on_validation_epoch_end(self):
+            self.log("val_loss", float(val_losses[self.current_epoch]))
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+        def train_dataloader(self):
+            return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.ones(4)), batch_size=2)
+
+        def val_dataloader(self):
+            return self.train_dataloader()
+
+    return Scripted()
+
+
+def _fit_scripted(folder: Path, val_losses: list[float], writes: list[Path], monkeypatch) -> None:
+    import lightning.pytorch as pl
+
+    import torchworks.engine.checkpointing as checkpointing
+    from torchworks.engine.checkpointing import RunCheckpoint
+
+    write = checkpointing.atomic_write_bytes
+    monkeypatch.setattr(checkpointing, "atomic_write_bytes", lambda path, data: writes.append(Path(path)) or write(path, data))
+    trainer = pl.Trainer(max_epochs=len(val_losses), accelerator="cpu", logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, num_sanity_val_steps=0,
+                         callbacks=[RunCheckpoint(folder, monitor="val_loss", mode="min")],
+                         plugins=[SafeCheckpointIO(folder)])
+    trainer.fit(_scripted_module(val_losses))
+
+
+def test_an_improving_epoch_writes_one_checkpoint_with_two_names(checkpoints, monkeypatch):
+    writes: list[Path] = []
+    _fit_scripted(checkpoints, [3.0, 2.0], writes, monkeypatch)
+
+    best, last = checkpoints / "best.ckpt", checkpoints / "last.ckpt"
+    assert writes == [best, best], "one write per epoch, never the same checkpoint twice"
+    assert os.path.samefile(best, last)
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["best.ckpt", "last.ckpt"]
+    state = torch.load(last, weights_only=True)
+    assert state["epoch"] == 1
+    saved = next(v for k, v in state["callbacks"].items() if k.startswith("RunCheckpoint"))
+    assert float(saved["best_model_score"]) == 2.0 and saved["best_model_path"] == str(best)
+
+
+def test_an_epoch_without_improvement_writes_only_last(checkpoints, monkeypatch):
+    writes: list[Path] = []
+    _fit_scripted(checkpoints, [3.0, 2.0, 5.0], writes, monkeypatch)
+
+    best, last = checkpoints / "best.ckpt", checkpoints / "last.ckpt"
+    assert writes == [best, best, last]
+    assert not os.path.samefile(best, last)
+    assert torch.load(best, weights_only=True)["epoch"] == 1
+    last_state = torch.load(last, weights_only=True)
+    assert last_state["epoch"] == 2
+    saved = next(v for k, v in last_state["callbacks"].items() if k.startswith("RunCheckpoint"))
+    assert float(saved["best_model_score"]) == 2.0, "resume from last.ckpt knows epoch 2 was the best"
+
+
+def test_without_hard_links_the_second_name_is_a_copy(checkpoints, monkeypatch):
+    import torchworks.bundle.atomic as atomic
+
+    def no_links(*args, **kwargs):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(atomic.os, "link", no_links)
+    io = SafeCheckpointIO(checkpoints)
+    io.save_checkpoint({"epoch": 4}, checkpoints / "last.ckpt", storage_options={"same_as": [checkpoints / "best.ckpt"]})
+
+    assert not os.path.samefile(checkpoints / "best.ckpt", checkpoints / "last.ckpt")
+    assert io.load_checkpoint(checkpoints / "last.ckpt") == io.load_checkpoint(checkpoints / "best.ckpt") == {"epoch": 4}
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["best.ckpt", "last.ckpt"], "no temp file is left"

@@ -241,15 +241,17 @@ def test_interrupted_run_resumes_with_its_stored_settings(shapes_dir, tiny_setti
     assert config["image_size"] == 16 and config["model"] == "smallcnn" and config["epochs"] == 2
 
 
-def test_resume_needs_only_the_run_name(shapes_dir, tiny_settings, monkeypatch):
+def test_resume_needs_only_the_run_name(shapes_dir, tiny_settings, monkeypatch, capsys):
     settings = {**tiny_settings, "name": "run", "baselines": False}
     run = _interrupted_run(shapes_dir, settings, monkeypatch)
+    capsys.readouterr()
 
     try:
         resumed = torchworks.train(TASK, output=settings["output"], name="run", resume=True)
     except ConfigError as exc:
         pytest.fail(f"resume asked for settings the run already stores: {exc}")
     assert resumed.path == run
+    assert "resuming run run at epoch 2 of 2 (1 done, from checkpoints/last.ckpt)" in capsys.readouterr().err
     manifest = json.loads((run / "bundle.json").read_text())
     assert [row["epoch"] for row in manifest["history"]] == [1, 2], "epoch 1 is kept, only epoch 2 is run again"
     config = manifest["config"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -105,6 +106,7 @@ def test_train_writes_a_complete_bundle(shapes_dir, tiny_settings):
     assert manifest["task"] == TASK
     assert manifest["state"]["labels"] == ["circle", "square", "stripes"]
     assert [row["epoch"] for row in manifest["history"]] == [1, 2]
+    assert not (run / "checkpoints").exists(), "a finished run keeps no checkpoints by default"
 
     assert _is_png(run / "plots" / "training_curves.png")
     assert _is_png(run / "plots" / "confusion_matrix.png")
@@ -234,6 +236,13 @@ def test_tracking_defaults_to_sqlite_under_the_output_root(shapes_dir, tiny_sett
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"bundle.json", "model.safetensors", "metrics.json"} <= artifacts
     assert "checkpoints" not in artifacts
+    # the weights are MLflow's artifact without a second copy on disk: one file, two names
+    from urllib.parse import unquote, urlparse
+
+    store = Path(unquote(urlparse(run.info.artifact_uri).path))
+    assert store.is_relative_to(Path(tiny_settings["output"]).resolve() / "mlartifacts")
+    assert os.path.samefile(store / "model.safetensors", result.path / "model.safetensors")
+    assert not os.path.samefile(store / "bundle.json", result.path / "bundle.json"), "small files are copies"
 
 
 def test_tracking_follows_mlflow_tracking_uri(shapes_dir, tiny_settings, tmp_path, monkeypatch):
@@ -246,3 +255,50 @@ def test_tracking_follows_mlflow_tracking_uri(shapes_dir, tiny_settings, tmp_pat
     assert not (Path(tiny_settings["output"]) / "mlflow.db").exists()
     client, run = _mlflow_run(f"sqlite:///{other}")
     assert len(client.get_metric_history(run.info.run_id, "val_loss")) == tiny_settings["epochs"]
+
+
+# ------------------------------------------------------------------------------------ checkpoints
+
+
+def _toy_train(toy_task, tmp_path, **settings):
+    data = toy_task.make_points(tmp_path / "points.csv", n=120, seed=1)
+    settings = {"epochs": 3, "batch_size": 16, "lr": 0.03, "track": False, "progress": False, **settings}
+    return torchworks.train("toy-points", data=str(data), output=str(tmp_path / "runs"), **settings)
+
+
+@pytest.mark.parametrize("keep, kept", [(None, []), ("none", []), ("last", ["last.ckpt"]), ("best", ["best.ckpt"]),
+                                        ("all", ["best.ckpt", "last.ckpt"])])
+def test_a_finished_run_keeps_the_checkpoints_asked_for(toy_task, tmp_path, keep, kept):
+    import torch
+
+    result = _toy_train(toy_task, tmp_path, **({} if keep is None else {"keep_checkpoints": keep}))
+
+    folder = result.path / "checkpoints"
+    assert (sorted(p.name for p in folder.iterdir()) if folder.exists() else []) == kept
+    assert torchworks.load(result.path).predict([[0.0, 0.0]])[0]["label"] in ("inside", "outside")
+    history = json.loads((result.path / "bundle.json").read_text())["history"]
+    best_epoch = min(history, key=lambda row: row["val_loss"])["epoch"]
+    if "last.ckpt" in kept:
+        assert torch.load(folder / "last.ckpt", weights_only=True)["epoch"] + 1 == 3
+    if "best.ckpt" in kept:
+        assert torch.load(folder / "best.ckpt", weights_only=True)["epoch"] + 1 == best_epoch
+    if len(kept) == 2:  # the same checkpoint is one file under two names, two files otherwise
+        assert os.path.samefile(folder / "best.ckpt", folder / "last.ckpt") == (best_epoch == 3)
+
+
+def test_keep_checkpoints_refuses_an_unknown_choice(toy_task, tmp_path):
+    from torchworks.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        _toy_train(toy_task, tmp_path, keep_checkpoints="first")
+    assert "keep_checkpoints" in str(info.value)
+
+
+def test_a_log_file_gets_one_plain_line_per_epoch(toy_task, tmp_path, capsys):
+    _toy_train(toy_task, tmp_path, progress=True)
+
+    err = capsys.readouterr().err  # not a terminal, as with `torchworks train ... > log.txt 2>&1`
+    assert "\r" not in err and "\x1b[" not in err and "━" not in err
+    lines = [line for line in err.splitlines() if re.match(r"epoch \d+/3 ", line)]
+    assert [line.split()[1] for line in lines] == ["1/3", "2/3", "3/3"]
+    assert all(re.search(r"train_loss=\d", line) and re.search(r"\(\d+\.\d s\)$", line) for line in lines), lines

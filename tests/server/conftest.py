@@ -119,3 +119,23 @@ def text_run(tmp_path_factory) -> Path:
                            name="tickets", model="bigru", embedding_dim=16, hidden=16, layers=1, freeze="none",
                            epochs=8, batch_size=8, lr=0.01, track=False, progress=False)
     return run.path
+
+
+@pytest.fixture(scope="session")
+def forecast_run(tmp_path_factory) -> Path:
+    """A tiny weekly forecaster of two stores with a 0.1-0.9 interval (lookback 8, horizon 4); its
+    data is ``run.parents[2] / "sales.csv"`` (seconds to train)."""
+    import numpy as np
+    import pandas as pd
+
+    root = tmp_path_factory.mktemp("served-forecast")
+    steps, noise = np.arange(80), np.random.default_rng(0).normal(0, 1.5, (2, 80))
+    frame = pd.concat([pd.DataFrame({"week": pd.date_range("2022-01-01", periods=80, freq="W-SAT"), "store": store,
+                                     "sales": level + 5 * np.sin(steps / 2) + 0.1 * steps + noise[i]})
+                       for i, (store, level) in enumerate((("north", 50), ("south", 60)))])
+    frame.to_csv(root / "sales.csv", index=False)
+    run = torchworks.train("forecasting", data=str(root / "sales.csv"), output=str(root / "runs"), name="sales",
+                           time="week", target="sales", series_id="store", lookback=8, horizon=4, model="dlinear",
+                           quantiles="0.1,0.5,0.9", epochs=10, lr=0.03, batch_size=16, baselines=False, track=False,
+                           progress=False)
+    return run.path

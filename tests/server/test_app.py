@@ -251,3 +251,17 @@ def test_a_text_that_names_a_server_file_is_classified_as_text(make_app, text_ru
         for text in ("secrets.csv", str(tmp_path / "secrets.csv"), "../../../../etc/passwd", "file:///etc/passwd"):
             predictions = client.post("/v1/models/tickets/predict", json={"inputs": [text]}).json()["predictions"]
             assert len(predictions) == 1 and predictions[0]["input"] == text and "row" not in predictions[0]
+
+
+def test_models_describe_their_options_and_table_columns(make_app, speech_run, forecast_run):
+    app, _ = make_app([f"speech={speech_run}", f"sales={forecast_run}"])
+    with TestClient(app, base_url=BASE_URL) as client:
+        speech, sales = (client.get(f"/v1/models/{name}").json() for name in ("speech", "sales"))
+    assert speech["options"] == ["decoder", "beam_width"]
+    decoder, width = speech["option_details"]["decoder"], speech["option_details"]["beam_width"]
+    assert decoder["type"] == "string" and decoder["choices"] == ["greedy", "beam"] and decoder["default"] == "beam"
+    assert (width["type"], width["minimum"], width["maximum"], width["default"]) == ("integer", 1, 1000, 2)
+    assert width["choices"] is None and decoder["description"]
+    assert speech["table"] is None
+    assert sales["table"] == {"time": "week", "target": "sales", "series": "store", "covariates": [], "lookback": 8,
+                              "horizon": 4}

@@ -1,11 +1,17 @@
 """The web page in a real headless Chromium (Debian's package, driven by Playwright): upload an
-image, type a text, read the predictions back, ask why; bad files show the server's message and hint."""
+image, type a text, read the predictions back, ask why; bad files show the server's message and hint;
+a forecast drawn with its history and interval; the speech decoder chosen from a list; the API docs
+rendered with every request beyond this machine blocked."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+from pathlib import Path
+from urllib.parse import urlparse
 
+import pandas as pd
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
@@ -66,3 +72,136 @@ def test_upload_an_image_and_type_a_text(browser, server_process, image_run, tex
         assert page.locator("#tokens b").count() == 0
         assert all("background: rgb" in words.nth(i).get_attribute("style") for i in range(words.count()))
         assert not errors, errors
+
+
+def offline(page) -> list[str]:
+    """Cut ``page`` off from everything but this machine; the list fills with what it asked elsewhere."""
+    outside: list[str] = []
+
+    def route(route) -> None:
+        if urlparse(route.request.url).hostname in ("127.0.0.1", "localhost", "::1"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", route)
+    return outside
+
+
+def watched(page) -> list[str]:
+    """Script errors and console errors (a Content-Security-Policy refusal is one) of ``page``."""
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    return problems
+
+
+def screenshot(page, name: str, full_page: bool = True) -> None:
+    """A screenshot into $TORCHWORKS_SCREENSHOTS, when set (for notes and reviews)."""
+    folder = os.environ.get("TORCHWORKS_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=full_page)
+
+
+def test_api_docs_render_with_the_network_blocked(browser, server_process, image_run):
+    with server_process([f"shapes={image_run}", "--port", "0"]) as (_, url):
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(60_000)
+        outside, problems = offline(page), watched(page)
+        page.goto(f"{url}/ui")
+        page.click("a.docs")  # the page's own link
+        expect(page).to_have_url(f"{url}/docs")
+        predict = page.locator(".opblock-summary-path[data-path='/v1/models/shapes/predict']")
+        expect(predict).to_be_visible()
+        assert page.locator(".opblock").count() >= 6  # service routes, describe, predict, explain
+        predict.click()  # an operation opens with its request body's schema
+        expect(page.locator(".opblock-body").first).to_contain_text("multipart/form-data")
+        screenshot(page, "docs-offline")
+
+        page.goto(f"{url}/redoc")
+        expect(page.locator("h1").first).to_contain_text("torchworks")
+        operation = page.get_by_role("heading", name="Predict with shapes (image-classification)")
+        expect(operation).to_be_visible()
+        operation.scroll_into_view_if_needed()
+        expect(page.get_by_role("heading", name="Response samples").first).to_be_visible()
+        screenshot(page, "redoc-offline", full_page=False)  # its menu sticks to the window
+        assert not outside, f"the docs asked beyond this machine: {outside}"
+        # ReDoc's attribution logo is the one remote file it names: the policy refuses it and ReDoc hides it
+        assert [p for p in problems if "cdn.redoc.ly/redoc/logo-mini.svg" not in p] == [], problems
+
+
+def test_forecast_chart_and_speech_decoder_choice(browser, server_process, forecast_run, driven_run, speech_run,
+                                                  tmp_path):
+    sales = pd.read_csv(forecast_run.parents[2] / "sales.csv")
+    driven = pd.read_csv(driven_run.parents[2] / "driven.csv").groupby("store").tail(12)
+    recent = tmp_path / "recent.csv"
+    sales.groupby("store").tail(30).to_csv(recent, index=False)
+    clip = next((speech_run.parents[2] / "clips").glob("*.wav"))
+    served = [f"sales={forecast_run}", f"driven={driven_run}", f"speech={speech_run}", "--port", "0"]
+    with server_process(served) as (_, url):
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.set_default_timeout(60_000)
+        outside, problems = offline(page), watched(page)
+        page.goto(f"{url}/ui")
+
+        page.click("nav button[data-model=sales]")
+        page.set_input_files("#file", str(recent))
+        page.click("#predict")
+        charts = page.locator("#result svg.chart")
+        expect(charts).to_have_count(2, timeout=60_000)
+        north = page.locator("svg.chart[data-series=north]")
+        # the last 24 of the 30 rows sent (max of lookback 8, 3 x horizon 4 and 24), then the 4 steps
+        expect(north).to_have_attribute("data-history-points", "24")
+        expect(north).to_have_attribute("data-forecast-points", "4")
+        expect(north).to_have_attribute("data-interval", "q0.1-q0.9")
+        assert north.locator("path.history").count() == north.locator("path.forecast").count() == 1
+        assert north.locator("path.band").count() == 1 and north.locator("circle.forecast-point").count() == 4
+        assert north.locator(".axis-label").all_text_contents() == ["week", "sales"]
+        y_ticks = [float(t.replace(",", "")) for t in north.locator(".axis.y text").all_text_contents()]
+        observed = sales[sales.store == "north"].sales.tail(24)
+        assert len(y_ticks) >= 3 and y_ticks[0] <= observed.min() and y_ticks[-1] >= observed.max()
+        x_ticks = north.locator(".axis.x text").all_text_contents()
+        assert len(x_ticks) >= 4 and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", t) for t in x_ticks)
+        assert x_ticks[0] == sales[sales.store == "north"].week.iloc[-24]  # the history's first row
+        geometry = north.evaluate("""svg => {
+            const band = svg.querySelector('path.band'), points = [...svg.querySelectorAll('circle.forecast-point')];
+            const history = svg.querySelector('path.history').getAttribute('d').split(/[ML]/).filter(Boolean);
+            return {lastX: Number(history[history.length - 1].split(',')[0]),
+                    xs: points.map(c => Number(c.getAttribute('cx'))),
+                    inside: points.every(c => band.isPointInFill(new DOMPoint(c.cx.baseVal.value, c.cy.baseVal.value)))};
+        }""")
+        assert geometry["lastX"] < geometry["xs"][0] and geometry["xs"] == sorted(geometry["xs"])
+        assert geometry["inside"], "each forecast lies within its interval band"
+        screenshot(page, "ui-forecast")
+
+        # pasted rows, a point forecaster (no quantiles): history and forecast, and a caption saying why no band
+        page.click("nav button[data-model=driven]")
+        page.fill("#table", driven.to_csv(index=False))
+        page.click("#predict")
+        expect(page.locator("#result svg.chart")).to_have_count(4, timeout=60_000)
+        first = page.locator("svg.chart[data-series=s0]")
+        expect(first).to_have_attribute("data-interval", "none")
+        expect(first).to_have_attribute("data-history-points", "12")
+        assert first.locator("path.band").count() == 0 and first.locator("path.forecast").count() == 1
+        assert first.locator(".axis-label").all_text_contents() == ["day", "sales"]
+        expect(page.locator("#result figcaption").first).to_contain_text("a point forecast: train with quantiles=")
+
+        page.click("nav button[data-model=speech]")
+        decoder = page.locator("#option-decoder")
+        assert decoder.evaluate("node => node.tagName") == "SELECT"
+        assert decoder.locator("option").evaluate_all("options => options.map(o => o.value)") == ["greedy", "beam"]
+        expect(decoder).to_have_value("beam")  # what the model was trained with
+        width = page.locator("#option-beam_width")
+        assert (width.get_attribute("type"), width.get_attribute("min"), width.get_attribute("max")) == ("number", "1",
+                                                                                                            "1000")
+        decoder.select_option("greedy")
+        page.set_input_files("#file", str(clip))
+        with page.expect_request(lambda request: request.url.endswith("/v1/models/speech/predict")) as sent:
+            page.click("#predict")
+        assert b'{"decoder":"greedy"}' in sent.value.post_data_buffer
+        expect(page.locator("#result .prediction .answer")).to_have_count(1, timeout=60_000)
+        screenshot(page, "ui-speech")
+        assert not outside, outside
+        assert not problems, problems

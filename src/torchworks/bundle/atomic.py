@@ -54,6 +54,29 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_bytes(path, (text + "\n").encode("utf-8"))
 
 
+def atomic_link(source: str | Path, target: str | Path) -> bool:
+    """Make ``target`` a hard link to ``source`` (a second name for the same bytes, no second copy).
+
+    The link is made beside ``target`` and renamed over it, so ``target`` is at every moment either
+    its old file or ``source``'s. Returns False, leaving ``target`` as it was, where the file system
+    has no hard links or the two are on different devices: the caller then writes a copy.
+    """
+    target = Path(target)
+    temp = target.with_name(f".{target.name}.{os.getpid()}{TEMP_SUFFIX}")
+    try:
+        temp.unlink(missing_ok=True)
+        os.link(source, temp)
+        os.replace(temp, target)
+    except OSError:
+        try:
+            temp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        return False
+    _fsync_dir(target.parent)
+    return True
+
+
 def remove_stale_temp_files(folder: str | Path) -> int:
     """Delete temp files left by a crashed write under ``folder``; returns how many."""
     count = 0

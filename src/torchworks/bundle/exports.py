@@ -29,7 +29,10 @@ EXPORT_FILES = {
 }
 # names that stand for several formats on the command line
 FORMAT_GROUPS = {"int8": ("onnx-int8", "torchscript-int8"), "all": tuple(EXPORT_FILES)}
-PASSED, FAILED = "passed", "failed"
+PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+# bundle.json key: the last outcome of each format's export (passed, failed or skipped, and why); only
+# passed exports have a file in exports/ and an entry under "exports"
+RESULTS = "export_results"
 
 
 def runtime_of(fmt: str) -> str:
@@ -60,16 +63,42 @@ def export_path(run: Path, fmt: str) -> Path:
     return run / EXPORTS / EXPORT_FILES[fmt]
 
 
-def record_export(bundle: Bundle, fmt: str, entry: dict[str, Any]) -> None:
+def named_formats(choice: str) -> list[str]:
+    """The formats ``choice`` names one by one (``onnx,int8`` -> ``onnx``), not through a group."""
+    return [part.strip() for part in str(choice).split(",") if part.strip() in EXPORT_FILES]
+
+
+def record_export(bundle: Bundle, fmt: str, entry: dict[str, Any], outcome: dict[str, Any] | None = None) -> None:
     """Add (or replace) the ``fmt`` entry of ``bundle.json``'s ``exports``, atomically. The entry gets
-    the file's name and sha256 here, from the bytes on disk."""
+    the file's name and sha256 here, from the bytes on disk; ``outcome`` (when given) becomes the
+    format's ``export_results`` record in the same write."""
     path = export_path(bundle.path, fmt)
     manifest = json.loads((bundle.path / MANIFEST).read_text(encoding="utf-8"))
     exports = dict(manifest.get("exports") or {})
     exports[fmt] = {"file": f"{EXPORTS}/{EXPORT_FILES[fmt]}", "sha256": _sha256(path), **entry}
     manifest["exports"] = exports
+    if outcome is not None:
+        manifest[RESULTS] = {**(manifest.get(RESULTS) or {}), fmt: outcome}
     atomic_write_json(bundle.path / MANIFEST, manifest)
     bundle.manifest = manifest
+
+
+def reject_export(bundle: Bundle, fmt: str, outcome: dict[str, Any]) -> None:
+    """Record that ``fmt`` failed its parity gate or could not be made: ``outcome`` becomes its
+    ``export_results`` record, and an earlier ``fmt`` export (its entry, then its file) is removed, so
+    that ``exports/`` only ever holds exports that passed."""
+    manifest = json.loads((bundle.path / MANIFEST).read_text(encoding="utf-8"))
+    manifest["exports"] = {name: entry for name, entry in (manifest.get("exports") or {}).items() if name != fmt}
+    manifest[RESULTS] = {**(manifest.get(RESULTS) or {}), fmt: outcome}
+    atomic_write_json(bundle.path / MANIFEST, manifest)
+    bundle.manifest = manifest
+    export_path(bundle.path, fmt).unlink(missing_ok=True)
+
+
+def export_results(bundle: Bundle) -> dict[str, dict[str, Any]]:
+    """The last outcome of each format's export, by format (empty for bundles exported before they were kept)."""
+    results = bundle.manifest.get(RESULTS) or {}
+    return {fmt: outcome for fmt, outcome in results.items() if fmt in EXPORT_FILES and isinstance(outcome, dict)}
 
 
 def available_exports(bundle: Bundle) -> dict[str, dict[str, Any]]:

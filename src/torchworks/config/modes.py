@@ -34,6 +34,9 @@ class PredictSettings(ModeSettings):
     top_k: int = Field(3, ge=1, le=1000, description="Classes (or candidates) listed per input.")
     batch_size: int | None = Field(None, ge=1, le=65_536,
                                    description="Inputs per model call; default: the run's batch_size.")
+    bad_files: Literal["skip", "fail"] = Field(
+        "skip", description="An input that cannot be read: skip (a row with its error, the rest predicted) or "
+                            "fail (stop at the first, write nothing).")
 
 
 class ExportSettings(ModeSettings):
@@ -61,6 +64,12 @@ class ExplainSettings(ModeSettings):
                                "transcript); default: the prediction.")
     output: Path | None = Field(None, description="Deprecated: use the --output flag (a new or empty folder "
                                 "for the results; default: RUN/explanations/TIMESTAMP).")
+
+
+class RunsSettings(ModeSettings):
+    """``torchworks runs [TASK] key=value``."""
+
+    output: Path = Field(Path("runs"), description="Root folder of the runs (the output= they were trained with).")
 
 
 def mode_settings(settings_class: type[ModeSettings], settings: Mapping[str, Any], *, mode: str,

@@ -60,6 +60,10 @@ class TrainConfig(BaseModel):
     patience: int = Field(0, ge=0, description="Early stopping patience in epochs; 0 turns it off.")
     grad_clip: float = Field(0.0, ge=0, description="Clip gradient norm to this value; 0 turns it off.")
     resume: bool = Field(False, description="Resume the named (or latest unfinished) run.")
+    keep_checkpoints: Literal["none", "last", "best", "all"] = Field(
+        "none", description="Checkpoints kept once the run finishes (the bundle holds the weights): "
+        "none, last, best or all. While it trains, last.ckpt is kept for resume=true."
+    )
     track: bool = Field(True, description="Log the run to MLflow.")
     val_fraction: float = Field(0.15, gt=0, lt=0.9, description="Share held out for validation.")
     test_fraction: float = Field(0.15, gt=0, lt=0.9, description="Share held out for testing.")

@@ -3,7 +3,8 @@
 For each runtime (eager, TorchScript, ONNX Runtime, and their int8 exports) it measures the latency
 of one call at batch 1 and at batch 32 (p50 and p99 over repeated calls on real test inputs),
 throughput at batch 32, file size, and the test metric from the export's parity gate. Threads are
-fixed for every runtime (``threads``), so the table compares runtimes, not thread counts.
+fixed for every runtime (``threads``), so the table compares runtimes, not thread counts. Only exports
+that passed their parity gate are timed; one that failed it, or could not be made, is a row with why.
 
 Writes ``benchmark.json``, ``benchmark.md`` and a self-contained ``benchmark.html`` into the run.
 """
@@ -19,10 +20,10 @@ from typing import Any
 import torch
 
 from torchworks.bundle.atomic import atomic_write, atomic_write_bytes, atomic_write_json
-from torchworks.bundle.exports import available_exports, expand_formats, verified_export
+from torchworks.bundle.exports import available_exports, expand_formats, export_results, passed_gate, verified_export
 from torchworks.bundle.io import WEIGHTS, read_bundle
 from torchworks.console import say
-from torchworks.errors import ConfigError, TorchworksError
+from torchworks.errors import ConfigError
 
 BATCH_SIZES = (1, 32)
 
@@ -62,15 +63,19 @@ def benchmark(run: str | Path, *, formats: str = "all", threads: int = 2, second
                           got=f"threads={threads} seconds={seconds}", hint="for example threads=2 seconds=2")
     bundle = read_bundle(run)
     get_task(bundle.task).require_mode("benchmark")
-    problems = _make_missing(bundle.path, [f for f in wanted if f not in available_exports(bundle)]) \
-        if make_exports else {}
+    # a format whose last export failed its gate or could not be made is listed with why, not tried again
+    rejected = {fmt for fmt, outcome in export_results(bundle).items() if outcome.get("status") != "passed"}
+    if make_exports:
+        _make_missing(bundle.path, [f for f in wanted if f not in available_exports(bundle) and f not in rejected])
     bundle, task, config, model = load_model(run)  # with the exports just recorded
     batches = _batches(task, config, bundle)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     rows = []
     try:
-        exports = available_exports(bundle)
+        # only exports that passed their parity gate are measured; the others are listed with why
+        exports = {fmt: entry for fmt, entry in available_exports(bundle).items() if passed_gate(entry)}
+        outcomes = export_results(bundle)
         # the eager metric as the parity gates measured it (the same data as the exports'), else as trained
         eager_metric = next((entry["parity"]["eager"] for entry in exports.values() if entry.get("parity")),
                             (bundle.manifest.get("metrics") or {}).get(task.primary_metric))
@@ -79,14 +84,14 @@ def benchmark(run: str | Path, *, formats: str = "all", threads: int = 2, second
         on_row(rows[-1])
         for fmt in wanted:
             if fmt not in exports:
-                rows.append({"format": fmt, "status": problems.get(fmt, "not exported")})
+                rows.append(_not_measured(fmt, available_exports(bundle).get(fmt), outcomes.get(fmt)))
                 on_row(rows[-1])
                 continue
-            path, entry = verified_export(bundle, fmt, allow_failed=True)
+            path, entry = verified_export(bundle, fmt)
             runner = load_runner_file(fmt, path, list(entry.get("inputs") or ["input"]), threads)
             parity = entry.get("parity") or {}
             rows.append(_measure(fmt, runner, batches, seconds, size=path.stat().st_size,
-                                 metric=parity.get("export"), status=entry.get("status", "unchecked")))
+                                 metric=parity.get("export"), status=entry["status"]))
             on_row(rows[-1])
     finally:
         torch.set_num_threads(previous_threads)
@@ -97,18 +102,23 @@ def benchmark(run: str | Path, *, formats: str = "all", threads: int = 2, second
     return BenchmarkResult(rows, path, settings)
 
 
-def _make_missing(run: Path, formats: list[str]) -> dict[str, str]:
-    """Export ``formats`` one by one; what could not be exported, and why."""
+def _make_missing(run: Path, formats: list[str]) -> None:
+    """Export ``formats`` (each with its parity gate); their outcomes land in ``bundle.json``."""
     from torchworks.engine.export import export
 
-    problems = {}
     for fmt in formats:
         say(f"exporting {fmt} first (with its parity gate)")
-        try:
-            export(run, fmt)
-        except TorchworksError as error:
-            problems[fmt] = f"not exportable: {error.got or error}"
-    return problems
+        export(run, fmt, on_result=lambda result: None if result.passed else say(f"{result.describe()}"))
+
+
+def _not_measured(fmt: str, entry: dict[str, Any] | None, outcome: dict[str, Any] | None) -> dict[str, Any]:
+    """The row of an export that is not timed: it failed its parity gate, could not be made, or was not made."""
+    if outcome is not None and outcome.get("status") in ("failed", "skipped"):
+        row = {"format": fmt, "status": outcome["status"], "reason": outcome.get("reason", "")}
+        return {**row, "metric": outcome["export"]} if outcome.get("export") is not None else row
+    if entry is not None:  # written before failed exports were removed: on disk, but never measured
+        return {"format": fmt, "status": "failed", "reason": "it did not pass its parity gate"}
+    return {"format": fmt, "status": "not exported", "reason": f"torchworks export RUN format={fmt} makes it"}
 
 
 def _batches(task, config, bundle) -> dict[int, list[Any]]:
@@ -170,23 +180,14 @@ COLUMNS = [
 
 
 def markdown_table(rows: list[dict[str, Any]], metric: str) -> str:
-    """The rows as a markdown table (``x`` suffix on speed-ups, blanks where nothing was measured)."""
+    """The rows as a markdown table, each cell formatted for its column (``1,040 ms``, ``2.59x``,
+    ``44.7 MB``; see :func:`torchworks.report.html.format_value`), blanks where nothing was measured."""
+    from torchworks.report.html import format_value
+
     headers = [title if key != "metric" else f"test {metric}" for key, title in COLUMNS]
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(" --- " if i < 2 else " ---: " for i in range(len(COLUMNS))) + "|"]
     for row in rows:
-        cells = []
-        for key, _ in COLUMNS:
-            value = row.get(key)
-            if value is None:
-                cells.append("")
-            elif key.endswith("speedup"):
-                cells.append(f"{value:.2f}x")
-            elif key == "metric":
-                cells.append(f"{value:.4f}")
-            elif key.endswith("_ms"):
-                cells.append(f"{value:.3g}" if value < 10 else f"{value:.1f}")
-            else:
-                cells.append(str(value))
+        cells = [format_value(key, row.get(key)) for key, _ in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -1,13 +1,23 @@
-"""Engine callbacks: per-epoch history for the report, quiet Lightning defaults."""
+"""Engine callbacks: progress (a live bar on a terminal, a line per epoch in a log file), per-epoch
+history for the report, quiet Lightning defaults."""
 
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.callbacks import RichProgressBar
+from lightning.pytorch.callbacks import ProgressBar, RichProgressBar
+
+from torchworks.console import is_interactive, say
+
+
+def training_progress() -> ProgressBar:
+    """The live bar where stderr is a terminal; one plain line per epoch where it is a file or a pipe
+    (`torchworks train ... > log.txt 2>&1`), so a log gets no redrawn bars wrapped at 80 columns."""
+    return TrainingProgressBar() if is_interactive() else EpochLines()
 
 
 class TrainingProgressBar(RichProgressBar):
@@ -24,6 +34,34 @@ class TrainingProgressBar(RichProgressBar):
     def _get_train_description(self, current_epoch: int) -> str:
         max_epochs = self.trainer.max_epochs
         return f"Epoch {current_epoch + 1}/{max_epochs if max_epochs and max_epochs > 0 else '?'}"
+
+
+class EpochLines(ProgressBar):
+    """Progress for a log file: ``epoch 3/10  train_loss=0.4127  val_loss=0.3904 ...  (12.3 s)``, one line
+    per finished epoch, written as the epoch ends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._enabled = True
+        self._started = time.monotonic()
+
+    def disable(self) -> None:
+        self._enabled = False
+
+    def enable(self) -> None:
+        self._enabled = True
+
+    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._started = time.monotonic()
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not self._enabled or trainer.sanity_checking:
+            return
+        metrics = {k: v for k, v in self.get_metrics(trainer, pl_module).items() if k != "v_num"}
+        shown = "  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(metrics.items()))
+        total = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else "?"
+        seconds = time.monotonic() - self._started
+        say(f"epoch {trainer.current_epoch + 1}/{total}  {shown}  ({seconds:.1f} s)")
 
 
 class HistoryRecorder(Callback):

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from torchworks.engine.inputs import check_input_kinds
 from torchworks.errors import ConfigError, DataError, OutputError, did_you_mean
 from torchworks.tasks.protocol import Explanation, Task
 
@@ -97,6 +98,7 @@ def explain_items(task: Task, model: Any, state: dict[str, Any], inputs: Sequenc
     method = choose_method(task, method)
     options = check_options(task, options or {})
     items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    check_input_kinds(task, items)
     dataset, ids = task.predict_inputs(items, state)
     return explain_dataset(task, model, dataset, ids, state, method=method, target=target, options=options,
                            progress=progress)

@@ -4,12 +4,19 @@ The exported graph takes the example batch's tensors positionally, in the order 
 ``bundle.json``; axes the task declares dynamic (batch, sequence length) stay free. Preprocessing
 state stays where it is, in ``bundle.json``: an export replaces only the network.
 
-Every export is checked twice before it is recorded:
+Every export is checked twice before it is kept:
 
 * on the task's example batch, a float export must reproduce the eager outputs within
-  ``MATCH_TOLERANCE`` (else it is not kept: the exporter got the model wrong);
+  ``MATCH_TOLERANCE`` (else the exporter got the model wrong, and the format is skipped);
 * the parity gate (:mod:`torchworks.engine.parity`) re-evaluates the test split with it. An export whose
-  metric drops by more than the tolerance is kept, recorded as ``failed`` and never served by default.
+  metric drops by more than the tolerance fails.
+
+Each format ends ``passed`` (its file is in ``exports/`` and its entry under ``exports`` in
+``bundle.json``), ``failed`` (the parity gate; no file is kept) or ``skipped`` (it cannot be made or run
+for this model: an int8 trace that bakes in the batch size, a model with nothing to quantize; no file).
+All three are recorded, with the numbers and the reason, under ``export_results`` in ``bundle.json``. A
+failed or skipped format also removes an earlier export of that format: ``exports/`` only holds
+exports that passed their gate, for this model, at the last try.
 
 int8 exports use dynamic quantization: weights stored as int8, activations quantized on the fly.
 ONNX Runtime's quantizer for ``onnx-int8``; PyTorch's (``torch.ao``, Linear and recurrent layers) for
@@ -25,7 +32,7 @@ import tempfile
 import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -34,15 +41,19 @@ import torch
 
 from torchworks.batches import flatten_tensors, largest_difference, output_layout, to_cpu_float
 from torchworks.bundle.exports import (
+    EXPORTS,
     FAILED,
     PASSED,
+    SKIPPED,
     expand_formats,
     export_path,
-    passed_gate,
+    named_formats,
     record_export,
+    reject_export,
     runtime_of,
 )
 from torchworks.console import say
+from torchworks.tables import listing
 from torchworks.engine.parity import DEFAULT_TOLERANCE, ParityGate
 from torchworks.engine.loading import load_model
 from torchworks.engine.runners import load_runner_file
@@ -54,21 +65,33 @@ ONNX_OPSET = 18
 
 @dataclass
 class ExportResult:
-    """One written export: its format, file and ``bundle.json`` entry (with its parity record)."""
+    """One format's export: ``status`` passed, failed (the parity gate) or skipped (cannot be made), its
+    ``export_results`` record (numbers and reason) and, when it passed, its file and ``exports`` entry."""
 
     format: str
-    path: Path
-    entry: dict[str, Any]
+    status: str
+    record: dict[str, Any]
+    path: Path | None = None
+    entry: dict[str, Any] = field(default_factory=dict)
+    error: TorchworksError | None = None  # why a skipped format could not be made
 
     @property
     def passed(self) -> bool:
-        return passed_gate(self.entry)
+        return self.status == PASSED
+
+    @property
+    def reason(self) -> str:
+        return self.record.get("reason", "")
 
     def describe(self) -> str:
-        parity = self.entry["parity"]
-        return (f"{self.format}: {self.entry['status']} ({parity['metric']} {parity['eager']:.4f} eager -> "
-                f"{parity['export']:.4f}, largest output difference {parity['max_abs_diff']:.2g}, "
-                f"{self.entry['size_bytes'] / 2**20:.1f} MB) {self.path}")
+        record = self.record
+        if self.status == SKIPPED:
+            return f"{self.format}: skipped ({self.reason})"
+        numbers = (f"{record['metric']} {record['eager']:.4f} eager -> {record['export']:.4f}, largest output "
+                   f"difference {record['max_abs_diff']:.2g}")
+        if self.status == FAILED:
+            return f"{self.format}: failed ({numbers}; {self.reason}), not kept"
+        return f"{self.format}: passed ({numbers}, {self.entry['size_bytes'] / 2**20:.1f} MB) {self.path}"
 
 
 class PositionalModel(torch.nn.Module):
@@ -94,21 +117,22 @@ def input_tensors(example: Any) -> tuple[list[str], list[torch.Tensor]]:
 
 def export(run: str | Path, fmt: str = "onnx", *, tolerance: float = DEFAULT_TOLERANCE, threads: int = 0,
            on_result: Callable[[ExportResult], None] = lambda result: None) -> list[ExportResult]:
-    """Write the exports named by ``fmt`` (a format, ``int8``, ``all`` or a comma list) of the bundle at
-    ``run``, run each through the parity gate, and record them in ``bundle.json``.
+    """Make the exports named by ``fmt`` (a format, ``int8``, ``all`` or a comma list) of the bundle at
+    ``run``, run each through the parity gate, keep those that pass, and record every outcome in
+    ``bundle.json`` (see the module docstring). A format that fails or cannot be made is a result, not
+    an error: the others are still made. :func:`check_results` says whether the request was met.
 
     Args:
         tolerance: How much worse than eager the test metric of an export may be (metric units).
         threads: Threads for checking exports (0: all cores).
-        on_result: Called with each export as soon as it is recorded.
+        on_result: Called with each result as soon as it is recorded.
 
     Returns:
-        One result per format; ``result.passed`` says whether it passed the parity gate.
+        One result per format, in order, with ``status`` passed, failed or skipped.
 
     Raises:
         ConfigError: An unknown format or a negative tolerance.
-        BundleError: A float export that does not reproduce the eager model on the example batch, or a
-            model the exporter cannot handle. Nothing is recorded for that format; formats before it are.
+        TorchworksError: A bundle or test data that cannot be read (nothing is exported then).
     """
     formats = expand_formats(fmt)
     if not tolerance >= 0:
@@ -122,38 +146,133 @@ def export(run: str | Path, fmt: str = "onnx", *, tolerance: float = DEFAULT_TOL
     with torch.inference_mode():
         layout = output_layout(model(example))
     gate = ParityGate(task, config, bundle, model)
+    folder = bundle.path / EXPORTS
+    folder.mkdir(exist_ok=True)
     results = []
     for name in formats:
         target = export_path(bundle.path, name)
-        target.parent.mkdir(exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
         os.close(handle)
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         try:
-            WRITERS[name](PositionalModel(model, positional).eval(), tensors, names,
-                          task.dynamic_axes(bundle.state), layout["names"], Path(temporary))
-            runner = load_runner_file(name, Path(temporary), names, threads, layout)
-            with _runtime_failures(name, bundle.path), torch.inference_mode():
-                difference = largest_difference(to_cpu_float(model(example)), runner(example))
-            if not name.endswith("-int8") and not difference <= MATCH_TOLERANCE:
-                raise BundleError(f"the {name} export of '{bundle.path}' does not reproduce the model",
-                                  expected=f"outputs within {MATCH_TOLERANCE:g} of eager on the example batch",
-                                  got=f"a largest difference of {difference:.3g}",
-                                  hint="this model uses an operation the exporter handles differently; serve it eager")
-            say(f"{name}: parity gate, evaluating eager and export on the test split")
-            with _runtime_failures(name, bundle.path):
-                parity = gate.check(runner, tolerance)
-            del runner  # release the file before it is renamed
-            os.replace(temporary, target)
+            try:
+                difference, parity = _make(name, Path(temporary), model, positional, tensors, names, layout, example,
+                                           task.dynamic_axes(bundle.state), gate, tolerance, threads, bundle.path)
+            except BundleError as error:
+                record = {"status": SKIPPED, "reason": _reason(error), "tolerance": tolerance, "created": created}
+                reject_export(bundle, name, record)
+                results.append(ExportResult(name, SKIPPED, record, error=error))
+            else:
+                passed = parity.pop("passed")
+                record = {"status": PASSED if passed else FAILED, "reason": "" if passed else _gate_reason(parity),
+                          **parity, "created": created}
+                if passed:
+                    os.replace(temporary, target)
+                    entry = {"inputs": names, "outputs": layout, "status": PASSED, "parity": parity,
+                             "max_abs_diff": difference, "size_bytes": target.stat().st_size, "created": created,
+                             **({"opset": ONNX_OPSET} if runtime_of(name) == "onnx" else {})}
+                    record_export(bundle, name, entry, outcome=record)
+                    results.append(ExportResult(name, PASSED, record, target, bundle.manifest["exports"][name]))
+                else:
+                    reject_export(bundle, name, record)
+                    results.append(ExportResult(name, FAILED, record))
         finally:
             Path(temporary).unlink(missing_ok=True)
-        entry = {"inputs": names, "outputs": layout, "status": PASSED if parity.pop("passed") else FAILED, "parity": parity,
-                 "max_abs_diff": difference, "size_bytes": target.stat().st_size,
-                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                 **({"opset": ONNX_OPSET} if runtime_of(name) == "onnx" else {})}
-        record_export(bundle, name, entry)
-        results.append(ExportResult(name, target, bundle.manifest["exports"][name]))
         on_result(results[-1])
+    if not any(folder.iterdir()):
+        folder.rmdir()  # nothing passed, and nothing was there before: no empty folder left behind
     return results
+
+
+def _make(name: str, path: Path, model: torch.nn.Module, positional: list[str] | None, tensors: list[torch.Tensor],
+          names: list[str], layout: dict[str, Any], example: Any, axes: dict[str, dict[int, str]], gate: ParityGate,
+          tolerance: float, threads: int, run: Path) -> tuple[float, dict[str, Any]]:
+    """Write the ``name`` export to ``path`` and check it: its largest difference from eager on the
+    example batch and its parity record. BundleError when it cannot be made or run."""
+    try:
+        WRITERS[name](PositionalModel(model, positional).eval(), tensors, names, axes, layout["names"], path)
+    except TorchworksError:
+        raise
+    except Exception as error:  # noqa: BLE001  (quantizers and exporters raise many kinds)
+        raise _cannot_export(name, error) from error
+    with _runtime_failures(name, run):
+        runner = load_runner_file(name, path, names, threads, layout)
+        with torch.inference_mode():
+            difference = largest_difference(to_cpu_float(model(example)), runner(example))
+    if not name.endswith("-int8") and not difference <= MATCH_TOLERANCE:
+        raise BundleError(f"the {name} export of '{run}' does not reproduce the model",
+                          expected=f"outputs within {MATCH_TOLERANCE:g} of eager on the example batch",
+                          got=f"a largest difference of {difference:.3g}",
+                          hint="this model uses an operation the exporter handles differently; serve it eager")
+    gate.reference  # noqa: B018  (the eager side, once: its own failures are not this export's)
+    say(f"{name}: parity gate, evaluating eager and export on the test split")
+    with _runtime_failures(name, run):
+        parity = gate.check(runner, tolerance)
+    del runner  # release the file before it is renamed
+    return difference, parity
+
+
+def _reason(error: TorchworksError) -> str:
+    return f"{error.what}: {error.got}" if error.got else error.what
+
+
+def _gate_reason(parity: dict[str, Any]) -> str:
+    worse = abs(parity["delta"])
+    if worse != worse:  # NaN
+        return f"{parity['metric']} of the export is not a number"
+    return f"{parity['metric']} worse by {worse:.4g}, more than the tolerance {parity['tolerance']:g}"
+
+
+def check_results(results: list[ExportResult], fmt: str) -> None:
+    """Raise unless the request ``fmt`` was met: every format named on its own passed, and at least
+    one format passed. Formats reached through ``all`` or ``int8`` may fail or be skipped.
+
+    Raises:
+        BundleError: For a format asked for by name that could not be made, that error; else one
+            naming what failed and why.
+    """
+    named = set(named_formats(fmt))
+    missed = [r for r in results if r.format in named and not r.passed]
+    if not missed and any(r.passed for r in results):
+        return
+    missed = missed or results
+    if len(missed) == 1 and missed[0].error is not None:
+        raise missed[0].error  # the one format asked for cannot be made: why, as the exporter said
+    failed = [r for r in missed if r.status == FAILED]
+    if len(missed) == 1 and failed:
+        record = failed[0].record
+        raise BundleError(f"{failed[0].format} failed the parity gate; no file was kept",
+                          expected=f"{record['metric']} within {record['tolerance']:g} of eager ({record['eager']:.4f})",
+                          got=f"{record['export']:.4f}",
+                          hint="serve the float exports; or, if the drop is acceptable, export again with a "
+                               "larger tolerance=")
+    what = "no export passed" if not any(r.passed for r in results) else \
+        f"{listing([r.format for r in missed])} {'was' if len(missed) == 1 else 'were'} asked for and not kept"
+    raise BundleError(what, expected="exports that can be made and pass the parity gate",
+                      got="; ".join(f"{r.format} {r.status}: {r.reason}" for r in missed),
+                      hint="serve the exports that passed, or the model eager; raise tolerance= if a drop is "
+                           "acceptable")
+
+
+def summary_lines(results: list[ExportResult]) -> list[str]:
+    """The results as an aligned table (format, status, metric on both sides, change against the
+    tolerance, largest output difference, size), then one line per export not kept, with why."""
+    metric = next((r.record["metric"] for r in results if "metric" in r.record), "metric")
+    header = ["format", "status", f"eager {metric}", f"export {metric}", "change", "tolerance", "output diff", "size"]
+    rows = [header]
+    for result in results:
+        record = result.record
+        measured = "export" in record
+        rows.append([
+            result.format, result.status,
+            f"{record['eager']:.4f}" if measured else "-", f"{record['export']:.4f}" if measured else "-",
+            f"{round(record['delta'], 4) or 0.0:+.4f}" if measured else "-", f"{record['tolerance']:g}",
+            f"{record['max_abs_diff']:.2g}" if measured else "-",
+            f"{result.entry['size_bytes'] / 2**20:.1f} MB" if result.passed else "-",
+        ])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    return lines + [f"{r.format} {r.status}: {r.reason}" for r in results if not r.passed]
 
 
 def _write_onnx(model: torch.nn.Module, tensors: list[torch.Tensor], names: list[str],

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchworks.batches import join_batches, to_cpu_float
 from torchworks.bundle.atomic import atomic_write, atomic_write_bytes, atomic_write_json
 from torchworks.config.schema import TrainConfig
+from torchworks.errors import DataError
 from torchworks.report.html import render_report
 from torchworks.report.plots import close, training_curves
 from torchworks.tasks.protocol import Evaluation, PreparedData, Task
@@ -45,6 +46,45 @@ def collect_outputs(task: Task, model: torch.nn.Module | Callable[[Any], Any], d
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=task.collate_fn(labelled=False))
     batches = [run_model(model, inputs) for inputs in loader]
     return join_batches(batches) if batches else torch.empty(0)
+
+
+def collect_readable_outputs(task: Task, model: torch.nn.Module | Callable[[Any], Any], dataset: Dataset,
+                             batch_size: int) -> tuple[Any, dict[int, DataError]]:
+    """Like :func:`collect_outputs`, but an item whose reading raises
+    :class:`~torchworks.errors.DataError` (a dataset that decodes lazily) is left out of its batch
+    and recorded: the outputs of the readable items, in order, and ``{index: error}`` of the others."""
+    if isinstance(model, torch.nn.Module):
+        model.eval()
+    collate = task.collate_fn(labelled=False)
+
+    def guarded_collate(batch: list[tuple[int, Any, DataError | None]]) -> tuple[Any, dict[int, DataError]]:
+        readable = [item for _, item, error in batch if error is None]
+        failed = {index: error for index, _, error in batch if error is not None}
+        return (collate(readable) if readable else None), failed
+
+    loader = DataLoader(_Guarded(dataset), batch_size=batch_size, shuffle=False, collate_fn=guarded_collate)
+    batches, failures = [], {}
+    for inputs, failed in loader:
+        failures.update(failed)
+        if inputs is not None:
+            batches.append(run_model(model, inputs))
+    return (join_batches(batches) if batches else torch.empty(0)), failures
+
+
+class _Guarded(Dataset):
+    """``(index, item, None)``, or ``(index, None, error)`` when reading the item raised DataError."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> tuple[int, Any, DataError | None]:
+        try:
+            return index, self.dataset[index], None
+        except DataError as error:
+            return index, None, error
 
 
 def evaluate_on_test(task: Task, model: torch.nn.Module | Callable[[Any], Any], data: PreparedData,

@@ -8,8 +8,12 @@ import logging
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
+
+from torchworks.bundle.atomic import atomic_link
 
 TRACKING_FILE = "tracking.json"
+LINKED = frozenset({".safetensors"})  # bundle files linked into a local artifact store instead of copied
 
 
 def tracking_uri(output_root: Path) -> str:
@@ -42,18 +46,47 @@ def make_logger(task_name: str, run_dir: Path, output_root: Path, params: dict[s
 
 
 def log_results(logger, metrics: dict[str, Any], run_dir: Path) -> None:
-    """Log final test metrics and the bundle's files (not its checkpoints) as artifacts."""
+    """Log final test metrics and the bundle's files (not its checkpoints) as artifacts.
+
+    With a local artifact store (the default), the weights are hard-linked into it rather than
+    copied: MLflow lists, shows and downloads them as usual, they survive the run folder being
+    deleted, and they take no second copy's disk space. A remote store gets an upload.
+    """
     client, run_id = logger.experiment, logger.run_id
     for key, value in _flat_numbers(metrics).items():
         client.log_metric(run_id, key if key.startswith("test_") else f"test_{key}", value)
+    store = _local_folder(client.get_run(run_id).info.artifact_uri)
     for item in sorted(run_dir.iterdir()):
         if item.name == "checkpoints" or item.name.startswith("."):
             continue
         if item.is_dir():
             client.log_artifacts(run_id, str(item), artifact_path=item.name)
-        else:
+        elif not (item.suffix in LINKED and store is not None and _link_into(item, store)):
             client.log_artifact(run_id, str(item))
     client.set_terminated(run_id, "FINISHED")
+
+
+def _local_folder(uri: str) -> Path | None:
+    """The folder of a ``file:`` artifact URI (or a plain path); None for a remote store."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "" and uri:
+        return Path(uri)
+    if parsed.scheme == "file" and parsed.netloc in ("", "localhost"):
+        return Path(unquote(parsed.path))
+    return None
+
+
+def _link_into(file: Path, folder: Path) -> bool:
+    """Hard-link ``file`` into the artifact ``folder``; False where the file system cannot.
+
+    Only weights are linked: torchworks replaces them whole and never edits them in place, so the
+    artifact keeps the bytes it was logged with (and their hash in the logged bundle.json).
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return atomic_link(file, folder / file.name)
 
 
 def _read_run_id(run_dir: Path) -> str | None:

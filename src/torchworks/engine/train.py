@@ -47,6 +47,8 @@ def train(task_name: str, settings: dict[str, Any]) -> RunResult:
         config = _stored_config(task, run_dir, settings)
     config_dict = config_as_dict(config)
     _announce(task.name, run_dir, config_dict)
+    if checkpoint is not None:
+        _announce_resume(run_dir, checkpoint, config.epochs)
     try:
         pl.seed_everything(config.seed, workers=True, verbose=False)
         data = task.prepare_data(config)
@@ -58,6 +60,7 @@ def train(task_name: str, settings: dict[str, Any]) -> RunResult:
         data.baselines = baselines
         history, logger, hardware = _fit(task, model, data, config, run_dir, checkpoint, config_dict)
         _write_bundle(task, model, data, config_dict, baselines, history, hardware, run_dir, logger)
+        _prune_checkpoints(run_dir, config.keep_checkpoints)
     except BaseException as exc:
         _discard_unresumable(run_dir)
         if _is_oom(exc):
@@ -112,12 +115,26 @@ def _announce(task_name: str, run_dir: Path, config: dict[str, Any]) -> None:
     say("[dim]config: " + escape(shown) + "[/dim]")
 
 
+def _announce_resume(run_dir: Path, checkpoint: Path, epochs: int) -> None:
+    """``resuming run X at epoch 4 of 10 (3 done, from checkpoints/last.ckpt)``."""
+    from torchworks.engine.checkpointing import epochs_done
+
+    done = epochs_done(checkpoint)
+    source = checkpoint.relative_to(run_dir)
+    if done is None:
+        say(f"resuming run {run_dir.name} from {source}")
+    elif done >= epochs:
+        say(f"resuming run {run_dir.name}: all {epochs} epochs are done ({source}); writing its bundle")
+    else:
+        say(f"resuming run {run_dir.name} at epoch {done + 1} of {epochs} ({done} done, from {source})")
+
+
 def _fit(task, model, data, config, run_dir: Path, checkpoint: Path | None, config_dict: dict[str, Any]):
     import lightning.pytorch as pl
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.callbacks import EarlyStopping
 
-    from torchworks.engine.callbacks import HistoryRecorder, TrainingProgressBar
-    from torchworks.engine.checkpointing import SafeCheckpointIO
+    from torchworks.engine.callbacks import HistoryRecorder, training_progress
+    from torchworks.engine.checkpointing import RunCheckpoint, SafeCheckpointIO
     from torchworks.engine.devices import resolve_accelerator, resolve_precision, supported_precision
     from torchworks.engine.module import TaskDataModule, TaskModule
     from torchworks.engine.reproducibility import EpochSeeder
@@ -130,10 +147,7 @@ def _fit(task, model, data, config, run_dir: Path, checkpoint: Path | None, conf
     history = HistoryRecorder()
     watched, direction = task.monitor
     callbacks = [
-        ModelCheckpoint(dirpath=checkpoints, filename="best", monitor=watched, mode=direction),
-        # every epoch, improved or not: Lightning 2.6 writes save_last=True's last.ckpt only in epochs
-        # that also saved a top-k checkpoint, which would make resume repeat epochs
-        ModelCheckpoint(dirpath=checkpoints, filename="last", save_top_k=1, enable_version_counter=False),
+        RunCheckpoint(checkpoints, monitor=watched, mode=direction),  # last.ckpt every epoch, best.ckpt linked
         EpochSeeder(datamodule.sampler, config.seed),
         history,
         *task.training_callbacks(config),
@@ -141,7 +155,7 @@ def _fit(task, model, data, config, run_dir: Path, checkpoint: Path | None, conf
     if config.patience:
         callbacks.append(EarlyStopping(monitor=watched, mode=direction, patience=config.patience))
     if config.progress:
-        callbacks.append(TrainingProgressBar())
+        callbacks.append(training_progress())
     accelerator = resolve_accelerator(config.device)
     precision = resolve_precision(config.precision, accelerator)
     # the probe runs the model once on the first validation batch's inputs (a labelled batch is (inputs, targets))
@@ -166,6 +180,31 @@ def _fit(task, model, data, config, run_dir: Path, checkpoint: Path | None, conf
     trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
     _restore_best(module, checkpoints / "best.ckpt", SafeCheckpointIO(checkpoints))
     return history.history, logger, {"accelerator": accelerator, "precision": precision}
+
+
+def _prune_checkpoints(run_dir: Path, keep: str) -> None:
+    """Once the bundle is written: keep only the checkpoints ``keep_checkpoints`` asks for.
+
+    A finished run cannot be resumed, and its bundle holds the best weights, so by default
+    (``none``) the folder goes; ``last``/``best`` keep one file (with optimizer state, for
+    fine-tuning elsewhere), ``all`` keeps both.
+    """
+    from torchworks.engine.checkpointing import BEST, LAST
+    from torchworks.engine.runs import CHECKPOINTS
+
+    folder = run_dir / CHECKPOINTS
+    wanted = {"none": set(), "last": {LAST}, "best": {BEST}, "all": {LAST, BEST}}[keep]
+    if not folder.is_dir():
+        return
+    try:
+        if not wanted:
+            shutil.rmtree(folder)
+            return
+        for item in folder.iterdir():
+            if item.name not in wanted:
+                item.unlink()
+    except OSError as exc:  # the run is finished; a checkpoint that cannot be removed is only disk space
+        say(f"[yellow]warning:[/yellow] could not remove old checkpoints in {folder}: {exc.strerror or exc}")
 
 
 def _restore_best(module, best: Path, io) -> None:

@@ -1,4 +1,5 @@
-"""The FastAPI app: health, readiness, metrics, model listing, typed predict and explain routes, the web page.
+"""The FastAPI app: health, readiness, metrics, model listing, typed predict and explain routes, the web page
+and the API docs (served from this machine, see :mod:`torchworks.server.docs`).
 
 Every answer that is not a success is JSON in the project's grammar (``error``, ``message``,
 ``hint``, plus ``request_id``): a client mistake is a 4xx, a busy or slow model 503/504, and a failure
@@ -19,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from torchworks.errors import ConfigError, DataError, RequestError, TorchworksError
+from torchworks.server.docs import add_docs_routes
 from torchworks.server.guards import RequestGuard
 from torchworks.server.models import ServedModel
 from torchworks.server.requests import read_model_request
@@ -60,7 +62,7 @@ def build_app(models: list[ServedModel], settings: ServeSettings, metrics: Serve
         for model in models:
             await anyio.to_thread.run_sync(model.stop)
 
-    app = FastAPI(title="torchworks", version=_version(), lifespan=lifespan,
+    app = FastAPI(title="torchworks", version=_version(), lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Predictions from torchworks model bundles. Errors are JSON: error, message, hint.")
     app.state.readiness = readiness
     app.state.models = by_name
@@ -73,6 +75,7 @@ def build_app(models: list[ServedModel], settings: ServeSettings, metrics: Serve
             _add_explain_route(app, model, metrics)
     _add_unknown_model_routes(app, by_name)
     add_ui_routes(app)
+    add_docs_routes(app, app.title)
     app.openapi = lambda: _openapi(app)
     app.add_middleware(RequestGuard, settings=settings, on_refusal=metrics.observe_error)
     return app

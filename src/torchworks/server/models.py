@@ -79,6 +79,7 @@ class ServedModel:
                                incoming=lambda: self._decoding)
         self._decoding = 0  # requests between arrival and the queue
         metrics.track_queue(name, lambda: self.batcher.depth)
+        self.option_details = _option_details(self.task.config_class, self.spec.options, self.bundle.config)
         self.request_model = _request_model(name, self.spec, settings.max_inputs)
         self.explain_request_model = _explain_request_model(name, self.spec, self.explain_methods,
                                                             settings.max_explain_inputs)
@@ -212,7 +213,9 @@ class ServedModel:
             "file_types": list(self.spec.file_types),
             "accepts_json": self.spec.json_item is not None,
             "options": list(self.spec.options),
+            "option_details": self.option_details,
             "example": self.spec.example,
+            "table": self.spec.table or None,
             "labels": self.bundle.state.get("labels"),
             "backend": self.runner.name,
             # how the served export scored against eager on the test split (none for eager)
@@ -227,6 +230,23 @@ class ServedModel:
             "explain_methods": list(self.explain_methods),
             "explain_options": list(self.task.explain_options) if self.explains else [],
         }
+
+
+def _option_details(config_class: type[BaseModel], options: tuple[str, ...], trained: dict[str, Any]
+                    ) -> dict[str, dict[str, Any]]:
+    """What each prediction option takes, from the task's config (so the page can offer a choice
+    where the config has one): ``type``, ``choices`` (a Literal's values), ``minimum``/``maximum``,
+    ``default`` (the value the model was trained with) and ``description``."""
+    properties = config_class.model_json_schema().get("properties", {})
+    details = {}
+    for name in options:
+        field = properties.get(name, {})
+        # an optional setting is anyOf [its type, null]: describe its type
+        kind = next((part for part in field.get("anyOf", []) if part.get("type") != "null"), field)
+        details[name] = {"type": kind.get("type", "string"), "choices": kind.get("enum") or ([kind["const"]] if "const" in kind else None),
+                         "minimum": kind.get("minimum"), "maximum": kind.get("maximum"),
+                         "default": trained.get(name, field.get("default")), "description": field.get("description", "")}
+    return details
 
 
 def _request_model(name: str, spec: ServingSpec, max_inputs: int) -> type[BaseModel]:

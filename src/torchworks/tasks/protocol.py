@@ -21,7 +21,7 @@ from torchworks.config.schema import TrainConfig
 from torchworks.evaluation import CollectingEvaluator, Evaluation, Evaluator
 from torchworks.tasks.capabilities import Explainable, Exportable, Servable, modes_of
 from torchworks.tasks.state import TaskState
-from torchworks.tasks.values import Explanation, PreparedData, Resolved, ServingSpec, StepOutput
+from torchworks.tasks.values import Explanation, InputKinds, PreparedData, Resolved, ServingSpec, StepOutput
 
 if TYPE_CHECKING:  # heavy imports only for type checkers; the CLI must start fast
     import torch
@@ -29,8 +29,8 @@ if TYPE_CHECKING:  # heavy imports only for type checkers; the CLI must start fa
     from torch import nn
     from torch.utils.data import Dataset
 
-__all__ = ["Evaluation", "Evaluator", "Explainable", "Explanation", "Exportable", "PreparedData", "Resolved",
-           "Servable", "ServingSpec", "Stage", "StepOutput", "Task", "TaskState"]
+__all__ = ["Evaluation", "Evaluator", "Explainable", "Explanation", "Exportable", "InputKinds", "PreparedData",
+           "Resolved", "Servable", "ServingSpec", "Stage", "StepOutput", "Task", "TaskState"]
 
 Stage = Literal["train", "val"]
 
@@ -47,8 +47,12 @@ class Task(ABC):
     higher_is_better: ClassVar[bool] = True
     # what checkpoints keep and early stopping watches: a logged validation value and "min" or "max"
     monitor: ClassVar[tuple[str, str]] = ("val_loss", "min")
-    # config fields a prediction may override (``decoder=greedy``): they shape outputs, not inputs
+    # config fields a prediction may override (``decoder=greedy``), checked like training settings and put in
+    # the state predict_inputs and format_predictions get; a task may read some as the input's column names
     prediction_options: ClassVar[tuple[str, ...]] = ()
+    # the files predict reads: an input naming an existing file (or folder) of another kind is refused
+    # before predict_inputs, saying what the model takes; None: no such check (any file goes to the task)
+    input_kinds: ClassVar[InputKinds | None] = None
     # the typed model of what prepare_data stores as ``state`` (see tasks/state.py): checked when training
     # ends and when a bundle loads, and recorded with its schema version; None stores the dict unchecked
     state_class: ClassVar[type[TaskState] | None] = None
@@ -162,7 +166,12 @@ class Task(ABC):
     def predict_inputs(self, inputs: Sequence[Any], state: dict[str, Any]) -> tuple[Dataset, list[Any]]:
         """Turn user inputs (paths, folders, CSVs, in-memory objects) into a dataset of model
         inputs and one id per item (a path, or whatever ``format_predictions`` needs to describe
-        the item). Bad inputs raise :class:`~torchworks.errors.DataError`."""
+        the item). Bad inputs raise :class:`~torchworks.errors.DataError`.
+
+        A file that cannot be read goes through :func:`torchworks.bad_inputs.pass_over` when it is
+        read here (it is then skipped and recorded while the engine predicts with
+        ``bad_files=skip``), or raises ``DataError`` naming it from the dataset's ``__getitem__``
+        when items are decoded lazily; either way predict writes an error row in its place."""
 
     @abstractmethod
     def format_predictions(self, outputs: Any, ids: list[Any], state: dict[str, Any],

@@ -95,6 +95,9 @@ class ServingSpec:
         record: The pydantic model of one prediction record.
         example: One JSON input for the docs and the page, or None.
         options: The ``prediction_options`` a request may set (none that names a local file).
+        table: For ``"table"`` inputs, what the page needs to draw the input beside the answer: the
+            columns by role (``time``, ``target``, ``series``: None for one series, ``covariates``),
+            ``lookback`` and ``horizon`` in rows; empty for other inputs.
     """
 
     input_kind: str
@@ -103,3 +106,22 @@ class ServingSpec:
     record: type
     example: Any = None
     options: tuple[str, ...] = ()
+    table: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InputKinds:
+    """What files a task's ``predict`` reads, so that a file of another kind is refused by name
+    before anything is decoded (a text model must not classify the name of a PNG).
+
+    Attributes:
+        files: Suffixes (lower case, with the dot) of a file named as an input.
+        folder_files: Suffixes of the files read from a folder named as an input; empty when a
+            folder is not an input of this task.
+        description: What the model takes, in words, completing "a TASK model takes ...":
+            ``"text, or a .csv/.txt/.jsonl file of texts"``.
+    """
+
+    files: tuple[str, ...]
+    folder_files: tuple[str, ...] = ()
+    description: str = ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -68,6 +70,27 @@ def test_a_csv_upload_gives_the_same_forecasts(client, sales):
     upload = pd.DataFrame(rows).to_csv(index=False).encode()
     as_file = client.post("/v1/models/sales/predict", files={"file": ("recent.csv", upload, "text/csv")})
     assert [p["forecast"] for p in as_file.json()["predictions"]] == [p["forecast"] for p in as_json]
+
+
+def test_an_upload_with_other_column_names_is_mapped_by_the_request_options(client, sales):
+    rows = _rows(sales[1])
+    as_json = client.post("/v1/models/sales/predict", json={"inputs": [rows]}).json()["predictions"]
+    shouted = pd.DataFrame(rows).rename(columns=str.upper).to_csv(index=False).encode()  # WEEK, STORE, SALES
+    response = client.post("/v1/models/sales/predict", files={"file": ("recent.csv", shouted, "text/csv")})
+    assert response.status_code == 200, response.text
+    assert [p["forecast"] for p in response.json()["predictions"]] == [p["forecast"] for p in as_json]
+
+    renamed = pd.DataFrame(rows).rename(columns={"week": "date", "store": "shop", "sales": "units"})
+    upload = {"file": ("recent.csv", renamed.to_csv(index=False).encode(), "text/csv")}
+    refused = client.post("/v1/models/sales/predict", files=upload)
+    assert refused.status_code == 422 and "time=COLUMN" in refused.json()["hint"]
+    mapping = json.dumps({"time": "date", "target": "units", "series_id": "shop"})
+    response = client.post("/v1/models/sales/predict", files=upload, data={"options": mapping})
+    assert response.status_code == 200, response.text
+    predictions = response.json()["predictions"]
+    assert [p["forecast"] for p in predictions] == [p["forecast"] for p in as_json]
+    assert {"week", "store"} <= set(predictions[0])  # forecasts keep the model's column names
+    assert client.get("/v1/models/sales").json()["options"] == ["time", "target", "covariates", "series_id"]
 
 
 @pytest.mark.parametrize(("mutate", "status"), [

@@ -100,6 +100,25 @@ def test_bad_files_are_skipped_and_counted(shapes_dir, with_bad_files):
     assert not {f.path for f in result.files} & set(with_bad_files.values())
 
 
+def test_skipped_files_are_named_on_the_console_with_their_reasons(shapes_dir, with_bad_files, capsys):
+    files, _ = find_labelled_files(str(shapes_dir))
+    _scan(files, bad_files="skip")
+
+    lines = [line for line in capsys.readouterr().err.splitlines() if "skipped" in line]
+    assert len(lines) == 1, "one line, however long, never wrapped"
+    assert "skipped 3 unreadable images (bad_files=skip):" in lines[0]
+    for name, reason in (("circle/zero.png", "not an image"), ("square/truncated.png", "truncated"),
+                         ("stripes/text.jpg", "not an image")):
+        assert f"{name} ({reason})" in lines[0]
+    assert str(shapes_dir) not in lines[0], "names, not long paths"
+
+
+def test_a_clean_scan_prints_nothing(mixed_dir, capsys):
+    files, _ = find_labelled_files(str(mixed_dir))
+    _scan(files)
+    assert capsys.readouterr().err == ""
+
+
 def test_bomb_in_the_data_is_a_bad_file(shapes_dir):
     bomb = _bomb(shapes_dir / "circle" / "bomb.png")
     files, _ = find_labelled_files(str(shapes_dir))

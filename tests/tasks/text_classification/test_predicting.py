@@ -54,3 +54,13 @@ def test_multi_label_records_list_every_label_over_the_threshold():
     # independent sigmoids, one per label (they need not sum to 1)
     expected = torch.tensor([3.0, -3.0, 1.0]).sigmoid().tolist()
     assert [record["probabilities"][k] for k in "abc"] == pytest.approx(expected, abs=1e-4)
+
+
+def test_while_predict_collects_bad_inputs_a_missing_file_is_passed_over_in_its_place():
+    from torchworks.bad_inputs import collecting_bad_inputs
+
+    with collecting_bad_inputs() as bad:
+        _, origins = text_inputs(["first", "inbox.csv", "   ", "second"], STATE)
+    assert [o["input"] for o in origins] == ["first", "second"]
+    assert [(b.input, b.position) for b in bad.found] == [("inbox.csv", 1), ("   ", 1)]
+    assert "does not exist" in bad.found[0].message

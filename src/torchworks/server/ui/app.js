@@ -72,14 +72,41 @@ function widget(model) {
     parts.push(el("div", { class: "preview", id: "preview" }));
   }
   for (const option of model.options) {
-    parts.push(el("div", { class: "row" }, el("label", { for: `option-${option}`, text: option }),
-      el("input", { id: `option-${option}`, "data-option": option, placeholder: "model default" })));
+    const about = (model.option_details || {})[option] || {};
+    const label = el("label", { for: `option-${option}`, text: option.replaceAll("_", " ") });
+    const row = el("div", { class: "row option" }, label, optionInput(option, about));
+    if (about.description) row.append(el("span", { class: "hint", text: about.description }));
+    parts.push(row);
   }
   setTimeout(() => {
     const input = $("#file");
     if (input && model.input_kind === "image") input.addEventListener("change", showPreview);
   });
   return parts;
+}
+
+// A prediction option as the widget its setting needs: a choice from the config's allowed values,
+// a number within its bounds, or free text. The model's own value is preselected (or the placeholder),
+// and only a changed value is sent.
+function optionInput(option, about) {
+  const attributes = { id: `option-${option}`, "data-option": option, "data-type": about.type || "string" };
+  if (about.default !== undefined && about.default !== null) attributes["data-default"] = String(about.default);
+  const choices = about.choices || (about.type === "boolean" ? [true, false] : null);
+  if (choices) {
+    const select = el("select", attributes, ...choices.map((choice) => el("option", {
+      value: String(choice), text: String(choice) + (String(choice) === attributes["data-default"] ? " (model default)" : "") })));
+    if ("data-default" in attributes) select.value = attributes["data-default"];
+    return select;
+  }
+  const numeric = about.type === "integer" || about.type === "number";
+  if (numeric) {
+    attributes.type = "number";
+    attributes.step = about.type === "integer" ? "1" : "any";
+    if (about.minimum !== null && about.minimum !== undefined) attributes.min = String(about.minimum);
+    if (about.maximum !== null && about.maximum !== undefined) attributes.max = String(about.maximum);
+  }
+  attributes.placeholder = "data-default" in attributes ? `model default: ${attributes["data-default"]}` : "model default";
+  return el("input", attributes);
 }
 
 function showPreview() {
@@ -90,7 +117,12 @@ function showPreview() {
 function options() {
   const chosen = {};
   for (const input of document.querySelectorAll("[data-option]")) {
-    if (input.value.trim()) chosen[input.dataset.option] = input.value.trim();
+    const value = input.value.trim();
+    if (!value || value === input.dataset.default) continue;
+    const type = input.dataset.type;
+    if (type === "integer" || type === "number") chosen[input.dataset.option] = Number(value);
+    else if (type === "boolean") chosen[input.dataset.option] = value === "true";
+    else chosen[input.dataset.option] = value;
   }
   return chosen;
 }
@@ -117,7 +149,18 @@ function request(model, explain = false) {
 
 async function predict(event) {
   event.preventDefault();
-  await ask("predict", (answer) => showPredictions(answer.predictions));
+  const model = current;
+  const sent = model.input_kind === "table" ? await sentTable(options()) : null;
+  await ask("predict", (answer) => showPredictions(answer.predictions, model, sent));
+}
+
+// The table a forecast request carries, as text, for drawing its history (null for binary files).
+async function sentTable(chosen) {
+  const file = $("#file") && $("#file").files[0];
+  if (file) {
+    return /\.(csv|tsv|tab|txt|jsonl|ndjson)$/i.test(file.name) ? { text: await file.text(), name: file.name, options: chosen } : null;
+  }
+  return { text: $("#table").value, name: "pasted.csv", options: chosen };
 }
 
 async function explain() {
@@ -147,10 +190,10 @@ function showError(answer) {
     el("p", { class: "hint", text: answer.hint || "" }));
 }
 
-function showPredictions(records) {
+function showPredictions(records, model, sent) {
   const result = $("#result");
   result.replaceChildren();
-  if (records.length && "forecast" in records[0]) { result.append(forecastView(records)); return; }
+  if (records.length && "forecast" in records[0]) { result.append(forecastView(records, model, sent)); return; }
   for (const record of records) {
     const block = el("div", { class: "prediction" }, el("div", { class: "hint", text: record.input }));
     if ("transcript" in record) block.append(el("div", { class: "answer", text: record.transcript || "(silence)" }));
@@ -198,35 +241,239 @@ function tokenView(words) {
   return line;
 }
 
-function forecastView(records) {
+// ------------------------------------------------------------ forecasts
+// The served records hold the future steps (and a column per quantile); the recent history comes
+// from the table this page sent, read here with the model's column names (any case).
+const SHOWN_SERIES = 12;
+
+function forecastView(records, model, sent) {
+  const roles = model.table || {};
   const columns = Object.keys(records[0]).filter((c) => c !== "input");
   const table = el("table", {}, el("tr", {}, ...columns.map((c) => el("th", { text: c }))));
   for (const record of records) table.append(el("tr", {}, ...columns.map((c) => el("td", { text: String(record[c]) }))));
-  const values = records.map((r) => r.forecast);
-  const bands = columns.filter((c) => /^q[0-9.]+$/.test(c)).sort();
-  const low = bands.length ? records.map((r) => r[bands[0]]) : values;
-  const high = bands.length ? records.map((r) => r[bands[bands.length - 1]]) : values;
-  return el("div", {}, el("div", { class: "answer", id: "forecast-title", text: `Forecast, ${records.length} steps` }), chart(values, low, high), table);
+  const seriesKey = roles.series && roles.series in records[0] ? roles.series : null;
+  const bySeries = new Map();
+  for (const record of records) {
+    const id = seriesKey ? String(record[seriesKey]) : "";
+    if (!bySeries.has(id)) bySeries.set(id, []);
+    bySeries.get(id).push(record);
+  }
+  const history = recentHistory(sent, roles, model);
+  const horizon = bySeries.values().next().value.length;
+  const title = `Forecast, ${horizon} step${horizon === 1 ? "" : "s"}` + (seriesKey ? ` for ${bySeries.size} series` : "");
+  const view = el("div", {}, el("div", { class: "answer", id: "forecast-title", text: title }));
+  if (history.problem) view.append(el("p", { class: "hint", id: "history-note", text: history.problem }));
+  let shown = 0;
+  for (const [id, steps] of bySeries) {
+    if (shown++ === SHOWN_SERIES) {
+      view.append(el("p", { class: "hint", text: `charts for the first ${SHOWN_SERIES} of ${bySeries.size} series; the table has them all` }));
+      break;
+    }
+    const past = history.series ? (history.series.get(id) || []) : [];
+    view.append(el("figure", { class: "forecast-chart" }, chart(steps, past, roles, id),
+      el("figcaption", { text: caption(id, roles, steps, past) })));
+  }
+  view.append(table);
+  return view;
 }
 
-function chart(values, low, high) {
-  const ns = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(ns, "svg");
-  svg.setAttribute("class", "chart");
-  svg.setAttribute("viewBox", "0 0 600 180");
-  const all = [...low, ...high];
-  const min = Math.min(...all), max = Math.max(...all), span = max - min || 1;
-  const x = (i) => 20 + (560 * i) / Math.max(1, values.length - 1);
-  const y = (v) => 170 - (160 * (v - min)) / span;
-  const line = (series) => series.map((v, i) => `${i ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}`).join("");
-  const band = document.createElementNS(ns, "path");
-  band.setAttribute("class", "band");
-  band.setAttribute("d", line(high) + [...low].reverse().map((v, i) => `L${x(low.length - 1 - i).toFixed(1)},${y(v).toFixed(1)}`).join("") + "Z");
-  const path = document.createElementNS(ns, "path");
-  path.setAttribute("class", "forecast");
-  path.setAttribute("d", line(values));
-  svg.append(band, path);
+function caption(id, roles, steps, past) {
+  const bands = quantileColumns(steps[0]);
+  const interval = bands.length >= 2 ? `, shaded between its ${bands[0].slice(1)} and ${bands[bands.length - 1].slice(1)} quantiles`
+    : " (a point forecast: train with quantiles=0.1,0.5,0.9 for an interval)";
+  return `${id ? `${roles.series || "series"} ${id}: ` : ""}${past.length ? `the last ${past.length} rows sent, then ` : ""}` +
+    `${steps.length} forecast step${steps.length === 1 ? "" : "s"}${interval}`;
+}
+
+function quantileColumns(record) {
+  return Object.keys(record).filter((c) => /^q[0-9.]+$/.test(c)).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
+}
+
+// The sent table's rows of each series: the last max(lookback, 3 x horizon, 24) of them, as {time, text, value}.
+function recentHistory(sent, roles, model) {
+  if (!sent) return { problem: "history not drawn: the page reads CSV, TSV and JSON-lines tables, not this file" };
+  let rows;
+  try {
+    rows = parseTable(sent.text, sent.name);
+  } catch (problem) {
+    return { problem: `history not drawn: ${problem.message}` };
+  }
+  const mapped = mappedColumns(roles, sent.options);
+  const find = (name) => (name ? rows.header.findIndex((h) => h.trim().toLowerCase() === name.toLowerCase()) : -1);
+  const time = find(mapped.time), target = find(mapped.target), series = find(mapped.series);
+  if (time < 0 || target < 0) return { problem: `history not drawn: no '${time < 0 ? mapped.time : mapped.target}' column` };
+  const keep = Math.max(roles.lookback || 0, 3 * (roles.horizon || 1), 24);
+  const grouped = new Map();
+  for (const row of rows.rows) {
+    const value = Number(row[target]);
+    if (row[target] === undefined || row[target] === "" || !Number.isFinite(value)) continue;
+    const id = series >= 0 ? String(row[series]).trim() : "";
+    if (!grouped.has(id)) grouped.set(id, []);
+    grouped.get(id).push({ text: String(row[time]).trim(), value });
+  }
+  for (const [id, points] of grouped) {
+    const positions = positionsOf(points.map((p) => p.text));
+    points.forEach((p, i) => { p.time = positions[i]; });
+    const ordered = positions.some((p) => p === null) ? points : points.sort((a, b) => a.time - b.time);
+    grouped.set(id, ordered.slice(-keep));
+  }
+  return { series: grouped };
+}
+
+// Column names the request mapped at prediction time (time=YEAR...) win over the training names.
+function mappedColumns(roles, chosen = {}) {
+  return { time: chosen.time || roles.time, target: chosen.target || roles.target,
+    series: chosen.series_id || chosen.series || roles.series };
+}
+
+function parseTable(text, name) {
+  const lower = (name || "").toLowerCase();
+  if (lower.endsWith(".jsonl") || lower.endsWith(".ndjson")) {
+    const objects = text.split("\n").filter((line) => line.trim()).map((line) => JSON.parse(line));
+    const header = [...new Set(objects.flatMap((o) => Object.keys(o)))];
+    return { header, rows: objects.map((o) => header.map((h) => (o[h] === null || o[h] === undefined ? "" : String(o[h])))) };
+  }
+  const first = text.split("\n", 1)[0];
+  const delimiter = lower.endsWith(".tsv") || lower.endsWith(".tab") ? "\t"
+    : [",", "\t", ";"].reduce((best, d) => (first.split(d).length > first.split(best).length ? d : best), ",");
+  const records = csvRows(text.replace(/^\uFEFF/, ""), delimiter).filter((r) => r.length > 1 || r[0] !== "");
+  if (!records.length) throw new Error("the table is empty");
+  return { header: records[0], rows: records.slice(1) };
+}
+
+function csvRows(text, delimiter) {
+  const rows = [];
+  let row = [], field = "", quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; }
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"' && field === "") quoted = true;
+    else if (c === delimiter) { row.push(field); field = ""; }
+    else if (c === "\n" || c === "\r") {
+      if (c === "\r" && text[i + 1] === "\n") i++;
+      row.push(field); rows.push(row); row = []; field = "";
+    } else field += c;
+  }
+  if (field !== "" || row.length) { row.push(field); rows.push(row); }
+  return rows;
+}
+
+// Times as numbers on one axis: integer steps as they are, dates as milliseconds (UTC); null when
+// some time is neither (the chart then places points by their order).
+function positionsOf(texts) {
+  if (texts.every((t) => /^-?\d+(\.\d+)?$/.test(t))) return texts.map(Number);
+  return texts.map((t) => {
+    const iso = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(t) ? `${t.replace(" ", "T")}Z` : t;
+    const ms = Date.parse(iso);
+    return Number.isFinite(ms) ? ms : null;
+  });
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function svgEl(tag, attributes = {}, text = null) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+  if (text !== null) node.textContent = text;
+  return node;
+}
+
+function niceTicks(low, high, count = 5) {
+  if (!(high > low)) { const pad = Math.abs(low) * 0.1 || 1; low -= pad; high += pad; }
+  const raw = (high - low) / count, magnitude = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw);
+  const ticks = [];
+  const first = Math.floor(low / step + 1e-9), last = Math.ceil(high / step - 1e-9);
+  for (let k = first; k <= last; k++) ticks.push(Number((k * step).toPrecision(12)));
+  return { ticks, low: ticks[0], high: ticks[ticks.length - 1] };
+}
+
+function formatValue(v) {
+  const a = Math.abs(v);
+  if (a !== 0 && (a >= 1e6 || a < 1e-3)) return v.toExponential(1);
+  return Number(v.toPrecision(6)).toLocaleString("en", { maximumFractionDigits: 4 });
+}
+
+// One series: history (grey), forecast (blue, joined to the last observed row) and the quantile
+// bands (shaded, nested pairs), on axes with ticks, labelled with the time and target columns.
+function chart(steps, past, roles, id) {
+  const timeKey = roles.time && roles.time in steps[0] ? roles.time : null;
+  const futureTexts = steps.map((s) => String(timeKey ? s[timeKey] : s.step));
+  let positions = positionsOf([...past.map((p) => p.text), ...futureTexts]);
+  if (positions.some((p) => p === null) || !timeKey) positions = positions.map((_, i) => i); // by order
+  const pastX = positions.slice(0, past.length), futureX = positions.slice(past.length);
+  const bands = quantileColumns(steps[0]);
+  const forecast = steps.map((s) => s.forecast);
+  const values = [...past.map((p) => p.value), ...forecast, ...bands.flatMap((b) => steps.map((s) => s[b]))];
+  const W = 640, H = 272, left = 64, right = 16, top = 30, bottom = 48;
+  const yAxis = niceTicks(Math.min(...values), Math.max(...values));
+  const x0 = Math.min(...positions), x1 = Math.max(...positions), xSpan = x1 - x0 || 1;
+  const x = (t) => left + ((W - left - right) * (t - x0)) / xSpan;
+  const y = (v) => H - bottom - ((H - top - bottom) * (v - yAxis.low)) / (yAxis.high - yAxis.low);
+  const path = (xs, vs) => xs.map((t, i) => `${i ? "L" : "M"}${x(t).toFixed(1)},${y(vs[i]).toFixed(1)}`).join("");
+  const svg = svgEl("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "data-series": id,
+    "data-history-points": String(past.length), "data-forecast-points": String(steps.length),
+    "data-interval": bands.length >= 2 ? `${bands[0]}-${bands[bands.length - 1]}` : "none",
+    "aria-label": `forecast of ${roles.target || "the target"}${id ? ` for ${id}` : ""}` });
+
+  // axes: ticks and grid lines, then the labels
+  const yGroup = svgEl("g", { class: "axis y" });
+  for (const v of yAxis.ticks) {
+    yGroup.append(svgEl("line", { class: "grid", x1: left, x2: W - right, y1: y(v), y2: y(v) }),
+      svgEl("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end" }, formatValue(v)));
+  }
+  yGroup.append(svgEl("line", { class: "domain", x1: left, x2: left, y1: top, y2: H - bottom }));
+  const xGroup = svgEl("g", { class: "axis x" });
+  const texts = [...past.map((p) => p.text), ...futureTexts];
+  const every = Math.max(1, Math.ceil(texts.length / 6));
+  for (let i = 0; i < texts.length; i += every) {
+    const at = x(positions[i]);
+    xGroup.append(svgEl("line", { class: "tick", x1: at, x2: at, y1: H - bottom, y2: H - bottom + 5 }),
+      svgEl("text", { x: at, y: H - bottom + 18, "text-anchor": "middle" }, texts[i].replace(/T00:00:00$/, "")));
+  }
+  xGroup.append(svgEl("line", { class: "domain", x1: left, x2: W - right, y1: H - bottom, y2: H - bottom }));
+  svg.append(yGroup, xGroup,
+    svgEl("text", { class: "axis-label x", x: (left + W - right) / 2, y: H - 8, "text-anchor": "middle" },
+      timeKey || "step"),
+    svgEl("text", { class: "axis-label y", x: 14, y: (top + H - bottom) / 2, "text-anchor": "middle",
+      transform: `rotate(-90 14 ${(top + H - bottom) / 2})` }, roles.target || "value"));
+
+  // the forecast starts from the last observed row, so the lines join
+  const joinX = past.length ? [pastX[past.length - 1], ...futureX] : futureX;
+  const last = past.length ? [past[past.length - 1].value] : [];
+  for (let i = 0; i < Math.floor(bands.length / 2); i++) {
+    const lows = [...last, ...steps.map((s) => s[bands[i]])], highs = [...last, ...steps.map((s) => s[bands[bands.length - 1 - i]])];
+    const back = joinX.map((t, j) => [t, lows[j]]).reverse().map(([t, v]) => `L${x(t).toFixed(1)},${y(v).toFixed(1)}`).join("");
+    svg.append(svgEl("path", { class: `band level-${i}`, d: `${path(joinX, highs)}${back}Z`,
+      "data-low": bands[i], "data-high": bands[bands.length - 1 - i] }));
+  }
+  if (past.length) svg.append(svgEl("path", { class: "history", d: path(pastX, past.map((p) => p.value)) }));
+  svg.append(svgEl("path", { class: "forecast", d: path(joinX, [...last, ...forecast]) }));
+  for (let i = 0; i < steps.length; i++) svg.append(svgEl("circle", { class: "forecast-point", cx: x(futureX[i]), cy: y(forecast[i]), r: 2.5 }));
+  if (past.length) {
+    const now = x(pastX[past.length - 1]);
+    svg.append(svgEl("line", { class: "now", x1: now, x2: now, y1: top, y2: H - bottom }));
+  }
+  svg.append(legend([...(past.length ? [["history", "observed"]] : []), ["forecast", "forecast"],
+    ...(bands.length >= 2 ? [["band", `${bands[0].slice(1)}–${bands[bands.length - 1].slice(1)} quantiles`]] : [])], W - right));
   return svg;
+}
+
+// A row of keys at the chart's top right: a short stroke or swatch per drawn element, then its name.
+function legend(entries, end) {
+  const group = svgEl("g", { class: "legend" });
+  let at = end;
+  for (const [kind, name] of [...entries].reverse()) {
+    at -= 7 * name.length + 6;
+    group.append(svgEl("text", { x: at + 22, y: 14 }, name));
+    group.append(kind === "band" ? svgEl("rect", { class: "key-band", x: at, y: 5, width: 16, height: 12 })
+      : svgEl("path", { class: `key-${kind}`, d: `M${at},11L${at + 16},11` }));
+    at -= 30;
+  }
+  return group;
 }
 
 // ------------------------------------------------------------ microphone -> 16-bit WAV

@@ -29,7 +29,8 @@ from torchworks.tasks.forecasting.frequency import (
 from torchworks.tables import Rows, blank_rows, counted, listing, read_source, require_column
 from torchworks.tasks.forecasting.tables import find_target_column, find_time_column, numeric_values, series_ids
 
-__all__ = ["FILLS", "Series", "SeriesTable", "future_times", "load_series", "season_of"]
+__all__ = ["FILLS", "Series", "SeriesTable", "future_times", "load_series", "match_columns", "season_of",
+           "series_table", "Wanted"]
 
 FILLS = ("ffill", "interpolate", "none")
 
@@ -68,6 +69,68 @@ class SeriesTable:
 # ---------------------------------------------------------------------------------------- columns
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """A column a trained model reads: its role, the setting that names it (``time``), its name in
+    training, and the input's name for it when the user gave one (``time=YEAR``)."""
+
+    role: str
+    setting: str
+    name: str
+    given: str | None = None
+    order: str = ""  # for one of several columns named by one setting (covariates): all of them, in order
+
+
+def match_columns(frame: pd.DataFrame, rows: Rows, wanted: list[Wanted]) -> pd.DataFrame:
+    """The input's columns for a trained model's, renamed to the model's names (other columns dropped).
+
+    Each column is looked up by the input's name for it when given, else by its training name: the
+    exact name first, then ignoring case and surrounding spaces (``YEAR`` and `` Year `` are ``year``).
+
+    Raises:
+        DataError: A column not found (with the input's columns and how to name one), two columns that
+            match one name when case is ignored (naming both), or one input column asked for twice.
+    """
+    found: dict[str, str] = {}
+    roles: dict[str, list[str]] = {}
+    for column in wanted:
+        name = _input_column(frame, rows, column)
+        found[column.name] = name
+        roles.setdefault(name, []).append(f"{column.role} ({column.name})")
+    for name, used in roles.items():
+        if len(used) > 1:
+            raise DataError(f"column '{name}' of '{rows.source}' is asked for twice",
+                            expected="a different column for each column the model reads",
+                            got=f"'{name}' as the {listing(used)}",
+                            hint="name each input column once (time=, target=, covariates=, series_id=)")
+    return frame[list(found.values())].set_axis(list(found), axis=1)
+
+
+def _input_column(frame: pd.DataFrame, rows: Rows, column: Wanted) -> str:
+    name = (column.given or column.name).strip()
+    if name in frame.columns:
+        return name
+    matches = [c for c in frame.columns if str(c).strip().casefold() == name.casefold()]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        shown = listing([f"'{c}'" for c in matches])
+        raise DataError(f"columns {shown} of '{rows.source}' {'both' if len(matches) == 2 else 'all'} match the {column.role} column '{name}' "
+                        "when case is ignored", expected=f"one column called '{name}' in any case", got=shown,
+                        hint=f"say which with {column.setting}={matches[0]}, or drop the other{'s' if len(matches) > 2 else ''}")
+    if column.given:
+        what = f"{column.role} column '{name}' ({column.setting}={column.given}) is not in '{rows.source}'"
+    else:
+        what = f"'{rows.source}' has no column '{name}', the {column.role} column the model was trained with"
+    naming = f"{column.setting}=COLUMN names the input's {column.role} column"
+    if column.order:
+        naming = f"{column.setting}=A,B names the input's {column.role} columns, in the model's order ({column.order})"
+    close = did_you_mean(name, map(str, frame.columns))
+    raise DataError(what, expected=f"a column called '{name}' in any case",
+                    got="columns " + ", ".join(map(str, frame.columns)),
+                    hint=f"{close} ({naming})" if close.startswith("did you mean") else naming)
+
+
 # ----------------------------------------------------------------------------------------- values
 
 
@@ -91,10 +154,17 @@ def load_series(source: str | Path | pd.DataFrame, *, time: str | None, target: 
         fill: How missing timestamps and values are filled: "ffill", "interpolate" or "none".
         min_length: The fewest steps (after filling) each series must have.
     """
+    frame, rows = read_source(source, "a CSV, TSV or Parquet file of time series")
+    return series_table(frame, rows, time=time, target=target, covariates=covariates, series_id=series_id,
+                        fill=fill, min_length=min_length)
+
+
+def series_table(frame: pd.DataFrame, rows: Rows, *, time: str | None, target: str | None,
+                 covariates: list[str], series_id: str | None, fill: str, min_length: int = 1) -> SeriesTable:
+    """:func:`load_series` on a table already read (``rows`` numbers its rows as the user sees them)."""
     if fill not in FILLS:
         raise DataError(f"unknown fill '{fill}'", expected="one of " + ", ".join(FILLS), got=fill,
                         hint=did_you_mean(fill, FILLS))
-    frame, rows = read_source(source, "a CSV, TSV or Parquet file of time series")
     numbers = np.arange(len(frame)) + rows.first
     blank = blank_rows(frame)
     frame, numbers = frame[~blank].reset_index(drop=True), numbers[~blank]

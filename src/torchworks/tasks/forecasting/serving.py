@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from torchworks.tasks.forecasting.state import INPUT_COLUMNS
 from torchworks.tasks.protocol import ServingSpec
 
 TABLE_UPLOADS = (".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".parquet", ".pq")
@@ -17,9 +18,14 @@ Moment = str | int  # an ISO date/time, or an integer step
 
 
 def forecast_serving(state: dict[str, Any]) -> ServingSpec:
-    """Rows in (one table per input: at least ``lookback`` steps of each series), records out."""
+    """Rows in (one table per input: at least ``lookback`` steps of each series), records out. JSON rows
+    carry the training column names; an uploaded table may call its columns otherwise and name them
+    in the request's options (``{"time": "YEAR"}``), or differ only in case."""
     return ServingSpec(input_kind="table", file_types=TABLE_UPLOADS, json_item=_table_type(state),
-                       record=_record_model(state), example=None)
+                       record=_record_model(state), example=None, options=INPUT_COLUMNS,
+                       table={"time": state["time_column"], "target": state["target_column"],
+                              "series": state["series_column"], "covariates": list(state["covariate_columns"]),
+                              "lookback": state["lookback"], "horizon": state["horizon"]})
 
 
 def rows_to_frame(rows: list[BaseModel]) -> pd.DataFrame:

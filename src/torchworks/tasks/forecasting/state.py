@@ -8,6 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from torchworks.tasks.state import TaskState
 
+# the settings that name the input's columns; given at prediction time (time=YEAR), they map an input's
+# columns onto the ones the model was trained with (time_column, ...) rather than change the model
+INPUT_COLUMNS = ("time", "target", "covariates", "series_id")
+
 
 class SeriesScaler(BaseModel):
     """One series' standardisation, fitted on its training part: target first, then covariates."""

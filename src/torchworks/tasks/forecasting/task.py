@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from torchworks.tasks import register_task
 from torchworks.tasks.forecasting.config import ForecastingConfig
-from torchworks.tasks.forecasting.state import ForecastingState
+from torchworks.tasks.forecasting.state import INPUT_COLUMNS, ForecastingState
 from torchworks.tasks.protocol import (
     Evaluation,
     Explainable,
@@ -18,6 +18,7 @@ from torchworks.tasks.protocol import (
     ServingSpec,
     Task,
 )
+from torchworks.tasks.values import InputKinds
 
 if TYPE_CHECKING:  # the task's modules import torch; they load when a method needs them
     import torch
@@ -36,8 +37,13 @@ class Forecasting(Task, Explainable, Exportable, Servable):
     state_class = ForecastingState
     primary_metric = "mase"
     higher_is_better = False
+    # the input's names for the model's columns (time=YEAR target=SUNACTIVITY), see predicting.py
+    prediction_options = INPUT_COLUMNS
     explain_methods = ("integrated_gradients", "gradient_shap")
     explain_options = ("steps", "samples")
+    input_kinds = InputKinds(files=(".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".parquet", ".pq"),
+                             description="a table of recent values (.csv, .tsv, .jsonl or .parquet) with the "
+                                         "training columns")
 
     def prepare_data(self, config: ForecastingConfig, state: dict[str, Any] | None = None) -> ForecastData:
         from torchworks.tasks.forecasting.data import prepare_forecast_data

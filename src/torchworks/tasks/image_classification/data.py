@@ -181,15 +181,3 @@ def _size(path: Path) -> int:
     except OSError:
         return -1
 
-
-class InputsOnly(torch.utils.data.Dataset):
-    """A labelled dataset seen without its (unknown) labels, for prediction."""
-
-    def __init__(self, dataset: ImageDataset):
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return self.dataset[index][0]

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from torchworks.console import say
 from torchworks.errors import DataError
 from torchworks.progress import track
+from torchworks.tables import counted, listing
 from torchworks.tasks.image_classification.decoding import BadImage, decode_image, resize_short_side
 from torchworks.tasks.image_classification.sources import LabelledFile
 
@@ -48,7 +50,7 @@ def scan_images(
         return (resize_short_side(image.pixels, short_side), native, image.is_gray), None
 
     result = ScanResult([], [] if keep_pixels else None, [], np.zeros((0, 3)), np.zeros((0, 3)), [])
-    means, squares = [], []
+    means, squares, skipped = [], [], []
     workers = min(8, (os.cpu_count() or 2) * 2)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         decoded = pool.map(decode, files)
@@ -62,6 +64,7 @@ def scan_images(
                         hint="fix or remove the file, or set bad_files=skip",
                     )
                 result.skipped.append({"file": item.origin, "reason": reason})
+                skipped.append(f"{_short_name(item)} ({_short_reason(reason)})")
                 continue
             pixels, native, is_gray = image
             result.native_short_sides.append(native)
@@ -75,4 +78,26 @@ def scan_images(
                 result.pixels.append(pixels)
     if means:
         result.channel_means, result.channel_sq_means = np.stack(means), np.stack(squares)
+    if skipped:
+        from rich.markup import escape
+
+        say(f"[yellow]warning:[/yellow] skipped {counted(len(skipped), 'unreadable image')} (bad_files=skip): "
+            + escape(listing(skipped)))
     return result
+
+
+def _short_name(item: LabelledFile) -> str:
+    """``cats/a.png`` for a file found in a class folder; the row that listed it for a CSV."""
+    if item.origin == str(item.path):
+        return f"{item.path.parent.name}/{item.path.name}"
+    return item.origin
+
+
+def _short_reason(reason: str) -> str:
+    """PIL's messages in a few words (they repeat the full path)."""
+    lowered = reason.lower()
+    if "cannot identify image file" in lowered:
+        return "not an image"
+    if "truncated" in lowered:
+        return "truncated"
+    return reason if len(reason) <= 60 else reason[:57] + "..."

@@ -18,10 +18,14 @@ from torchworks.tasks.protocol import (
     ServingSpec,
     Task,
 )
+from torchworks.tasks.values import InputKinds
 
 if TYPE_CHECKING:  # the task's modules import torch; they load when a method needs them
     import torch
     from torch import nn
+
+# the suffixes decoding.IMAGE_SUFFIXES reads (that module imports PIL and numpy; this one stays light)
+_IMAGE_FILES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
 @register_task
@@ -35,6 +39,8 @@ class ImageClassification(Task, Explainable, Exportable, Servable):
     primary_metric = "accuracy"
     explain_methods = ("gradcam", "saliency", "integrated_gradients", "occlusion")
     explain_options = ("layer", "steps", "window")
+    input_kinds = InputKinds(files=(*_IMAGE_FILES, ".csv"), folder_files=_IMAGE_FILES,
+                             description="images (.png, .jpg, ...), folders of them, or a CSV of image paths")
 
     def check_config(self, config: ImageClassificationConfig) -> None:
         from torchworks.tasks.image_classification.models import check_model
@@ -99,9 +105,10 @@ class ImageClassification(Task, Explainable, Exportable, Servable):
 
     def evaluator(self, data: PreparedData, config: ImageClassificationConfig):
         from torchworks.families.classification import ClassificationEvaluator
-        from torchworks.tasks.image_classification.evaluation import misclassified_grid
+        from torchworks.tasks.image_classification.evaluation import misclassified_grid, prediction_grid
 
-        return ClassificationEvaluator(data.state["labels"], config.positive, misclassified_grid(data.test))
+        return ClassificationEvaluator(data.state["labels"], config.positive, misclassified_grid(data.test),
+                                       show_samples=prediction_grid(data.test))
 
     def baselines(self, data: PreparedData, config: ImageClassificationConfig) -> dict[str, dict[str, Any]]:
         from torchworks.tasks.image_classification.baseline import svc_baseline
@@ -110,27 +117,9 @@ class ImageClassification(Task, Explainable, Exportable, Servable):
         return {result.pop("name"): result}
 
     def predict_inputs(self, inputs: Sequence[Any], state: dict[str, Any]):
-        from pathlib import Path
+        from torchworks.tasks.image_classification.predicting import image_inputs
 
-        from torchworks.errors import DataError
-        from torchworks.tasks.image_classification.data import ImageDataset, InputsOnly, eval_transform
-        from torchworks.tasks.image_classification.decoding import BadImage, decode_image, resize_short_side
-
-        pixels, ids = [], []
-        for item in inputs:
-            for source, label in _expand(item):
-                try:
-                    image = decode_image(source, state["max_pixels"])
-                except BadImage as exc:
-                    raise DataError(f"cannot read image '{label}'", expected="a readable image file",
-                                    got=str(exc), hint="fix or remove that file") from None
-                pixels.append(resize_short_side(image.pixels, state["short_side"]))
-                ids.append(label)
-        if not ids:
-            raise DataError("nothing to predict", expected="image files, folders of images or a CSV of paths",
-                            got="no images in the inputs given")
-        dataset = ImageDataset([Path(i) for i in ids], [-1] * len(ids), pixels, eval_transform(state), state)
-        return InputsOnly(dataset), ids
+        return image_inputs(inputs, state)
 
     def format_predictions(self, outputs: torch.Tensor, ids: list[str], state: dict[str, Any],
                            top_k: int) -> list[dict[str, Any]]:
@@ -159,32 +148,3 @@ class ImageClassification(Task, Explainable, Exportable, Servable):
     def quickstart_settings(self) -> dict[str, Any]:
         return {"data": "digits", "name": "quickstart-digits"}
 
-
-def _expand(item: Any) -> list[tuple[Any, str]]:
-    """One input -> ``(source, id)`` pairs: a file, every image in a folder, or every path in a CSV."""
-    from pathlib import Path
-
-    from PIL import Image
-
-    from torchworks.errors import DataError
-    from torchworks.tasks.image_classification.decoding import is_image_file
-    from torchworks.uploads import Upload
-
-    if isinstance(item, Image.Image):
-        return [(item, f"<image {item.size[0]}x{item.size[1]}>")]
-    if isinstance(item, Upload):
-        return [(item, item.name)]
-    path = Path(item).expanduser()
-    if path.is_dir():
-        return [(p, str(p)) for p in sorted(path.rglob("*")) if p.is_file() and is_image_file(p)]
-    if path.suffix.lower() == ".csv" and path.is_file():
-        import pandas as pd
-
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        column = "path" if "path" in frame.columns else frame.columns[0]
-        paths = [Path(p) if Path(p).is_absolute() else path.parent / p for p in frame[column] if p.strip()]
-        return [(p, str(p)) for p in paths]
-    if not path.exists():
-        raise DataError(f"input '{item}' does not exist", expected="an image file, a folder or a CSV of paths",
-                        got="no such file or folder", hint="check the path")
-    return [(path, str(path))]

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from rich.markup import escape
 from torch.utils.data import Dataset
 
 from torchworks.console import say
@@ -116,7 +117,7 @@ def prepare_speech_data(config: SpeechRecognitionConfig, state: dict[str, Any] |
                                   [texts[kept[j]] for j in parts["val"]], vocabulary, notes)}
     vocabulary = Vocabulary(state["tokens"])
     for note in notes:
-        say(f"[yellow]warning:[/yellow] {note}")
+        say(f"[yellow]warning:[/yellow] {escape(note)}")
     datasets, transcripts, files = {}, {}, {}
     cramped: list[str] = []
     for split, members in parts.items():
@@ -226,7 +227,7 @@ def _decode(utterances: list[Utterance], texts: list[str | None], config: Speech
                     raise DataError(f"cannot use clip '{utterance.path}' ({utterance.where})",
                                     expected="a readable, non-silent audio file", got=str(problem),
                                     hint="fix or remove it, or set bad_files=skip") from None
-                bad.append(f"{utterance.path.name}: {problem}")
+                bad.append(f"{utterance.path.name} ({problem})")
                 continue
             if len(samples) > limit * rate:
                 long.append(f"{utterance.path.name} ({len(samples) / rate:.1f} s)")
@@ -234,7 +235,7 @@ def _decode(utterances: list[Utterance], texts: list[str | None], config: Speech
             clips.append(np.round(np.clip(samples, -1, 1) * 32767).astype(np.int16))
             kept.append(i)
     if bad:
-        notes.append(f"skipped {counted(len(bad), 'unusable clip')}: {listing(bad)}")
+        notes.append(f"skipped {counted(len(bad), 'unusable clip')} (bad_files=skip): {listing(bad)}")
     if long:
         notes.append(f"skipped {counted(len(long), 'clip')} longer than max_seconds={limit:g}: {listing(long)}")
     if not kept:

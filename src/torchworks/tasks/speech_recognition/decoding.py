@@ -31,6 +31,32 @@ def greedy_decode(log_probs: torch.Tensor, vocabulary: Vocabulary) -> list[str]:
     return texts
 
 
+def greedy_confidence(log_probs: torch.Tensor) -> list[tuple[list[float], float, int]]:
+    """Per clip, what its confidence is made of: the peak probability of each character the greedy
+    path emits (a run of frames whose best token is one non-blank token counts once, at its most
+    probable frame), and the summed blank probability and count of its frames.
+
+    A transcript's confidence is the mean of its characters' peaks: "how sure was the acoustic model
+    of each character it wrote", in [0, 1], the same whichever decoder wrote the text (a beam
+    search's scores are log-likelihoods that grow with length, not probabilities). A clip where
+    nothing is written gets the mean blank probability: how sure the model is there is no speech.
+    """
+    found = []
+    for row, length in enumerate(output_lengths(log_probs).tolist()):
+        if length == 0:
+            found.append(([], 0.0, 0))
+            continue
+        probabilities = log_probs[row, :length].float().exp()
+        peak, best = probabilities.max(dim=-1)
+        starts = torch.ones_like(best, dtype=torch.bool)
+        starts[1:] = best[1:] != best[:-1]
+        run = starts.cumsum(0) - 1
+        run_peaks = torch.zeros(int(run[-1]) + 1).scatter_reduce(0, run, peak, reduce="amax")
+        characters = run_peaks[best[starts] != 0]
+        found.append((characters.tolist(), float(probabilities[:, 0].sum()), length))
+    return found
+
+
 def beam_decode(log_probs: torch.Tensor, vocabulary: Vocabulary, beam_width: int,
                 lexicon: Sequence[str] | None = None) -> list[str]:
     """The most likely transcript under a beam search of ``beam_width`` hypotheses; with a

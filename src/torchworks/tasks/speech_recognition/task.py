@@ -9,12 +9,15 @@ from torchworks.tasks import register_task
 from torchworks.tasks.protocol import Evaluation, Explainable, Explanation, Exportable, Servable, ServingSpec, Task
 from torchworks.tasks.speech_recognition.config import SpeechRecognitionConfig
 from torchworks.tasks.speech_recognition.state import SpeechRecognitionState
+from torchworks.tasks.values import InputKinds
 
 if TYPE_CHECKING:  # the task's modules import torch; they load when a method needs them
     import torch
     from torch import nn
 
     from torchworks.tasks.speech_recognition.data import SpeechData
+
+_AUDIO_FILES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif")
 
 
 @register_task
@@ -28,6 +31,9 @@ class SpeechRecognition(Task, Explainable, Exportable, Servable):
     primary_metric = "wer"
     higher_is_better = False
     prediction_options = ("decoder", "beam_width", "lexicon")
+    # audio.AUDIO_SUFFIXES (that module imports numpy)
+    input_kinds = InputKinds(files=_AUDIO_FILES, folder_files=_AUDIO_FILES,
+                             description="audio files (.wav, .flac, .ogg, .mp3, ...) or folders of them")
     explain_methods = ("saliency",)
     explain_options = ()
 
@@ -70,7 +76,7 @@ class SpeechRecognition(Task, Explainable, Exportable, Servable):
         from torchworks.tasks.speech_recognition.evaluation import evaluate_transcripts
 
         return evaluate_transcripts(outputs, data.transcripts["test"], data.files["test"], data.state,
-                                    config.decoder, config.beam_width)
+                                    config.decoder, config.beam_width, clips=data.test)
 
     def predict_inputs(self, inputs: Sequence[Any], state: dict[str, Any]):
         from torchworks.tasks.speech_recognition.predicting import audio_inputs

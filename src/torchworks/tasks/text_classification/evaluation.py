@@ -14,19 +14,34 @@ from torchmetrics.functional.classification import (
     multilabel_recall,
 )
 
-from torchworks.families.classification import SHOWN_MISTAKES, Mistake, MistakeView
+from torchworks.families.classification import SHOWN_MISTAKES, SHOWN_SAMPLES, Prediction, PredictionView
 from torchworks.metrics.classification import classification_metrics
 from torchworks.report.plots import bar_chart
 from torchworks.tasks.protocol import Evaluation
 
 
-def mistaken_texts(texts: list[str]) -> MistakeView:
+SAMPLES_HEADING = "Sample test predictions, right and wrong (drawn at random)"
+
+
+def mistaken_texts(texts: list[str]) -> PredictionView:
     """A view of single-label mistakes as a table of the test texts the model got wrong."""
 
-    def show(mistakes: list[Mistake]) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    def show(mistakes: list[Prediction]) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
         rows = [{"text": _short(texts[m.index]), "actual": m.actual, "predicted": m.predicted,
                  "probability": m.confidence} for m in mistakes]
         return {}, {"Misclassified test texts (most confident first)": rows}
+
+    return show
+
+
+def sampled_texts(texts: list[str]) -> PredictionView:
+    """A view of sampled single-label answers as a table: right or wrong, the text, the true and the
+    predicted label and its probability."""
+
+    def show(samples: list[Prediction]) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+        rows = [{"result": "right" if s.correct else "wrong", "text": _short(texts[s.index]), "actual": s.actual,
+                 "predicted": s.predicted, "probability": s.confidence} for s in samples]
+        return {}, {SAMPLES_HEADING: rows}
 
     return show
 
@@ -68,11 +83,21 @@ def evaluate_multi_label(logits: torch.Tensor, targets: torch.Tensor, state: dic
     figures = {"f1_by_class": bar_chart({k: v["f1"] for k, v in metrics["per_class"].items()},
                                         "F1 by label (test)", "F1")}
     on = probabilities >= threshold
-    mistakes = []
-    for i in torch.nonzero((on != truth.bool()).any(dim=1)).flatten()[:SHOWN_MISTAKES].tolist():
-        mistakes.append({"text": _short(texts[i]), "actual": ", ".join(labels[j] for j in torch.nonzero(truth[i]).flatten()),
-                         "predicted": ", ".join(labels[j] for j in torch.nonzero(on[i]).flatten()) or "(none)"})
-    return Evaluation(metrics, figures, _tables(metrics, mistakes))
+    wrong = (on != truth.bool()).any(dim=1)
+
+    def names(row: torch.Tensor) -> str:
+        return ", ".join(labels[j] for j in torch.nonzero(row).flatten()) or "(none)"
+
+    mistakes = [{"text": _short(texts[i]), "actual": names(truth[i]), "predicted": names(on[i])}
+                for i in torch.nonzero(wrong).flatten()[:SHOWN_MISTAKES].tolist()]
+    tables = _tables(metrics, mistakes)
+    chosen = torch.randperm(len(texts), generator=torch.Generator().manual_seed(0))
+    shown = sorted(chosen[wrong[chosen]][: SHOWN_SAMPLES // 2].tolist()
+                   + chosen[~wrong[chosen]][: SHOWN_SAMPLES // 2].tolist())
+    if shown:
+        tables[SAMPLES_HEADING] = [{"result": "wrong" if wrong[i] else "right", "text": _short(texts[i]),
+                                    "actual": names(truth[i]), "predicted": names(on[i])} for i in shown]
+    return Evaluation(metrics, figures, tables)
 
 
 def _multilabel_auroc(probabilities: torch.Tensor, truth: torch.Tensor, n: int) -> float | None:

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from pydantic import BaseModel, ConfigDict
 
+from torchworks.bad_inputs import pass_over
 from torchworks.console import say
 from torchworks.errors import DataError
 from torchworks.families.classification import top_k_scores
@@ -29,7 +30,10 @@ def text_inputs(inputs: Sequence[Any], state: dict[str, Any]) -> tuple[TokenData
     """Token ids of every text in ``inputs``, and per text where it came from."""
     found: list[dict[str, Any]] = []
     for item in inputs:
-        found += _expand(item, state)
+        try:
+            found += _expand(item, state)
+        except DataError as error:  # recorded and skipped while predict collects bad inputs; else raised
+            pass_over(_name(item), error, len(found))
     if not found:
         raise DataError("nothing to predict", expected="texts, or files of texts", got="no texts in the inputs")
     encoder = shared_encoder(state["tokenizer"], state["max_length"])
@@ -54,6 +58,14 @@ class TextPrediction(BaseModel):
     probabilities: dict[str, float]
     source: str | None = None
     row: int | None = None
+
+
+def _name(item: Any) -> str:
+    if isinstance(item, Upload):
+        return item.name
+    if isinstance(item, (str, Path)):
+        return str(item)
+    return f"<{type(item).__name__}>"
 
 
 class InlineText(str):

@@ -20,6 +20,7 @@ from torchworks.tasks.protocol import (
 )
 from torchworks.tasks.text_classification.config import TextClassificationConfig
 from torchworks.tasks.text_classification.state import TextClassificationState
+from torchworks.tasks.values import InputKinds
 
 if TYPE_CHECKING:  # the task's modules import torch; they load when a method needs them
     import torch
@@ -41,6 +42,10 @@ class TextClassification(Task, Explainable, Exportable, Servable):
     state_class = TextClassificationState
     primary_metric = "macro_f1"
     prediction_options = ("threshold",)
+    # predicting.TABLE_FILES and TEXT_FILES (that module imports torch)
+    input_kinds = InputKinds(files=(".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".parquet", ".pq", ".txt"),
+                             description="text, or a file of texts (.csv/.tsv/.jsonl/.parquet with a text column, "
+                                         ".txt with one per line)")
     explain_methods = ("integrated_gradients",)
     explain_options = ("steps",)
 
@@ -105,13 +110,14 @@ class TextClassification(Task, Explainable, Exportable, Servable):
     def evaluator(self, data: TextData, config: TextClassificationConfig) -> Evaluator:
         from torchworks.families.classification import ClassificationEvaluator
         from torchworks.evaluation import CollectingEvaluator
-        from torchworks.tasks.text_classification.evaluation import evaluate_multi_label, mistaken_texts
+        from torchworks.tasks.text_classification.evaluation import evaluate_multi_label, mistaken_texts, sampled_texts
 
         texts = data.texts["test"]
         if data.state["multi_label"]:
             return CollectingEvaluator(lambda outputs, targets: evaluate_multi_label(outputs, targets, data.state,
                                                                                      texts))
-        return ClassificationEvaluator(data.state["labels"], show_mistakes=mistaken_texts(texts))
+        return ClassificationEvaluator(data.state["labels"], show_mistakes=mistaken_texts(texts),
+                                       show_samples=sampled_texts(texts))
 
     def data_choices(self, config: TextClassificationConfig, data: TextData) -> dict[str, Resolved]:
         found = {"text": data.state["text_column"], "label": data.summary.get("label column")}
