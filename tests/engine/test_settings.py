@@ -45,3 +45,31 @@ def test_a_forecasting_run_prints_the_time_target_and_season_it_found(cli, tmp_p
     assert "None" not in console.split(" data: ")[0]
     config = json.loads((tmp_path / "runs" / "forecasting" / "weekly" / "bundle.json").read_text())["config"]
     assert (config["time"], config["target"], config["season"]) == ("date", "sales", 52)
+
+
+def test_a_small_training_split_gets_a_smaller_batch_so_each_epoch_makes_several_steps():
+    from torchworks.config.schema import TrainConfig
+    from torchworks.engine.settings import MIN_STEPS_PER_EPOCH, small_data_batch_size
+
+    chosen = small_data_batch_size(TrainConfig(data="d"), 56)
+    assert chosen.value == 8  # 56 samples: one step an epoch at 64, seven at 8
+    assert chosen.reason == "chosen: 56 training samples make 1 optimiser step an epoch at batch_size=64, 7 at 8"
+    assert small_data_batch_size(TrainConfig(data="d"), 57).value == 9  # no last batch of a single sample
+    assert small_data_batch_size(TrainConfig(data="d"), 400).value == 32  # 13 steps at 32
+    assert small_data_batch_size(TrainConfig(data="d"), 64 * MIN_STEPS_PER_EPOCH) is None  # enough steps already
+    assert small_data_batch_size(TrainConfig(data="d", batch_size=64), 56) is None  # the user's choice stands
+    assert small_data_batch_size(TrainConfig(data="d", batch_size=4), 20) is None  # never larger than asked
+    assert small_data_batch_size(TrainConfig(data="d"), None) is None  # a dataset without a length
+
+
+def test_the_chosen_batch_size_is_said_and_recorded(cli, photo_crops, tmp_path):
+    code, out, err = cli("train", "image-classification", f"data={photo_crops}", "model=smallcnn", "image_size=32",
+                         "epochs=1", "baselines=false", "track=false", "progress=false", f"output={tmp_path / 'runs'}")
+    assert code == 0, err
+    import re
+
+    assert re.search(r"batch_size: 8 \(chosen: 4\d training samples make 1 optimiser step an epoch at batch_size=64, "
+                     r"6 at 8; set batch_size= to override\)", _console(err))
+    run = out.strip().splitlines()[-1].removeprefix("bundle: ")
+    assert json.loads((tmp_path / "runs" / "image-classification" / run.split("/")[-1] / "bundle.json")
+                      .read_text())["config"]["batch_size"] == 8
