@@ -67,6 +67,26 @@ def tiny_settings(tmp_path) -> dict:
     }
 
 
+def make_photo_crops(root: Path, per_class: int = 30, size: int = 48, seed: int = 0) -> Path:
+    """Random square crops of scikit-learn's two sample photographs, one class per photograph (real
+    photos: colour and texture tell them apart, which a pixel SVC learns from a few dozen crops)."""
+    from sklearn.datasets import load_sample_images
+
+    rng = np.random.default_rng(seed)
+    for name, photo in zip(("china", "flower"), load_sample_images().images):
+        height, width, _ = photo.shape
+        for i in range(per_class):
+            y, x = rng.integers(0, height - size), rng.integers(0, width - size)
+            write_image(root / name / f"{i:03d}.png", np.ascontiguousarray(photo[y:y + size, x:x + size]))
+    return root
+
+
+@pytest.fixture(scope="session")
+def photo_crops(tmp_path_factory) -> Path:
+    """Two classes x 30 crops (48 px) of the two sample photographs; shared, do not change it."""
+    return make_photo_crops(tmp_path_factory.mktemp("photo-crops") / "crops")
+
+
 @pytest.fixture(name="write_image", scope="session")
 def _write_image_fixture():
     """The :func:`write_image` helper, for tests (test modules cannot import conftest)."""

@@ -157,9 +157,9 @@ def test_train_help_lists_the_task_s_settings_with_defaults(cli, position):
     assert "adamw|adam|sgd" in _setting_line(out, "optimizer")
     if position != "alone":
         assert "Settings of image-classification" in out
-        assert "model=resnet18" in out and "image_size=224" in out and "bad_files=skip" in out
+        assert "model=auto" in out and "image_size=224" in out and "bad_files=skip" in out
     else:
-        assert "TASK --help" in out and "image_size" not in out
+        assert "torchworks settings TASK" in out and "image_size" not in out
 
 
 def test_export_benchmark_help_list_their_fields(cli):
@@ -197,3 +197,97 @@ def test_data_make_help_lists_the_generator_s_parameters(cli):
     out = _help(cli, "data", "make", "spoken-digits", "--help")
     assert "out=(required)" in out and "n=3000" in out and "seed=0" in out and "audio_format=ogg" in out
     assert "spoken-digits" in _help(cli, "data", "make", "--help")
+
+
+# --- every key of a task, grouped: torchworks settings TASK, train TASK --help, TASK --help --------
+
+
+GROUP_TITLES = ("Data: what to read and how to split it:", "Model:", "Training:", "Predictions and evaluation:",
+                "Run: names, output folder, tracking:")
+
+
+def _sections(out: str) -> dict[str, list[str]]:
+    """Section title -> the setting names listed under it."""
+    sections: dict[str, list[str]] = {}
+    title = None
+    for line in out.splitlines():
+        if line and not line.startswith(" "):
+            title = line
+            sections[title] = []
+        elif line.startswith("  ") and "=" in line and title is not None:
+            sections[title].append(line.split("=", 1)[0].strip())
+    return sections
+
+
+@pytest.mark.parametrize("task", ["image-classification", "forecasting", "text-classification", "speech-recognition"])
+def test_settings_lists_every_key_of_the_task_once_in_its_group(cli, task):
+    from torchworks.tasks import get_task
+
+    out = _help(cli, "settings", task)
+    sections = _sections(out)
+    listed = [name for title in GROUP_TITLES for name in sections.get(title, [])]
+    fields = get_task(task).config_class.model_fields
+    assert sorted(listed) == sorted(fields), "every setting, each in one of the groups"
+    assert sections[GROUP_TITLES[0]][0] == "data" and "epochs" in sections["Training:"]
+    assert "name" in sections[GROUP_TITLES[-1]]
+    # the task's own (the model in Model:) and what a setting left out becomes
+    assert "model" in sections["Model:"]
+    for name, info in fields.items():
+        line = _setting_line(out, name)
+        assert info.description is None or info.description.split()[0] in line
+
+
+def test_settings_show_what_a_run_gets_and_the_choices(cli):
+    out = _help(cli, "settings", "text-classification")
+    assert "epochs=6" in _setting_line(out, "epochs"), "the pretrained model's own recipe, not the engine's 10"
+    assert "none|encoder" in _setting_line(out, "freeze")
+    out = _help(cli, "settings", "forecasting")
+    assert "dlinear|lstm|gru|transformer" in _setting_line(out, "model")
+    assert "time=none" in _setting_line(out, "time") and "found by name when unset" in _setting_line(out, "time")
+
+
+def test_train_task_help_and_task_help_show_the_same_settings(cli):
+    listing = _help(cli, "settings", "forecasting")
+    assert listing.strip() in _help(cli, "train", "forecasting", "--help")
+    assert listing.strip() in _help(cli, "forecasting", "--help")
+    assert "Usage: torchworks MODE forecasting" in _help(cli, "forecasting", "--help")
+    assert "Settings of every task" in _help(cli, "settings")
+
+
+def test_a_task_given_without_a_mode_names_the_mode_and_the_listing(cli):
+    code, out, err = cli("forecasting", "data=sunspots")
+    assert code == 2 and out == ""
+    assert "'forecasting' is a task, not a command" in err
+    assert "torchworks train forecasting data=..." in err and "`torchworks settings forecasting`" in err
+
+
+def test_hints_that_point_to_help_name_a_command_that_lists_the_keys(cli):
+    code, _, err = cli("train", "forecasting", "data=sunspots", "lookbak=12")
+    assert code == 2 and "did you mean 'lookback'?" in err
+    assert "`torchworks settings forecasting` lists them" in err
+    code, _, err = cli("train", "forecasting", "data=sunspots", "lookback")
+    assert code == 2 and "`torchworks settings TASK` lists a task's settings" in err
+    code, _, err = cli("export", "some-run", "formt=onnx")
+    assert code == 2 and "`torchworks export RUN --help` lists them" in err
+    # and those commands do list the keys
+    assert "lookback=48" in _setting_line(_help(cli, "settings", "forecasting"), "lookback")
+    assert "format=onnx" in _setting_line(_help(cli, "export", "some-run", "--help"), "format")
+
+
+@pytest.mark.parametrize(("task", "typo", "sample"), [
+    ("text-classification", "tikets", "tickets"),
+    ("forecasting", "Sunspots", "sunspots"),
+    ("image-classification", "digit", "digits"),
+    ("speech-recognition", "spoken-digit", "spoken-digits"),
+])
+def test_a_mistyped_sample_name_gets_a_did_you_mean(cli, task, typo, sample, tmp_path):
+    code, out, err = cli("train", task, f"data={typo}", f"output={tmp_path}")
+    assert code == 2 and out == ""
+    assert f"data '{typo}' is neither a sample dataset nor an existing path" in err
+    assert f"did you mean '{sample}'?" in err
+    assert not (tmp_path / task).exists(), "refused before a run folder is made"
+
+
+def test_a_missing_path_far_from_any_sample_name_is_left_to_the_task(cli, tmp_path):
+    code, _, err = cli("train", "forecasting", f"data={tmp_path / 'sales.csv'}", f"output={tmp_path}")
+    assert code == 2 and "does not exist" in err and "did you mean" not in err

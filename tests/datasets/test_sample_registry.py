@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import torchworks
 
 TASKS = Path(torchworks.__file__).parent / "tasks"
@@ -52,3 +54,18 @@ def test_the_registry_alone_imports_no_task() -> None:
     code = "import sys, torchworks.datasets as d; print(d.list_samples(), [m for m in sys.modules if 'tasks' in m])"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[] []"
+
+
+def test_a_typo_of_a_sample_name_of_the_task_gets_a_did_you_mean(tmp_path, monkeypatch):
+    from torchworks.engine.catalog import check_data_name
+    from torchworks.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="did you mean 'tickets'") as caught:
+        check_data_name("tikets", "text-classification")
+    assert "neither a sample dataset nor an existing path" in str(caught.value)
+    check_data_name("tickets", "text-classification")  # a sample
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tikets").mkdir()
+    check_data_name("tikets", "text-classification")  # an existing path wins over a near sample name
+    check_data_name("digits", "forecasting")  # another task's sample is left to the task-mismatch error
+    check_data_name("sales.csv", "forecasting")  # far from every name: the task says the path is missing

@@ -123,6 +123,15 @@ class ToyPoints(Task, Explainable, Exportable, Servable):
     def evaluator(self, data: PreparedData, config: ToyConfig) -> Evaluator:
         return _RunningScores()
 
+    def baselines(self, data: PreparedData, config: ToyConfig) -> dict[str, dict[str, Any]]:
+        """The training split's most frequent class, for every test point."""
+        inside = sum(label for _, (label, _) in data.train)
+        majority = int(inside * 2 > len(data.train))
+        return {"majority": {"accuracy": sum(label == majority for _, (label, _) in data.test) / len(data.test)}}
+
+    def baseline_advice(self, config: ToyConfig) -> list[str]:
+        return [f"more epochs (epochs={3 * config.epochs})", f"a wider model (hidden={2 * config.hidden})"]
+
     # --------------------------------------------------------------- predict
     def predict_inputs(self, inputs: Sequence[Any], state: dict[str, Any]):
         import torch

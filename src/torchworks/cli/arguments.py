@@ -54,6 +54,11 @@ def subject(arguments: list[str]) -> str | None:
 def print_help(ctx: typer.Context, sections: list[tuple[str, list[str]]]) -> None:
     """The command's usage and description, then each section of generated setting lines."""
     typer.echo(ctx.get_help())
+    print_sections(sections)
+
+
+def print_sections(sections: list[tuple[str, list[str]]]) -> None:
+    """Each section of generated help: its title, then its lines, after a blank line."""
     for title, lines in sections:
         typer.echo("")
         typer.echo(title)

@@ -12,8 +12,24 @@ from typing import Optional
 
 import typer
 
-from torchworks.cli.arguments import SETTINGS_CONTEXT, print_help, run_task, split_settings, subject, wants_help
-from torchworks.cli.help import explain_help, generator_help, mode_help, predict_help, quickstart_help, train_help
+from torchworks.cli.arguments import (
+    SETTINGS_CONTEXT,
+    print_help,
+    print_sections,
+    run_task,
+    split_settings,
+    subject,
+    wants_help,
+)
+from torchworks.cli.help import (
+    explain_help,
+    generator_help,
+    mode_help,
+    predict_help,
+    quickstart_help,
+    task_as_command,
+    train_help,
+)
 from torchworks.cli.registry import REGISTRY_HELP, registry_app
 from torchworks.errors import EXIT_USER_ERROR, TorchworksError
 
@@ -186,10 +202,11 @@ def quickstart(
     if wants_help([task or "", *(settings or [])]):
         print_help(ctx, quickstart_help(subject([task or "", *(settings or [])]) or None))
         return
+    from rich.markup import escape
     from rich.table import Table
 
     from torchworks.config import parse_overrides
-    from torchworks.console import console
+    from torchworks.console import console, say
     from torchworks.engine.quickstart import quickstart as run_quickstart
     from torchworks.engine.quickstart import summary_rows
 
@@ -202,6 +219,8 @@ def quickstart(
         table.add_row(*(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in columns))
     console().print(table)
     for row in rows:
+        if row["verdict"]:
+            say(escape(f"verdict ({row['task']}): {row['verdict']}"))
         typer.echo(f"bundle: {row['bundle']}")
 
 
@@ -360,6 +379,16 @@ def tasks() -> None:
         typer.echo(f"{cls.name:<24} modes: {', '.join(cls.modes):<42} {cls.description}")
 
 
+@app.command(context_settings=SETTINGS_CONTEXT)
+def settings(
+    task: Optional[str] = typer.Argument(None, help="A task (see `torchworks tasks`); without one, the settings "
+                                         "every task shares."),
+) -> None:
+    """List a task's settings (key=default, type or choices, meaning), grouped into data, model, training,
+    predictions and run."""
+    print_sections(train_help(None if task in (None, "--help") else task))
+
+
 @data_app.command("list")
 def data_list() -> None:
     """List bundled sample datasets (use them as data=NAME)."""
@@ -394,12 +423,28 @@ def _print_metrics(metrics: dict) -> None:
     for name, values in (metrics.get("baselines") or {}).items():
         shared = {k: values[k] for k in scalars if isinstance(values.get(k), float)}
         say(f"baseline {name}: " + "  ".join(f"{k}={v:.4f}" for k, v in shared.items()))
+    _print_verdict(metrics)
+
+
+def _print_verdict(metrics: dict) -> None:
+    """The run's verdict against its best baseline: the line just before the one naming the result."""
+    from rich.markup import escape
+
+    from torchworks.console import say
+    from torchworks.engine.verdict import verdict_line
+
+    verdict = verdict_line(metrics)
+    if verdict is not None:
+        line, tone = verdict
+        colour = {"good": "green", "warn": "yellow"}.get(tone)
+        say(f"[{colour}]{escape(line)}[/{colour}]" if colour else escape(line))
 
 
 def main() -> None:
     """Console-script entry point: user errors become one line on stderr and exit code 2."""
     try:
-        app()  # standalone: usage errors print with usage and exit 2, Ctrl-C exits 1
+        if not task_as_command(sys.argv[1:], {command.name for command in app.registered_commands}):
+            app()  # standalone: usage errors print with usage and exit 2, Ctrl-C exits 1
     except TorchworksError as exc:
         typer.secho(f"error: {exc.render()}", err=True, fg="red")
         sys.exit(EXIT_USER_ERROR)

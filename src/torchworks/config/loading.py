@@ -22,7 +22,7 @@ def parse_overrides(args: list[str]) -> dict[str, str]:
                 f"cannot read argument '{arg}'",
                 expected="key=value (for example epochs=10)",
                 got=repr(arg),
-                hint="write settings as key=value; `torchworks train --help` lists them",
+                hint="write settings as key=value; `torchworks settings TASK` lists a task's settings",
             )
         overrides[key] = value
     return overrides
@@ -105,8 +105,9 @@ _EXPECTED = {
 }
 
 
-def check_keys(config_class: type[BaseModel], settings: dict[str, Any]) -> None:
-    """Refuse a key that is not a field of ``config_class``, with a did-you-mean hint."""
+def check_keys(config_class: type[BaseModel], settings: dict[str, Any], listing: str | None = None) -> None:
+    """Refuse a key that is not a field of ``config_class``, with a did-you-mean hint (and ``listing``,
+    the command that lists the settings, when given)."""
     fields = config_class.model_fields
     for key in settings:
         if key not in fields:
@@ -114,7 +115,7 @@ def check_keys(config_class: type[BaseModel], settings: dict[str, Any]) -> None:
                 f"unknown setting '{key}'",
                 expected="one of the settings of this task",
                 got=key,
-                hint=did_you_mean(key, fields),
+                hint=did_you_mean(key, fields) + (f" (`{listing}` lists them)" if listing else ""),
             )
 
 

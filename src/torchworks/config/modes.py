@@ -89,7 +89,7 @@ def mode_settings(settings_class: type[ModeSettings], settings: Mapping[str, Any
     for key in merged:
         if key not in known:
             raise ConfigError(f"unknown {mode} setting '{key}'", expected="one of " + ", ".join(known), got=key,
-                              hint=f"{did_you_mean(key, known)} (`torchworks {mode} --help` lists them)")
+                              hint=f"{did_you_mean(key, known)} (`torchworks {mode} RUN --help` lists them)")
     own = resolve_config(settings_class, {k: v for k, v in merged.items() if k in fields})
     return own, {k: v for k, v in merged.items() if k not in fields}  # type: ignore[return-value]
 

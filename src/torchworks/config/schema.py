@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +16,32 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
 
+    #: The sections of ``torchworks settings TASK`` (and ``train TASK --help``), in order, and the
+    #: settings in each; a task's config lists its own fields the same way (merged with these).
+    HELP_GROUPS: ClassVar[tuple[str, ...]] = ("data", "model", "training", "prediction", "run")
+    setting_groups: ClassVar[dict[str, tuple[str, ...]]] = {
+        "data": ("data", "val_fraction", "test_fraction", "num_workers"),
+        "training": ("epochs", "batch_size", "lr", "weight_decay", "optimizer", "scheduler", "patience",
+                     "grad_clip", "seed", "device", "precision"),
+        "run": ("name", "output", "resume", "track", "baselines", "progress"),
+    }
+
+    @classmethod
+    def grouped_settings(cls) -> dict[str, list[str]]:
+        """Every field by help group (``HELP_GROUPS``, then ``"other"`` for fields no class groups):
+        required fields first, then the task's own, then the engine's."""
+        declared: dict[str, str] = {}
+        for klass in reversed(cls.__mro__):
+            for group, names in vars(klass).get("setting_groups", {}).items():
+                declared.update(dict.fromkeys(names, group))
+        fields = cls.model_fields
+        common = TrainConfig.model_fields
+        order = sorted(fields, key=lambda name: (not fields[name].is_required(), name in common))
+        groups: dict[str, list[str]] = {group: [] for group in (*cls.HELP_GROUPS, "other")}
+        for name in order:
+            groups[declared.get(name, "other")].append(name)
+        return {group: names for group, names in groups.items() if names}
+
     data: str = Field(description="A sample dataset name (`torchworks data list`) or a path.")
     name: str | None = Field(None, description="Run name; a free name is chosen when it exists.")
     output: Path = Field(Path("runs"), description="Root folder for runs: output/<task>/<name>.")
@@ -23,10 +49,10 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(64, ge=1, le=65_536, description="Samples per optimisation step.")
     lr: float = Field(1e-3, gt=0, le=10.0, description="Peak learning rate.")
     weight_decay: float = Field(1e-4, ge=0, le=1.0, description="AdamW/SGD weight decay.")
-    optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
+    optimizer: Literal["adamw", "adam", "sgd"] = Field("adamw", description="Optimiser.")
     scheduler: Literal["cosine", "none"] = Field("cosine", description="Learning-rate schedule.")
     seed: int = Field(42, ge=0, description="Seed for splits, shuffling, augmentation and init.")
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto: a GPU when there is one.")
     precision: Literal["auto", "32", "bf16-mixed", "16-mixed"] = Field(
         "auto", description="auto: bf16-mixed on a GPU that supports it, else 32."
     )

@@ -95,6 +95,26 @@ def get_sample(name: str) -> SampleDataset | None:
     return _SAMPLES.get(name)
 
 
+def check_data_name(data: str, task: str) -> None:
+    """Refuse ``data=`` that names neither a sample nor an existing path but is a typo of a sample name
+    of ``task`` (``data=tikets``), with a did-you-mean hint. Anything else is left to the task, which
+    reads the path and says what is wrong with it.
+
+    Raises:
+        ConfigError: ``data`` is close to one of ``task``'s sample names.
+    """
+    from torchworks.errors import ConfigError, closest
+
+    if data in _SAMPLES or Path(data).expanduser().exists():
+        return
+    names = [sample.name for sample in _SAMPLES.values() if sample.task == task]
+    match = closest(data, names) or closest(data.lower(), names)
+    if match is not None:
+        raise ConfigError(f"data '{data}' is neither a sample dataset nor an existing path",
+                          expected=f"a sample name of {task} ({', '.join(sorted(names))}) or a path", got=data,
+                          hint=f"did you mean '{match}'? (`torchworks data list` shows the samples)")
+
+
 def list_samples() -> list[SampleDataset]:
     """All registered samples, sorted by task then name."""
     return sorted(_SAMPLES.values(), key=lambda s: (s.task, s.name))

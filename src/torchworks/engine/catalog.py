@@ -35,3 +35,10 @@ def make_dataset(name: str, settings: dict[str, str]) -> Path:
     """Run the generator of sample ``name`` with ``key=value`` settings (``torchworks data make``)."""
     _with_tasks()
     return datasets.make_dataset(name, settings)
+
+
+def check_data_name(data: str, task: str) -> None:
+    """A ConfigError with a did-you-mean when ``data`` is a typo of one of ``task``'s sample names
+    (:func:`torchworks.datasets.check_data_name`)."""
+    _with_tasks()
+    datasets.check_data_name(data, task)

@@ -14,6 +14,7 @@ def evaluate(run: str | Path) -> RunResult:
     from torchworks.engine.callbacks import quiet_lightning
     from torchworks.engine.outputs import evaluate_on_test, write_run_outputs
     from torchworks.engine.loading import load_model
+    from torchworks.engine.verdict import run_verdict
 
     started = time.perf_counter()
     quiet_lightning()
@@ -22,9 +23,13 @@ def evaluate(run: str | Path) -> RunResult:
     trained_on = bundle.manifest.get("data", {}).get("fingerprint")
     if trained_on and data.fingerprint and trained_on != data.fingerprint:
         say(f"[yellow]warning:[/yellow] the data at '{config.data}' changed since this model was trained")
+    baselines = bundle.manifest.get("metrics", {}).get("baselines", {})
+    data.baselines = baselines
     evaluation = evaluate_on_test(task, model, data, config)
-    metrics = {**evaluation.metrics, "baselines": bundle.manifest.get("metrics", {}).get("baselines", {})}
+    verdict = run_verdict(task, config, evaluation.metrics, baselines)
+    metrics = {**evaluation.metrics, "baselines": baselines, "verdict": verdict.as_dict()}
     write_run_outputs(
-        bundle.path, task, bundle.config, evaluation, metrics, bundle.manifest.get("history", []), data.summary
+        bundle.path, task, bundle.config, evaluation, metrics, bundle.manifest.get("history", []), data.summary,
+        headline=verdict.headline(),
     )
     return RunResult(task.name, bundle.path, metrics, time.perf_counter() - started)

@@ -107,8 +107,10 @@ def write_run_outputs(
     metrics: dict[str, Any],
     history: list[dict[str, Any]],
     summary: dict[str, Any],
+    headline: dict[str, str] | None = None,
 ) -> None:
-    """Write ``metrics.json``, ``plots/*.png`` and ``report.html`` (each atomically)."""
+    """Write ``metrics.json``, ``plots/*.png`` and ``report.html`` (each atomically); ``headline`` is
+    the run's verdict shown at the top of the report (:meth:`torchworks.engine.verdict.Verdict.headline`)."""
     plots_dir = run_dir / PLOTS
     plots_dir.mkdir(exist_ok=True)
     figures = dict(evaluation.figures)
@@ -130,6 +132,7 @@ def write_run_outputs(
         tables=evaluation.tables,
         facts=summary,
         config=config,
+        headline=headline,
     )
     atomic_write_bytes(run_dir / "report.html", page.encode("utf-8"))
 

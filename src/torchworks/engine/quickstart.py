@@ -19,7 +19,7 @@ def quickstart(task_name: str | None = None, overrides: dict[str, Any] | None = 
 
 
 def summary_rows(results: list[RunResult]) -> list[dict[str, Any]]:
-    """One row per run: task, primary metric, its value, the best baseline's value, time, bundle."""
+    """One row per run: task, primary metric, its value, the best baseline's value, time, verdict, bundle."""
     rows = []
     for result in results:
         task = get_task(result.task)
@@ -35,6 +35,7 @@ def summary_rows(results: list[RunResult]) -> list[dict[str, Any]]:
                 "value": result.metrics.get(metric),
                 "baseline": f"{best[0]} {best[1]:.4f}" if best else "-",
                 "time": f"{result.seconds:.0f}s",
+                "verdict": (result.metrics.get("verdict") or {}).get("text", ""),
                 "bundle": str(result.path),
             }
         )

@@ -85,9 +85,10 @@ def resumable_run_dir(task_root: Path, name: str | None) -> Path:
 
 
 def default_run_name(data: str, model: str | None) -> str:
-    """A readable default such as ``digits-smallcnn`` or ``chest_xray-resnet18``."""
+    """A readable default such as ``digits-smallcnn`` or ``chest_xray-resnet18`` (just the data's name
+    while the model is ``auto``: the data decides it later)."""
     stem = Path(data.rstrip("/\\")).stem or "data"
-    parts = [stem] + ([model] if model else [])
+    parts = [stem] + ([model] if model and model != "auto" else [])
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(parts)).strip("-.") or "run"
     return name[:80]
 

@@ -33,7 +33,7 @@ def train(task_name: str, settings: dict[str, Any]) -> RunResult:
 
     from torchworks.engine.callbacks import quiet_lightning
     from torchworks.engine.runs import check_output_root
-    from torchworks.engine.settings import config_as_dict, task_config
+    from torchworks.engine.settings import apply_data_choices, config_as_dict, task_config
 
     started = time.perf_counter()
     quiet_lightning()
@@ -53,8 +53,11 @@ def train(task_name: str, settings: dict[str, Any]) -> RunResult:
         pl.seed_everything(config.seed, workers=True, verbose=False)
         data = task.prepare_data(config)
         _typed_state(task, data.state)  # a state that does not fit the task's model fails now, not after fitting
+        config = apply_data_choices(task, config, data)
+        config_dict = config_as_dict(config)
         model = task.build_model(config, data.state, for_training=True)
         baselines = task.baselines(data, config) if config.baselines else {}
+        data.baselines = baselines
         history, logger, hardware = _fit(task, model, data, config, run_dir, checkpoint, config_dict)
         _write_bundle(task, model, data, config_dict, baselines, history, hardware, run_dir, logger)
         _prune_checkpoints(run_dir, config.keep_checkpoints)
@@ -107,7 +110,9 @@ def _announce(task_name: str, run_dir: Path, config: dict[str, Any]) -> None:
     from rich.markup import escape
 
     say(f"[bold]torchworks train {task_name}[/bold] -> {run_dir}")
-    say("[dim]config: " + escape(" ".join(f"{k}={v}" for k, v in config.items())) + "[/dim]")
+    # unset values (None) are left out: what the data decides for them is said once it is read
+    shown = " ".join(f"{k}={v}" for k, v in config.items() if v is not None)
+    say("[dim]config: " + escape(shown) + "[/dim]")
 
 
 def _announce_resume(run_dir: Path, checkpoint: Path, epochs: int) -> None:
@@ -212,13 +217,16 @@ def _write_bundle(task, model, data, config_dict, baselines, history, hardware, 
     from torchworks.bundle.io import save_weights, write_manifest
     from torchworks.engine.outputs import evaluate_on_test, write_run_outputs
     from torchworks.engine.tracking import log_results
+    from torchworks.engine.verdict import run_verdict
 
     state = _typed_state(task, data.state)
     model.cpu()
     config = task.config_class.model_validate(config_dict)
     evaluation = evaluate_on_test(task, model, data, config)
-    metrics = {**evaluation.metrics, "baselines": baselines}
-    write_run_outputs(run_dir, task, config_dict, evaluation, metrics, history, data.summary)
+    verdict = run_verdict(task, config, evaluation.metrics, baselines)
+    metrics = {**evaluation.metrics, "baselines": baselines, "verdict": verdict.as_dict()}
+    write_run_outputs(run_dir, task, config_dict, evaluation, metrics, history, data.summary,
+                      headline=verdict.headline())
     weights = save_weights(run_dir, model)
     write_manifest(
         run_dir,

@@ -22,6 +22,10 @@ table{border-collapse:collapse;margin:.6rem 0 1.4rem}td,th{border:1px solid #d6d
 text-align:left;font-variant-numeric:tabular-nums}th{background:#f2f4f8}.best{font-weight:700;color:#0a6b2d}
 figure{margin:1rem 0}img{max-width:100%;border:1px solid #e3e7ee}pre{background:#f6f8fa;padding:.8rem;
 overflow:auto;font-size:.85rem}section{margin-bottom:1.6rem}
+.headline{padding:.8rem 1rem;border-radius:6px;border-left:6px solid;margin:1rem 0 1.4rem;font-size:1.05rem}
+.headline.good{background:#e8f6ec;border-color:#1f8a4c;color:#0d4a27}
+.headline.warn{background:#fff4e0;border-color:#d98a00;color:#5c3a00}
+.headline.info{background:#eef2f7;border-color:#7a869a;color:#2b3442}
 .scroll{overflow-x:auto;max-width:100%}td{max-width:36rem;overflow-wrap:break-word;vertical-align:top}
 td.num{text-align:right;white-space:nowrap}audio{height:2rem;width:14rem}
 td.right{color:#1f7a34;font-weight:600}td.wrong{color:#b3261e;font-weight:600}
@@ -84,6 +88,7 @@ def render_report(
     tables: dict[str, list[dict[str, Any]]],
     facts: dict[str, Any],
     config: dict[str, Any],
+    headline: dict[str, str] | None = None,
 ) -> str:
     """Build the report page.
 
@@ -95,12 +100,17 @@ def render_report(
         tables: Heading -> rows, for per-class metrics and the like.
         facts: Data summary (counts, skipped files) as key/value pairs.
         config: The resolved config, shown verbatim.
+        headline: The run's verdict, a banner under the title: ``{"tone": "good"|"warn"|"info",
+            "text": ...}`` (green when the model beats its baselines, amber when a baseline is better).
     """
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1><p class='sub'>{html.escape(subtitle)}</p>",
     ]
+    if headline:
+        tone = headline.get("tone") if headline.get("tone") in ("good", "warn", "info") else "info"
+        parts.append(f"<p class='headline {tone}' role='status'>{html.escape(headline.get('text', ''))}</p>")
     if comparison:
         parts += ["<section><h2>Model against baselines (test split)</h2>", _comparison_table(comparison), "</section>"]
     for caption, path in plots.items():

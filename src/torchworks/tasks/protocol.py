@@ -21,7 +21,7 @@ from torchworks.config.schema import TrainConfig
 from torchworks.evaluation import CollectingEvaluator, Evaluation, Evaluator
 from torchworks.tasks.capabilities import Explainable, Exportable, Servable, modes_of
 from torchworks.tasks.state import TaskState
-from torchworks.tasks.values import Explanation, InputKinds, PreparedData, ServingSpec, StepOutput
+from torchworks.tasks.values import Explanation, InputKinds, PreparedData, Resolved, ServingSpec, StepOutput
 
 if TYPE_CHECKING:  # heavy imports only for type checkers; the CLI must start fast
     import torch
@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # heavy imports only for type checkers; the CLI must start fa
     from torch.utils.data import Dataset
 
 __all__ = ["Evaluation", "Evaluator", "Explainable", "Explanation", "Exportable", "InputKinds", "PreparedData",
-           "Servable", "ServingSpec", "Stage", "StepOutput", "Task", "TaskState"]
+           "Resolved", "Servable", "ServingSpec", "Stage", "StepOutput", "Task", "TaskState"]
 
 Stage = Literal["train", "val"]
 
@@ -144,6 +144,21 @@ class Task(ABC):
 
     def baselines(self, data: PreparedData, config: TrainConfig) -> dict[str, dict[str, Any]]:
         """Classical baselines fitted on the same split: ``{name: metrics}``."""
+        return {}
+
+    def baseline_advice(self, config: TrainConfig) -> list[str]:
+        """What to try, given ``config``, when a baseline beats the model: short phrases naming the
+        setting, e.g. ``["a smaller model (model=smallcnn)", "more epochs (epochs=30)"]``. Shown
+        after the run's verdict (:mod:`torchworks.engine.verdict`); none by default."""
+        return []
+
+    def data_choices(self, config: TrainConfig, data: PreparedData) -> dict[str, Resolved]:
+        """Settings left unset that this run's data decided: columns found by name
+        (``{"text": Resolved("body")}``), a model chosen for the data's size (with its reason).
+
+        The engine prints them after ``prepare_data`` and records them in the run's config, so that
+        evaluate, predict, export and resume rebuild the same model. None by default.
+        """
         return {}
 
     # --------------------------------------------------------------- predict

@@ -41,6 +41,24 @@ class PreparedData:
     fingerprint: str = ""
     sample_weights: Sequence[float] | None = None
     sample_lengths: Sequence[float] | None = None
+    # filled by the engine, not the task: the baselines' metrics on this split once fitted (train) or
+    # as the bundle recorded them (evaluate), for evaluation figures that show them beside the model
+    baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A setting the user left unset whose value the data decided (see ``Task.data_choices``).
+
+    Attributes:
+        value: The value the run uses (a column name, a model name).
+        reason: Why, for the console: ``"detected"`` for values found in the data (columns by
+            name), else a short explanation such as ``"chosen: 80 training images and no
+            pretrained weights"``.
+    """
+
+    value: Any
+    reason: str = "detected"
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -11,6 +11,12 @@ from torchworks.config.schema import TrainConfig
 
 class ForecastingConfig(TrainConfig):
     """Columns, windows, model and baselines of a forecasting run."""
+
+    setting_groups: ClassVar[dict[str, tuple[str, ...]]] = {  # sections of `torchworks settings`
+        "data": ("time", "target", "covariates", "series_id", "fill", "season", "horizon", "lookback"),
+        "model": ("model", "hidden", "layers", "heads", "dropout", "quantiles"),
+        "training": ("stride",),
+    }
 
     time: str | None = Field(None, description="Time column (dates or integer steps); found by name when unset.")
     target: str | None = Field(None, description="Column to forecast; the only numeric column when unset.")

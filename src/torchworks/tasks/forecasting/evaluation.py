@@ -35,9 +35,7 @@ def to_original_units(outputs: np.ndarray, windows: np.ndarray, data: ForecastDa
 
 
 def evaluate_forecasts(outputs: torch.Tensor, data: ForecastData) -> Evaluation:
-    """Metrics of the model on the test windows, the cheap baselines per step, and the plots."""
-    from torchworks.tasks.forecasting.baselines import naive_forecasts, seasonal_naive_forecasts
-
+    """Metrics of the model on the test windows, and the plots (with the baselines' error per step)."""
     state = data.state
     horizon, quantiles = state["horizon"], state["quantiles"]
     windows = data.test.windows
@@ -49,23 +47,12 @@ def evaluate_forecasts(outputs: torch.Tensor, data: ForecastData) -> Evaluation:
         low, high = values[..., 0], values[..., -1]
         metrics[f"coverage_{quantiles[0]:g}_{quantiles[-1]:g}"] = float(((actuals >= low) & (actuals <= high)).mean())
 
-    season = state["season"]
-    cheap_baselines = {
-        "naive": lambda y, origins: naive_forecasts(y, origins, horizon),
-        f"seasonal naive (season {season})": lambda y, origins: seasonal_naive_forecasts(y, origins, horizon, season),
-    }
-    cheap = {}
-    for name, forecast in cheap_baselines.items():
-        try:
-            cheap[name] = forecast_metrics(_per_series(data, windows, horizon, forecast), actuals, scales)["per_horizon"]["mase"]
-        except ValueError:  # seasonal naive needs a full season before the first test origin
-            continue
-
+    compared = baseline_curves(data, windows, actuals, scales)
     from torchworks.tasks.forecasting import plots
 
     figures = {
         "forecast_vs_actual": plots.forecast_vs_actual(data, windows, values, quantiles, horizon),
-        "error_by_horizon": plots.error_by_horizon(metrics["per_horizon"]["mase"], cheap),
+        "error_by_horizon": plots.error_by_horizon(metrics["per_horizon"]["mase"], compared),
         "residuals": plots.residuals(point - actuals, data, windows),
     }
     table = [
@@ -73,6 +60,37 @@ def evaluate_forecasts(outputs: torch.Tensor, data: ForecastData) -> Evaluation:
         for step in range(horizon)
     ]
     return Evaluation(metrics=metrics, figures=figures, tables={"error by horizon step (test backtest)": table})
+
+
+def baseline_curves(data: ForecastData, windows: np.ndarray, actuals: np.ndarray,
+                    scales: np.ndarray) -> dict[str, list[float]]:
+    """MASE per horizon step of each baseline, by its label in the error-by-horizon plot.
+
+    ARIMA and ETS, the strongest, come from the run's fitted baselines (``data.baselines``, which the
+    engine fills when training and from the bundle when evaluating); naive and seasonal naive cost
+    nothing and are computed here when the run has no baselines recorded.
+    """
+    from torchworks.tasks.forecasting.baselines import naive_forecasts, seasonal_naive_forecasts
+
+    horizon, season = data.state["horizon"], data.state["season"]
+    labels = {"naive": "naive", "seasonal_naive": f"seasonal naive (season {season})", "arima": "ARIMA",
+              "ets": "ETS"}
+    recorded = {labels[name]: values["per_horizon"]["mase"] for name, values in (data.baselines or {}).items()
+                if name in labels and len((values.get("per_horizon") or {}).get("mase") or ()) == horizon}
+    if recorded:
+        return recorded
+    cheap = {
+        "naive": lambda y, origins: naive_forecasts(y, origins, horizon),
+        "seasonal_naive": lambda y, origins: seasonal_naive_forecasts(y, origins, horizon, season),
+    }
+    curves = {}
+    for name, forecast in cheap.items():
+        try:
+            predictions = _per_series(data, windows, horizon, forecast)
+        except ValueError:  # seasonal naive needs a full season before the first test origin
+            continue
+        curves[labels[name]] = forecast_metrics(predictions, actuals, scales)["per_horizon"]["mase"]
+    return curves
 
 
 def _per_series(data: ForecastData, windows: np.ndarray, horizon: int, forecast) -> np.ndarray:

@@ -38,13 +38,19 @@ def forecast_vs_actual(data: ForecastData, windows: np.ndarray, values: np.ndarr
     return fig
 
 
+#: How each baseline's curve is drawn: the strong ones (ARIMA, ETS) solid, the simple ones dashed.
+_BASELINE_STYLES = {"ARIMA": ("tab:orange", "-", "s"), "ETS": ("tab:green", "-", "^")}
+
+
 def error_by_horizon(model_mase: list[float], baselines: dict[str, list[float]]) -> Figure:
-    """MASE per horizon step of the model and of the simple baselines (lower is better)."""
+    """MASE per horizon step of the model and of the baselines (lower is better): ARIMA and ETS, the
+    strongest, drawn solid; naive and seasonal naive dashed."""
     fig, ax = plt.subplots(figsize=(7, 3.6))
     steps = np.arange(1, len(model_mase) + 1)
-    ax.plot(steps, model_mase, marker="o", label="torchworks")
+    ax.plot(steps, model_mase, marker="o", linewidth=2.2, color="tab:blue", label="torchworks", zorder=3)
     for name, values in baselines.items():
-        ax.plot(steps, values, marker=".", linestyle="--", label=name)
+        colour, line, marker = _BASELINE_STYLES.get(name, (None, "--", "."))
+        ax.plot(steps, values, marker=marker, linestyle=line, color=colour, linewidth=1.3, label=name)
     ax.set(title="Error by horizon step (test)", xlabel="steps ahead", ylabel="MASE")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Any
 from torchworks.tasks import register_task
 from torchworks.tasks.forecasting.config import ForecastingConfig
 from torchworks.tasks.forecasting.state import INPUT_COLUMNS, ForecastingState
-from torchworks.tasks.protocol import Evaluation, Explainable, Explanation, Exportable, Servable, ServingSpec, Task
+from torchworks.tasks.protocol import (
+    Evaluation,
+    Explainable,
+    Explanation,
+    Exportable,
+    Resolved,
+    Servable,
+    ServingSpec,
+    Task,
+)
 from torchworks.tasks.values import InputKinds
 
 if TYPE_CHECKING:  # the task's modules import torch; they load when a method needs them
@@ -66,6 +75,15 @@ class Forecasting(Task, Explainable, Exportable, Servable):
         from torchworks.tasks.forecasting.evaluation import evaluate_forecasts
 
         return evaluate_forecasts(outputs, data)
+
+    def data_choices(self, config: ForecastingConfig, data: ForecastData) -> dict[str, Resolved]:
+        found = {"time": data.state["time_column"], "target": data.state["target_column"],
+                 "season": data.state["season"]}
+        return {key: Resolved(value) for key, value in found.items() if getattr(config, key) is None}
+
+    def baseline_advice(self, config: ForecastingConfig) -> list[str]:
+        advice = [] if config.model == "dlinear" else ["the linear model (model=dlinear)"]
+        return [*advice, f"more epochs (epochs={max(50, 3 * config.epochs)})"]
 
     def baselines(self, data: ForecastData, config: ForecastingConfig) -> dict[str, dict[str, Any]]:
         from torchworks.tasks.forecasting.evaluation import baseline_metrics

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -12,7 +12,15 @@ from torchworks.config.schema import TrainConfig
 class ImageClassificationConfig(TrainConfig):
     """Image classification settings: backbone, transfer learning, augmentation, imbalance."""
 
-    model: str = Field("resnet18", description="smallcnn or any torchvision classification model name.")
+    setting_groups: ClassVar[dict[str, tuple[str, ...]]] = {  # sections of `torchworks settings`
+        "data": ("image_size", "crop", "bad_files", "max_pixels", "cache"),
+        "model": ("model", "pretrained", "weights", "freeze", "dropout"),
+        "training": ("unfreeze_at", "augment", "scale_min", "hflip", "rotation", "class_weights", "sampler"),
+        "prediction": ("positive", "top_k"),
+    }
+
+    model: str = Field("auto", description="auto (smallcnn for a small training set without pretrained weights, "
+                       "else resnet18), smallcnn, or any torchvision classification model name.")
     pretrained: bool = Field(False, description="Start from torchvision's ImageNet weights (local cache).")
     weights: str | None = Field(None, description="A local .pth/.safetensors file of backbone weights.")
     freeze: Literal["none", "backbone"] = Field("none", description="backbone: train only the new head.")

@@ -18,6 +18,7 @@ from torchworks.errors import DataError
 from torchworks.splitting import assign_splits
 from torchworks.tasks.image_classification.config import ImageClassificationConfig
 from torchworks.tasks.image_classification.decoding import decode_image, resize_short_side
+from torchworks.tasks.image_classification.models import SMALL_CNN, chosen_model
 from torchworks.tasks.image_classification.scanning import ScanResult, scan_images
 from torchworks.tasks.image_classification.sources import find_labelled_files
 from torchworks.tasks.protocol import PreparedData
@@ -97,7 +98,8 @@ def prepare_image_data(config: ImageClassificationConfig, state: dict[str, Any] 
     splits = assign_splits([f.label for f in scan.files], [f.split for f in scan.files],
                            config.val_fraction, config.test_fraction, config.seed)
     if state is None:
-        state = _fit_state(config, scan, splits, labels, short_side, normalization)
+        architecture = chosen_model(config.model, config.pretrained, config.weights, splits.count("train"))[0]
+        state = _fit_state(config, scan, splits, labels, short_side, normalization, architecture)
     return _wrap(config, scan, splits, index, state, source)
 
 
@@ -113,8 +115,8 @@ def _check_classes(scan: ScanResult, source: Path) -> list[str]:
     return labels
 
 
-def _fit_state(config, scan: ScanResult, splits, labels, short_side, normalization) -> dict[str, Any]:
-    color = "L" if all(scan.gray) and config.model == "smallcnn" else "RGB"
+def _fit_state(config, scan: ScanResult, splits, labels, short_side, normalization, architecture: str) -> dict[str, Any]:
+    color = "L" if all(scan.gray) and architecture == SMALL_CNN else "RGB"
     train_rows = [i for i, s in enumerate(splits) if s == "train"]
     if normalization is None:
         mean = scan.channel_means[train_rows].mean(axis=0)

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Any
 from torchworks.tasks import register_task
 from torchworks.tasks.image_classification.config import ImageClassificationConfig
 from torchworks.tasks.image_classification.state import ImageClassificationState
-from torchworks.tasks.protocol import Explainable, Explanation, Exportable, PreparedData, Servable, ServingSpec, Task
+from torchworks.tasks.protocol import (
+    Explainable,
+    Explanation,
+    Exportable,
+    PreparedData,
+    Resolved,
+    Servable,
+    ServingSpec,
+    Task,
+)
 from torchworks.tasks.values import InputKinds
 
 if TYPE_CHECKING:  # the task's modules import torch; they load when a method needs them
@@ -40,19 +49,44 @@ class ImageClassification(Task, Explainable, Exportable, Servable):
 
     def prepare_data(self, config: ImageClassificationConfig, state: dict[str, Any] | None = None) -> PreparedData:
         from torchworks.tasks.image_classification.data import prepare_image_data
-        from torchworks.tasks.image_classification.models import normalization_of
+        from torchworks.tasks.image_classification.models import SMALL_CNN, chosen_model, normalization_of
 
-        uses_pretrained = (config.pretrained or config.weights) and config.model != "smallcnn"
-        normalization = normalization_of(config.model) if uses_pretrained else None
+        # pretrained weights fix the architecture (and its normalisation) before the data is read
+        architecture = chosen_model(config.model, config.pretrained, config.weights, None)[0]
+        uses_pretrained = (config.pretrained or config.weights) and architecture != SMALL_CNN
+        normalization = normalization_of(architecture) if uses_pretrained else None
         return prepare_image_data(config, state, normalization)
 
-    def build_model(self, config: ImageClassificationConfig, state: dict[str, Any], *, for_training: bool) -> nn.Module:
-        from torchworks.tasks.image_classification.models import build_classifier, pretrained_state
+    def data_choices(self, config: ImageClassificationConfig, data: PreparedData) -> dict[str, Resolved]:
+        from torchworks.tasks.image_classification.models import AUTO, chosen_model
 
+        if config.model != AUTO:
+            return {}
+        name, reason = chosen_model(config.model, config.pretrained, config.weights, len(data.train))
+        return {"model": Resolved(name, reason)}
+
+    def build_model(self, config: ImageClassificationConfig, state: dict[str, Any], *, for_training: bool) -> nn.Module:
+        from torchworks.tasks.image_classification.models import build_classifier, chosen_model, pretrained_state
+
+        # model=auto is settled by the engine from data_choices; rebuilt from the state it is the same choice
+        name = chosen_model(config.model, config.pretrained, config.weights,
+                            sum(state["train_class_counts"].values()))[0]
         initial = None
         if for_training and (config.pretrained or config.weights):
-            initial = pretrained_state(config.model, config.weights)
-        return build_classifier(config.model, len(state["labels"]), state["channels"], config.dropout, initial)
+            initial = pretrained_state(name, config.weights)
+        return build_classifier(name, len(state["labels"]), state["channels"], config.dropout, initial)
+
+    def baseline_advice(self, config: ImageClassificationConfig) -> list[str]:
+        from torchworks.tasks.image_classification.models import SMALL_CNN
+
+        advice = []
+        if config.model != SMALL_CNN and not (config.pretrained or config.weights):
+            advice.append(f"a smaller model (model={SMALL_CNN})")
+        if not (config.pretrained or config.weights):
+            advice.append("pretrained weights (pretrained=true" + (" model=resnet18" if config.model == SMALL_CNN
+                                                                    else "") + ")")
+        advice.append(f"more epochs (epochs={max(30, 3 * config.epochs)})")
+        return advice
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor, state: dict[str, Any]) -> torch.Tensor:
         from torchworks.families.classification import class_weighted_loss

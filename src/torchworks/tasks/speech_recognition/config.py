@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -23,6 +23,14 @@ _RECIPES: dict[str, dict[str, Any]] = {
 
 class SpeechRecognitionConfig(TrainConfig):
     """Audio, features, augmentation, model and decoding settings of a speech-recognition run."""
+
+    setting_groups: ClassVar[dict[str, tuple[str, ...]]] = {  # sections of `torchworks settings`
+        "data": ("path_column", "transcript_column", "sample_rate", "n_mels", "window_ms", "hop_ms", "max_seconds",
+                  "bad_files", "unknown_chars"),
+        "model": ("model", "time_stride", "hidden", "layers", "heads", "dropout"),
+        "training": ("spec_augment", "freq_mask", "time_mask", "masks", "speed_perturb", "noise"),
+        "prediction": ("decoder", "beam_width", "lexicon"),
+    }
 
     model: Literal["crnn", "conformer"] = Field("crnn", description="crnn (CNN + BiGRU) or conformer; CTC head.")
     path_column: str = Field("path", description="Manifest column with audio file paths.")

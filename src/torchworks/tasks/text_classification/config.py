@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -35,6 +35,13 @@ def recipe_of(model: str, freeze: str) -> dict[str, Any]:
 
 class TextClassificationConfig(TrainConfig):
     """Columns, tokenisation, model and imbalance settings of a text-classification run."""
+
+    setting_groups: ClassVar[dict[str, tuple[str, ...]]] = {  # sections of `torchworks settings`
+        "data": ("text", "label", "label_sep", "split_column", "bad_rows", "encoding", "max_length"),
+        "model": ("model", "freeze", "vocab_size", "embedding_dim", "hidden", "layers", "heads", "dropout"),
+        "training": ("head_lr_scale", "class_weights"),
+        "prediction": ("threshold", "top_k"),
+    }
 
     model: str = Field(DEFAULT_ENCODER, description=(
         "embeddingbag, bigru, bilstm, transformer (from scratch), minilm (offline all-MiniLM-L6-v2), "

@@ -184,6 +184,7 @@ def _summary(table: TextTable, state: dict[str, Any], datasets: dict[str, TokenD
     return {
         "source": table.rows.source,
         "text column": table.text_column,
+        "label column": table.label_column,
         "labels": len(state["labels"]),
         "multi-label": state["multi_label"],
         **{f"{split} texts": len(ds) for split, ds in datasets.items()},

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import StringConstraints
 
 from torchworks.tasks import register_task
-from torchworks.tasks.protocol import Evaluator, Explainable, Explanation, Exportable, Servable, ServingSpec, Task
+from torchworks.tasks.protocol import (
+    Evaluator,
+    Explainable,
+    Explanation,
+    Exportable,
+    Resolved,
+    Servable,
+    ServingSpec,
+    Task,
+)
 from torchworks.tasks.text_classification.config import TextClassificationConfig
 from torchworks.tasks.text_classification.state import TextClassificationState
 from torchworks.tasks.values import InputKinds
@@ -109,6 +118,16 @@ class TextClassification(Task, Explainable, Exportable, Servable):
                                                                                      texts))
         return ClassificationEvaluator(data.state["labels"], show_mistakes=mistaken_texts(texts),
                                        show_samples=sampled_texts(texts))
+
+    def data_choices(self, config: TextClassificationConfig, data: TextData) -> dict[str, Resolved]:
+        found = {"text": data.state["text_column"], "label": data.summary.get("label column")}
+        return {key: Resolved(value) for key, value in found.items() if getattr(config, key) is None and value}
+
+    def baseline_advice(self, config: TextClassificationConfig) -> list[str]:
+        advice = [] if config.pretrained else ["the pretrained encoder (model=minilm)"]
+        if config.freeze == "encoder":
+            advice.append("fine-tuning the whole encoder (freeze=none)")
+        return [*advice, f"more epochs (epochs={max(10, 3 * config.epochs)})"]
 
     def baselines(self, data: TextData, config: TextClassificationConfig) -> dict[str, dict[str, Any]]:
         from torchworks.tasks.text_classification.baseline import tfidf_baseline

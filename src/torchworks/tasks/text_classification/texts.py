@@ -40,6 +40,7 @@ class TextTable:
     text_column: str
     notes: list[str] = field(default_factory=list)
     other_columns: list[dict[str, str]] = field(default_factory=list)
+    label_column: str | None = None
 
 
 def read_texts(
@@ -73,7 +74,7 @@ def read_texts(
     texts, empty = as_text(frame[text_column])
     notes: list[str] = []
     problems = [("an empty text", empty)]
-    labels = None
+    labels, label_column = None, None
     if with_labels:
         label_column = _label_column(frame, label, text_column, rows)
         cells = as_text(_whole_numbers(frame[label_column]))[0]
@@ -102,6 +103,7 @@ def read_texts(
         text_column=text_column,
         notes=notes,
         other_columns=_other_columns(frame, text_column, index) if keep_other_columns else [],
+        label_column=label_column,
     )
 
 
