@@ -23,7 +23,7 @@ class TrainConfig(BaseModel):
         "data": ("data", "val_fraction", "test_fraction", "num_workers"),
         "training": ("epochs", "batch_size", "lr", "weight_decay", "optimizer", "scheduler", "patience",
                      "grad_clip", "seed", "device", "precision"),
-        "run": ("name", "output", "resume", "track", "baselines", "progress"),
+        "run": ("name", "output", "resume", "keep_checkpoints", "track", "baselines", "progress"),
     }
 
     @classmethod
