@@ -46,7 +46,8 @@ class TrainConfig(BaseModel):
     name: str | None = Field(None, description="Run name; a free name is chosen when it exists.")
     output: Path = Field(Path("runs"), description="Root folder for runs: output/<task>/<name>.")
     epochs: int = Field(10, ge=1, le=100_000, description="Maximum number of training epochs.")
-    batch_size: int = Field(64, ge=1, le=65_536, description="Samples per optimisation step.")
+    batch_size: int = Field(64, ge=1, le=65_536, description="Samples per optimisation step; when unset, smaller "
+                            "for a training split too small to make 8 steps an epoch.")
     lr: float = Field(1e-3, gt=0, le=10.0, description="Peak learning rate.")
     weight_decay: float = Field(1e-4, ge=0, le=1.0, description="AdamW/SGD weight decay.")
     optimizer: Literal["adamw", "adam", "sgd"] = Field("adamw", description="Optimiser.")
