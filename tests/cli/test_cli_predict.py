@@ -48,6 +48,7 @@ def test_bad_files_fail_stops_and_writes_nothing(image_run, tmp_path, cli):
     folder = _mixed_images(image_run, tmp_path / "mixed")
     code, out, err = cli("predict", str(image_run), str(folder), "bad_files=fail", "--output", str(tmp_path / "p.csv"))
     assert code == 2 and "zz_broken.png" in err and "truncated" in err
+    assert "bad_files=skip predicts the rest" in " ".join(err.split())
     assert not (tmp_path / "p.csv").exists()
     code, _, err = cli("predict", str(image_run), str(folder), "bad_files=maybe")
     assert code == 2 and "bad_files" in err

@@ -174,9 +174,15 @@ def predict_items(task: Any, model: Any, items: list[Any], state: dict[str, Any]
     from torchworks.engine.outputs import collect_outputs, collect_readable_outputs
 
     if bad_files == "fail":
-        check_input_kinds(task, items)
-        dataset, ids = task.predict_inputs(items, state)
-        outputs = collect_outputs(task, model, dataset, batch_size)
+        try:
+            check_input_kinds(task, items)
+            dataset, ids = task.predict_inputs(items, state)
+            outputs = collect_outputs(task, model, dataset, batch_size)
+        except DataError as exc:
+            if len(items) > 1 or _is_folder(items[0]):  # others could have been predicted: say how
+                exc.hint = f"{exc.hint}; or bad_files=skip predicts the rest and gives this input an error row" \
+                    if exc.hint else "bad_files=skip predicts the rest and gives this input an error row"
+            raise
         records = task.format_predictions(outputs, ids, state, top_k)
         return Predictions(records, [], _count_inputs(records))
 
@@ -362,3 +368,7 @@ def flat_record(record: dict[str, Any]) -> dict[str, Any]:
 
 def _scalar(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
+
+
+def _is_folder(item: Any) -> bool:
+    return isinstance(item, (str, Path)) and Path(item).is_dir()
