@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Differences smaller than this (in the metric's own units) count as level: a 0.5-image difference on
-#: a test set is noise, not a win.
+#: Differences smaller than this (in the metric's own units) count as level: floating-point noise, not
+#: a win. A difference of one test sample is reported as it is; judging it is the reader's part.
 TIE = 1e-9
 
 
