@@ -23,14 +23,15 @@ from torchworks.cli.arguments import (
 )
 from torchworks.cli.help import (
     explain_help,
-    generator_help,
     mode_help,
     predict_help,
     quickstart_help,
     task_as_command,
     train_help,
 )
+from torchworks.cli.data import data_app
 from torchworks.cli.registry import REGISTRY_HELP, registry_app
+from torchworks.cli.results import print_metrics
 from torchworks.errors import EXIT_USER_ERROR, TorchworksError
 
 app = typer.Typer(
@@ -41,7 +42,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-data_app = typer.Typer(help="Bundled sample datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(registry_app, name="registry")
 
@@ -66,7 +66,7 @@ def train(
     from torchworks.engine.train import train as run_training
 
     result = run_training(task, overrides)
-    _print_metrics(result.metrics)
+    print_metrics(result.metrics)
     typer.echo(f"bundle: {result.path}")
 
 
@@ -94,7 +94,7 @@ def evaluate(run: Path = typer.Argument(..., help="A run folder, e.g. runs/image
     from torchworks.engine.evaluate import evaluate as run_evaluation
 
     result = run_evaluation(run)
-    _print_metrics(result.metrics)
+    print_metrics(result.metrics)
     typer.echo(f"report: {result.path / 'report.html'}")
 
 
@@ -387,57 +387,6 @@ def settings(
     """List a task's settings (key=default, type or choices, meaning), grouped into data, model, training,
     predictions and run."""
     print_sections(train_help(None if task in (None, "--help") else task))
-
-
-@data_app.command("list")
-def data_list() -> None:
-    """List bundled sample datasets (use them as data=NAME)."""
-    from torchworks.engine.catalog import list_samples
-
-    for sample in list_samples():
-        typer.echo(f"{sample.name:<14} {sample.task:<22} {sample.description} [{sample.source}]")
-
-
-@data_app.command("make", context_settings=SETTINGS_CONTEXT)
-def data_make(
-    ctx: typer.Context,
-    name: str = typer.Argument(..., help="A sample with a generator, e.g. spoken-digits."),
-    settings: Optional[list[str]] = typer.Argument(None, help="out=FOLDER and the generator's settings (n=3000 ...)."),
-) -> None:
-    """Generate a fresh copy of a sample dataset (for example more spoken digits). `torchworks data make
-    NAME --help` lists the generator's settings."""
-    if wants_help([name, *(settings or [])]):
-        print_help(ctx, generator_help(subject([name, *(settings or [])])))
-        return
-    from torchworks.config import parse_overrides
-    from torchworks.engine.catalog import make_dataset
-
-    typer.echo(f"dataset: {make_dataset(name, parse_overrides(settings or []))}")
-
-
-def _print_metrics(metrics: dict) -> None:
-    from torchworks.console import say
-
-    scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    say("  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in scalars.items()))
-    for name, values in (metrics.get("baselines") or {}).items():
-        shared = {k: values[k] for k in scalars if isinstance(values.get(k), float)}
-        say(f"baseline {name}: " + "  ".join(f"{k}={v:.4f}" for k, v in shared.items()))
-    _print_verdict(metrics)
-
-
-def _print_verdict(metrics: dict) -> None:
-    """The run's verdict against its best baseline: the line just before the one naming the result."""
-    from rich.markup import escape
-
-    from torchworks.console import say
-    from torchworks.engine.verdict import verdict_line
-
-    verdict = verdict_line(metrics)
-    if verdict is not None:
-        line, tone = verdict
-        colour = {"good": "green", "warn": "yellow"}.get(tone)
-        say(f"[{colour}]{escape(line)}[/{colour}]" if colour else escape(line))
 
 
 def main() -> None:
