@@ -250,7 +250,8 @@ function forecastView(records, model, sent) {
   const roles = model.table || {};
   const columns = Object.keys(records[0]).filter((c) => c !== "input");
   const table = el("table", {}, el("tr", {}, ...columns.map((c) => el("th", { text: c }))));
-  for (const record of records) table.append(el("tr", {}, ...columns.map((c) => el("td", { text: String(record[c]) }))));
+  const cellText = (v) => (typeof v === "number" && !Number.isInteger(v) ? formatValue(v) : String(v));
+  for (const record of records) table.append(el("tr", {}, ...columns.map((c) => el("td", { text: cellText(record[c]) }))));
   const seriesKey = roles.series && roles.series in records[0] ? roles.series : null;
   const bySeries = new Map();
   for (const record of records) {
