@@ -61,8 +61,8 @@ def test_an_image_over_max_pixels_is_refused_from_the_declared_size(tmp_path, pn
 
 
 @pytest.mark.parametrize("content, message", [
-    ({"foo": 1}, r"x.json is not a COCO detection file: expected a JSON object with the keys 'images', "
-                 r"'annotations' and 'categories'.*got keys \['foo'\]"),
+    ({"foo": 1}, (r"x.json is not a COCO detection file: expected a JSON object with the keys 'images', "
+                 r"'annotations' and 'categories'.*got keys \['foo'\]")),
     ([1, 2], r"not a COCO detection file.*got a JSON list"),
 ])
 def test_a_json_that_is_not_coco_says_which_keys_were_expected(tmp_path, content, message):

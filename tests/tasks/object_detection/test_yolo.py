@@ -64,8 +64,8 @@ def test_out_of_image_boxes_are_clipped_and_zero_width_ones_dropped_by_file_and_
 
 @pytest.mark.parametrize("line, message", [
     ("0 0.5 0.5 0.5", r"labels/train/a.txt line 2 has 4 values: expected 'class cx cy w h'"),
-    ("7 0.5 0.5 0.5 0.5", r"labels/train/a.txt line 2: class 7 is not declared: expected a class id 0..2 "
-                          r"\(3 names in data.yaml\), got 7"),
+    ("7 0.5 0.5 0.5 0.5", (r"labels/train/a.txt line 2: class 7 is not declared: expected a class id 0..2 "
+                          r"\(3 names in data.yaml\), got 7")),
     ("1 0.5 abc 0.5 0.5", r"labels/train/a.txt line 2 holds a value that is not a number"),
     ("1.5 0.5 0.5 0.5 0.5", r"line 2: class 1.5 is not declared"),
 ])

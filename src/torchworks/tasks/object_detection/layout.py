@@ -5,8 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from torchworks.errors import DataError
-from torchworks.tasks.object_detection.annotations import DEFAULT_MAX_PIXELS, Collector, DetectionData
-from torchworks.tasks.object_detection.coco import coco_split_files, read_coco_file, read_coco_folder
+from torchworks.tasks.object_detection.annotations import (
+    DEFAULT_MAX_PIXELS,
+    Collector,
+    DetectionData,
+)
+from torchworks.tasks.object_detection.coco import (
+    coco_split_files,
+    read_coco_file,
+    read_coco_folder,
+)
 from torchworks.tasks.object_detection.voc import is_voc_folder, read_voc
 from torchworks.tasks.object_detection.yolo import read_yolo
 

@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from torchworks.errors import DataError
-from torchworks.tasks.object_detection.annotations import Collector, DetectionData, DetectionImage, display
+from torchworks.tasks.object_detection.annotations import (
+    Collector,
+    DetectionData,
+    DetectionImage,
+    display,
+)
 
 SPLIT_FILES = {"train": ("train", "trainval"), "val": ("val",), "test": ("test",)}
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".JPG", ".JPEG", ".PNG")
