@@ -1,0 +1,1 @@
+"""Object detection: boxes and class labels for the objects in an image."""
