@@ -1,0 +1,501 @@
+"""A deterministic generator of street-like scenes with ground-truth boxes, written as COCO JSON.
+
+Four classes (``car``, ``person``, ``sign``, ``cone``), each drawn from parts (a car is a body, a
+cabin with windows, lights and wheels; a person a head, torso, arms and legs; a sign a plate with a
+symbol on a pole; a cone a banded body on a base), with colours that vary within a class and overlap
+between classes, so that colour alone does not tell the classes apart. Sizes span COCO's small
+(< 32^2 px), medium and large ranges at the default 320 px. Backgrounds are gradients, smooth noise,
+stripes, tiles, grass or a road with lanes under a sky; clutter shapes that are not objects are
+drawn in front of and behind the objects; lighting (brightness, contrast, colour cast, a light
+gradient), sensor noise and, at times, a slight blur are applied to the whole image. About one
+image in ten has no object.
+
+Occlusion: objects and clutter are stacked in depth. An object whose visible share (after
+occlusion and after the image border) would be under ``1 - max_hidden`` (30 % by default) is *not
+drawn at all*, so every drawn object has a box and no box hides an invisible object. The box of a
+drawn object is its full extent (the box it would have if nothing were in front of it), clipped to
+the image; each annotation also carries ``visibility``, the share of the object that can be seen.
+
+Image ``i`` depends only on ``(seed, i, size)`` and the settings, not on ``n``: a small sample is
+a prefix of a larger one. Same arguments, same bytes (with the same Pillow build).
+"""
+
+from __future__ import annotations
+
+import colorsys
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+CLASSES: tuple[str, ...] = ("car", "person", "sign", "cone")
+SUPERCATEGORY = {"car": "vehicle", "person": "person", "sign": "traffic", "cone": "obstacle"}
+CLASS_SHARE = (0.3, 0.3, 0.2, 0.2)  # a mild imbalance, as in real street data
+# long side of an object as a share of the image side (log-uniform between the two)
+LONG_SIDE = {"car": (0.07, 0.72), "person": (0.08, 0.68), "sign": (0.08, 0.58), "cone": (0.06, 0.45)}
+ASPECT = {"car": (1.7, 2.5), "person": (2.3, 3.1), "sign": (1.9, 2.9), "cone": (1.15, 1.6)}  # long / short
+SUPERSAMPLE = 2
+VERSION = 1
+
+
+@dataclass
+class Scene:
+    """One rendered image: ``image`` (H x W x 3 uint8), boxes ``[x, y, w, h]`` in pixels, class indices
+    into :data:`CLASSES`, visible shares; ``background`` is the same image without objects and clutter
+    (same lighting and noise), kept only when asked for."""
+
+    image: np.ndarray
+    boxes: list[list[int]]
+    labels: list[int]
+    visibility: list[float]
+    background: np.ndarray | None = None
+
+
+def make_scenes(out: Path, n: int = 2000, size: int = 320, seed: int = 0, *, empty_share: float = 0.1,
+                max_objects: int = 8, max_hidden: float = 0.7, image_format: str = "jpg",
+                quality: int = 92) -> Path:
+    """Write ``out/images/<index>.<format>`` and ``out/annotations.json`` (COCO) for ``n`` scenes.
+
+    The annotations file is written last and atomically: its presence marks a finished sample.
+    Returns ``out``.
+    """
+    from torchworks.bundle.atomic import atomic_write_bytes
+
+    if image_format not in ("jpg", "png"):
+        raise ValueError(f"image_format must be 'jpg' or 'png', got {image_format!r}")
+    out = Path(out)
+    images_dir = out / "images"
+    images_dir.mkdir(parents=True, exist_ok=True)
+    images, annotations = [], []
+    for index in range(n):
+        scene = render_scene(index, size=size, seed=seed, empty_share=empty_share,
+                             max_objects=max_objects, max_hidden=max_hidden)
+        name = f"{index:06d}.{image_format}"
+        picture = Image.fromarray(scene.image)
+        if image_format == "jpg":
+            picture.save(images_dir / name, format="JPEG", quality=quality, subsampling=0)
+        else:
+            picture.save(images_dir / name, format="PNG", compress_level=6)
+        images.append({"id": index + 1, "file_name": f"images/{name}", "width": size, "height": size})
+        for box, label, visible in zip(scene.boxes, scene.labels, scene.visibility):
+            annotations.append({"id": len(annotations) + 1, "image_id": index + 1, "category_id": label + 1,
+                                "bbox": box, "area": box[2] * box[3], "iscrowd": 0,
+                                "visibility": round(visible, 3)})
+    coco = {
+        "info": {"description": "detection-scenes: generated street-like scenes", "version": str(VERSION),
+                 "seed": seed, "size": size, "images": n},
+        "licenses": [],
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": i + 1, "name": name, "supercategory": SUPERCATEGORY[name]}
+                       for i, name in enumerate(CLASSES)],
+    }
+    atomic_write_bytes(out / "annotations.json", (json.dumps(coco, indent=1) + "\n").encode("utf-8"))
+    return out
+
+
+def render_scene(index: int, size: int = 320, seed: int = 0, *, empty_share: float = 0.1,
+                 max_objects: int = 8, max_hidden: float = 0.7, keep_background: bool = False) -> Scene:
+    """Render scene ``index`` of the sample with ``seed``; depends on nothing else."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, index, size, VERSION]))
+    canvas = Image.fromarray(_background(rng, size))
+    plain = canvas.copy() if keep_background else None
+
+    count = 0 if rng.random() < empty_share else int(rng.integers(1, max_objects + 1))
+    items: list[tuple[float, int, Image.Image, int, int]] = []  # depth, class (-1: clutter), layer, x, y
+    placed: list[tuple[int, int, int, int]] = []
+    for _ in range(count):
+        label = int(rng.choice(len(CLASSES), p=CLASS_SHARE))
+        layer = _draw_object(rng, CLASSES[label], size)
+        x, y = _place(rng, layer.size, size, placed)
+        placed.append((x, y, x + layer.width, y + layer.height))
+        items.append((float(rng.random()), label, layer, x, y))
+    for _ in range(int(rng.integers(0, 9))):
+        layer = _draw_clutter(rng, size)
+        x = int(rng.integers(-layer.width // 3, size - layer.width * 2 // 3 + 1))
+        y = int(rng.integers(-layer.height // 3, size - layer.height * 2 // 3 + 1))
+        # clutter lies mostly behind the objects; a few pieces pass in front of them
+        items.append((float(rng.random()) * (1.0 if rng.random() < 0.3 else 0.5), -1, layer, x, y))
+    items.sort(key=lambda item: item[0])
+
+    # front to back: drop an object that would be hidden too much by what lies before it
+    covered = np.zeros((size, size), dtype=bool)
+    kept: list[tuple[int, Image.Image, int, int, float]] = []
+    for _, label, layer, x, y in reversed(items):
+        alpha = np.asarray(layer.getchannel("A")) >= 128
+        total = int(alpha.sum())
+        x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + layer.width, size), min(y + layer.height, size)
+        if total == 0 or x1 <= x0 or y1 <= y0:
+            continue
+        inside = alpha[y0 - y:y1 - y, x0 - x:x1 - x]
+        visible = float((inside & ~covered[y0:y1, x0:x1]).sum()) / total
+        if label >= 0 and (visible < 1.0 - max_hidden or x1 - x0 < 2 or y1 - y0 < 2):
+            continue
+        covered[y0:y1, x0:x1] |= inside
+        kept.append((label, layer, x, y, visible))
+
+    boxes, labels, visibility = [], [], []
+    for label, layer, x, y in ((k[0], k[1], k[2], k[3]) for k in reversed(kept)):
+        canvas.paste(layer, (x, y), layer)
+    for label, layer, x, y, visible in kept[::-1]:
+        if label < 0:
+            continue
+        left, top, right, bottom = layer.getchannel("A").point(lambda a: 255 if a >= 32 else 0).getbbox()
+        x0, y0 = max(x + left, 0), max(y + top, 0)
+        x1, y1 = min(x + right, size), min(y + bottom, size)
+        boxes.append([x0, y0, x1 - x0, y1 - y0])
+        labels.append(label)
+        visibility.append(visible)
+
+    light = _lighting(rng, size)
+    blur = float(rng.uniform(0.4, 1.0)) if rng.random() < 0.2 else 0.0
+    noise = rng.standard_normal((size, size, 3), dtype=np.float32) * np.float32(rng.uniform(1.5, 6.0))
+    image = _finish(canvas, light, blur, noise)
+    background = _finish(plain, light, blur, noise) if plain is not None else None
+    return Scene(image, boxes, labels, visibility, background)
+
+
+# ---------------------------------------------------------------- colours and placement
+
+
+def _hsv(h: float, s: float, v: float) -> tuple[int, int, int]:
+    r, g, b = colorsys.hsv_to_rgb(h % 1.0, min(max(s, 0.0), 1.0), min(max(v, 0.0), 1.0))
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+def _any_colour(rng: np.random.Generator, s: tuple[float, float] = (0.0, 0.9),
+                v: tuple[float, float] = (0.2, 0.95)) -> tuple[int, int, int]:
+    return _hsv(rng.random(), rng.uniform(*s), rng.uniform(*v))
+
+
+def _shade(colour: tuple[int, int, int], factor: float) -> tuple[int, int, int]:
+    return tuple(int(min(max(c * factor, 0), 255)) for c in colour)  # type: ignore[return-value]
+
+
+def _place(rng: np.random.Generator, layer_size: tuple[int, int], size: int,
+           placed: list[tuple[int, int, int, int]]) -> tuple[int, int]:
+    """A position that lets at most a fifth of the object out of the frame and, when it can, keeps
+    its overlap with the objects already placed moderate (the occlusion pass decides the rest)."""
+    w, h = layer_size
+    best, best_overlap = (0, 0), 2.0
+    for _ in range(8):
+        x = int(rng.integers(-w // 5, max(size - w + w // 5, -w // 5) + 1))
+        y = int(rng.integers(-h // 5, max(size - h + h // 5, -h // 5) + 1))
+        overlap = 0.0
+        for a0, b0, a1, b1 in placed:
+            inter = max(0, min(a1, x + w) - max(a0, x)) * max(0, min(b1, y + h) - max(b0, y))
+            overlap = max(overlap, inter / min(w * h, (a1 - a0) * (b1 - b0)))
+        if overlap < best_overlap:
+            best, best_overlap = (x, y), overlap
+        if overlap < 0.35:
+            break
+    return best
+
+
+# ---------------------------------------------------------------- backgrounds
+
+
+def _smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
+    grid = (rng.random((cells, cells)) * 255).astype(np.uint8)
+    field = Image.fromarray(grid).resize((size, size), Image.BICUBIC)
+    return np.asarray(field, dtype=np.float32) / 255.0
+
+
+def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: np.ndarray) -> np.ndarray:
+    a_ = np.asarray(a, dtype=np.float32)
+    b_ = np.asarray(b, dtype=np.float32)
+    return a_ + (b_ - a_) * t[..., None]
+
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    kind = int(rng.integers(0, 6))
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    a, b = _any_colour(rng, v=(0.15, 0.95)), _any_colour(rng, v=(0.15, 0.95))
+    if kind == 0:  # gradient
+        angle = rng.uniform(0, 2 * math.pi)
+        t = xx * math.cos(angle) + yy * math.sin(angle)
+        t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
+        pixels = _mix(a, b, t)
+    elif kind == 1:  # smooth noise, two octaves
+        t = 0.65 * _smooth_noise(rng, size, int(rng.integers(3, 7))) + 0.35 * _smooth_noise(rng, size, 16)
+        pixels = _mix(a, b, t)
+    elif kind == 2:  # stripes
+        angle = rng.uniform(0, math.pi)
+        freq = rng.uniform(3, 14)
+        t = 0.5 + 0.5 * np.sin(2 * math.pi * freq * (xx * math.cos(angle) + yy * math.sin(angle)))
+        if rng.random() < 0.5:
+            t = (t > 0.5).astype(np.float32)
+        b = _shade(a, rng.uniform(0.55, 0.85)) if rng.random() < 0.5 else b
+        pixels = _mix(a, b, t)
+    elif kind == 3:  # tiles
+        cells = int(rng.integers(4, 12))
+        t = ((np.floor(xx * cells) + np.floor(yy * cells)) % 2).astype(np.float32)
+        t = 0.15 + 0.5 * t + 0.35 * _smooth_noise(rng, size, 8)
+        pixels = _mix(a, _shade(a, rng.uniform(0.5, 0.8)), t)
+    elif kind == 4:  # grass or gravel: fine noise
+        base = _hsv(rng.uniform(0.18, 0.4) if rng.random() < 0.6 else rng.uniform(0.05, 0.12),
+                    rng.uniform(0.3, 0.7), rng.uniform(0.3, 0.7))
+        t = 0.5 * _smooth_noise(rng, size, 40) + 0.3 * _smooth_noise(rng, size, 80) \
+            + 0.2 * _smooth_noise(rng, size, 5)
+        pixels = _mix(_shade(base, 0.6), _shade(base, 1.35), t)
+    else:
+        return _road(rng, size, yy, xx)
+    return np.clip(pixels, 0, 255).astype(np.uint8)
+
+
+def _road(rng: np.random.Generator, size: int, yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+    horizon = rng.uniform(0.15, 0.45)
+    sky_top = _hsv(rng.uniform(0.55, 0.65), rng.uniform(0.2, 0.7), rng.uniform(0.6, 1.0)) \
+        if rng.random() < 0.7 else _hsv(rng.uniform(0.02, 0.1), rng.uniform(0.3, 0.7), rng.uniform(0.5, 0.9))
+    sky = _mix(sky_top, _shade(sky_top, rng.uniform(1.05, 1.3)), np.clip(yy / horizon, 0, 1))
+    grey = rng.uniform(60, 140)
+    asphalt = (grey, grey * rng.uniform(0.95, 1.05), grey * rng.uniform(0.95, 1.1))
+    t = 0.6 * _smooth_noise(rng, size, 60) + 0.4 * _smooth_noise(rng, size, 6)
+    ground = np.asarray(asphalt, dtype=np.float32) * (0.8 + 0.4 * t[..., None])
+    pixels = np.where((yy < horizon)[..., None], sky, ground)
+    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    vx, vy = rng.uniform(0.3, 0.7) * size, horizon * size
+    paint = (235, 235, 225) if rng.random() < 0.6 else (230, 190, 40)
+    for offset in rng.choice([-1.2, -0.4, 0.4, 1.2], size=int(rng.integers(1, 4)), replace=False):
+        bottom = vx + offset * size
+        dashed = rng.random() < 0.6
+        for k in range(12):
+            t0, t1 = k / 12, (k + (0.55 if dashed else 1.0)) / 12
+            t0, t1 = t0 ** 1.6, t1 ** 1.6  # perspective: dashes grow towards the viewer
+            half0, half1 = 0.3 + 4 * t0 * size / 320, 0.3 + 4 * t1 * size / 320
+            y0, y1 = vy + t0 * (size - vy), vy + t1 * (size - vy)
+            x0, x1 = vx + t0 * (bottom - vx), vx + t1 * (bottom - vx)
+            draw.polygon([(x0 - half0, y0), (x0 + half0, y0), (x1 + half1, y1), (x1 - half1, y1)], fill=paint)
+    if rng.random() < 0.5:  # a kerb and pavement on one side
+        side = 1 if rng.random() < 0.5 else -1
+        edge = vx + side * size * rng.uniform(0.8, 1.5)
+        kerb = _shade((170, 170, 165), rng.uniform(0.7, 1.1))
+        far = size if side > 0 else 0
+        draw.polygon([(vx, vy), (edge, size), (far + side * size, size), (far + side * size, vy)], fill=kerb)
+    return np.asarray(image)
+
+
+# ---------------------------------------------------------------- objects
+
+
+def _object_size(rng: np.random.Generator, name: str, size: int) -> tuple[int, int]:
+    lo, hi = LONG_SIDE[name]
+    long_side = size * math.exp(rng.uniform(math.log(lo), math.log(hi)))
+    short = long_side / rng.uniform(*ASPECT[name])
+    if name == "car":
+        return max(int(round(long_side)), 6), max(int(round(short)), 3)
+    return max(int(round(short)), 3), max(int(round(long_side)), 6)
+
+
+def _draw_object(rng: np.random.Generator, name: str, size: int) -> Image.Image:
+    w, h = _object_size(rng, name, size)
+    s = SUPERSAMPLE
+    layer = Image.new("RGBA", (w * s, h * s), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    {"car": _car, "person": _person, "sign": _sign, "cone": _cone}[name](rng, draw, w * s, h * s)
+    if rng.random() < 0.5:
+        layer = layer.transpose(Image.FLIP_LEFT_RIGHT)
+    return _finish_layer(rng, layer, w, h)
+
+
+def _finish_layer(rng: np.random.Generator, layer: Image.Image, w: int, h: int) -> Image.Image:
+    """Down-sample (anti-aliasing) and shade with a light that falls from above at a random slant."""
+    small = layer.resize((w, h), Image.BOX)
+    pixels = np.asarray(small, dtype=np.float32)
+    yy = np.linspace(0, 1, h, dtype=np.float32)[:, None]
+    xx = np.linspace(0, 1, w, dtype=np.float32)[None, :]
+    slant = rng.uniform(-0.25, 0.25)
+    shade = rng.uniform(0.8, 1.15) * (1.1 - rng.uniform(0.1, 0.3) * yy + slant * (xx - 0.5))
+    rgb = np.clip(pixels[..., :3] * shade[..., None], 0, 255)
+    return Image.fromarray(np.concatenate([rgb, pixels[..., 3:]], axis=-1).astype(np.uint8), "RGBA")
+
+
+def _car(rng: np.random.Generator, draw: ImageDraw.ImageDraw, w: int, h: int) -> None:
+    body = _any_colour(rng)
+    glass = _hsv(rng.uniform(0.5, 0.65), rng.uniform(0.1, 0.4), rng.uniform(0.15, 0.55))
+    tyre = _shade((30, 30, 32), rng.uniform(0.7, 1.3))
+    if rng.random() < 0.7:  # side view
+        r = h * rng.uniform(0.18, 0.24)
+        roof = rng.uniform(0.0, 0.08) * h
+        belt = h * rng.uniform(0.38, 0.48)
+        draw.rounded_rectangle([0, belt, w - 1, h - r * 0.9], radius=max(h * 0.1, 1), fill=body)
+        c0, c1 = rng.uniform(0.12, 0.3) * w, rng.uniform(0.62, 0.85) * w
+        top0, top1 = c0 + rng.uniform(0.05, 0.15) * w, c1 - rng.uniform(0.08, 0.2) * w
+        draw.polygon([(c0, belt + 1), (top0, 0), (top1, 0), (c1, belt + 1)], fill=body)
+        inset = max(h * 0.05, 1)
+        draw.polygon([(c0 + 2 * inset, belt - inset), (top0 + inset, roof + inset),
+                      (top1 - inset, roof + inset), (c1 - 2 * inset, belt - inset)], fill=glass)
+        pillar = (top0 + top1) / 2
+        draw.line([(pillar, 0), (pillar, belt)], fill=body, width=max(int(w * 0.025), 1))
+        draw.rectangle([w - 1 - max(w * 0.04, 1), belt + h * 0.06, w - 1, belt + h * 0.14], fill=(250, 240, 190))
+        draw.rectangle([0, belt + h * 0.06, w * 0.03, belt + h * 0.14], fill=(200, 20, 20))
+        for cx in (w * rng.uniform(0.17, 0.23), w * rng.uniform(0.77, 0.83)):
+            draw.ellipse([cx - r, h - 2 * r, cx + r, h - 1], fill=tyre)
+            draw.ellipse([cx - r * 0.5, h - 1.5 * r, cx + r * 0.5, h - 0.5 * r], fill=_shade((170, 170, 175),
+                                                                                         rng.uniform(0.6, 1.2)))
+    else:  # seen from behind: squarer, two tail lights, a plate and the tyres below
+        # the car is drawn wide; squash it to a rear-view aspect by leaving the sides empty
+        margin = w * rng.uniform(0.12, 0.2)
+        x0, x1 = margin, w - 1 - margin
+        bw = x1 - x0
+        draw.rectangle([x0 + bw * 0.05, h * 0.82, x0 + bw * 0.22, h - 1], fill=tyre)
+        draw.rectangle([x1 - bw * 0.22, h * 0.82, x1 - bw * 0.05, h - 1], fill=tyre)
+        draw.polygon([(x0 + bw * 0.12, h * 0.4), (x0 + bw * 0.22, 0), (x1 - bw * 0.22, 0),
+                      (x1 - bw * 0.12, h * 0.4)], fill=body)
+        draw.polygon([(x0 + bw * 0.18, h * 0.37), (x0 + bw * 0.26, h * 0.06), (x1 - bw * 0.26, h * 0.06),
+                      (x1 - bw * 0.18, h * 0.37)], fill=glass)
+        draw.rounded_rectangle([x0, h * 0.36, x1, h * 0.88], radius=max(h * 0.06, 1), fill=body)
+        draw.rectangle([x0 + bw * 0.04, h * 0.45, x0 + bw * 0.2, h * 0.56], fill=(210, 25, 25))
+        draw.rectangle([x1 - bw * 0.2, h * 0.45, x1 - bw * 0.04, h * 0.56], fill=(210, 25, 25))
+        draw.rectangle([x0 + bw * 0.38, h * 0.62, x1 - bw * 0.38, h * 0.74], fill=(240, 240, 235))
+
+
+def _person(rng: np.random.Generator, draw: ImageDraw.ImageDraw, w: int, h: int) -> None:
+    skin = _hsv(rng.uniform(0.03, 0.1), rng.uniform(0.25, 0.6), rng.uniform(0.3, 0.95))
+    shirt = _any_colour(rng)
+    trousers = _any_colour(rng, v=(0.1, 0.7))
+    hair = _hsv(rng.uniform(0.02, 0.12), rng.uniform(0.2, 0.8), rng.uniform(0.05, 0.6))
+    cx = w / 2
+    head = h * rng.uniform(0.13, 0.16)
+    limb = max(w * 0.16, 1.5)
+    shoulder, hip = head * 1.1, h * rng.uniform(0.5, 0.56)
+    torso = w * rng.uniform(0.26, 0.32)
+    # legs: a stride or standing
+    stride = w * rng.uniform(-0.1, 0.2)
+    for side in (-1, 1):
+        draw.line([(cx + side * torso * 0.5, hip - limb), (cx + side * (torso * 0.5 + stride), h - limb * 0.5)],
+                  fill=trousers, width=int(limb * 1.2))
+    for side in (-1, 1):  # shoes
+        foot = cx + side * (torso * 0.5 + stride)
+        draw.rectangle([foot - limb * 0.8, h - limb, foot + limb * 0.8, h - 1], fill=(25, 25, 25))
+    draw.rounded_rectangle([cx - torso, shoulder, cx + torso, hip], radius=max(torso * 0.35, 1), fill=shirt)
+    # arms reach the sides of the box; a hand shows the skin
+    for side in (-1, 1):
+        hand_x = cx + side * (w / 2 - limb / 2)
+        hand_y = h * rng.uniform(0.38, 0.55)
+        draw.line([(cx + side * torso * 0.8, shoulder + limb * 0.6), (hand_x, hand_y)], fill=shirt,
+                  width=int(limb))
+        draw.ellipse([hand_x - limb * 0.5, hand_y - limb * 0.5, hand_x + limb * 0.5, hand_y + limb * 0.5],
+                     fill=skin)
+    draw.ellipse([cx - head * 0.42, 0, cx + head * 0.42, head], fill=skin)
+    draw.chord([cx - head * 0.44, -1, cx + head * 0.44, head * 0.75], 180, 360, fill=hair)
+
+
+def _sign(rng: np.random.Generator, draw: ImageDraw.ImageDraw, w: int, h: int) -> None:
+    palette = [(0.0, 0.85), (0.6, 0.8), (0.13, 0.9), (0.33, 0.7), (0.0, 0.0)]
+    hue, sat = palette[int(rng.integers(0, len(palette)))]
+    plate = _hsv(hue + rng.uniform(-0.03, 0.03), sat * rng.uniform(0.8, 1.1), rng.uniform(0.6, 0.95))
+    border = (245, 245, 245) if sat > 0 and rng.random() < 0.6 else _hsv(0.0, 0.9, 0.8)
+    mark = (20, 20, 20) if rng.random() < 0.5 else (245, 245, 245)
+    pole = _shade((150, 150, 155), rng.uniform(0.5, 1.3))
+    d = w - 1
+    draw.rectangle([w * 0.44, d * 0.5, w * 0.56, h - 1], fill=pole)
+    shape = int(rng.integers(0, 5))
+    r = d / 2
+    cx, cy = w / 2, r
+    outer = [cx - r, cy - r, cx + r, cy + r]
+    if shape == 0:
+        draw.ellipse(outer, fill=border)
+        draw.ellipse([cx - r * 0.8, cy - r * 0.8, cx + r * 0.8, cy + r * 0.8], fill=plate)
+    elif shape == 1:
+        tri = [(cx, cy - r), (cx + r, cy + r * 0.75), (cx - r, cy + r * 0.75)]
+        draw.polygon(tri, fill=border)
+        draw.polygon([(cx, cy - r * 0.55), (cx + r * 0.62, cy + r * 0.55), (cx - r * 0.62, cy + r * 0.55)],
+                     fill=plate)
+    elif shape == 2:
+        draw.regular_polygon((cx, cy, r), 8, rotation=22.5, fill=border)
+        draw.regular_polygon((cx, cy, r * 0.82), 8, rotation=22.5, fill=plate)
+    elif shape == 3:
+        draw.polygon([(cx, cy - r), (cx + r, cy), (cx, cy + r), (cx - r, cy)], fill=border)
+        draw.polygon([(cx, cy - r * 0.75), (cx + r * 0.75, cy), (cx, cy + r * 0.75), (cx - r * 0.75, cy)],
+                     fill=plate)
+    else:
+        draw.rectangle([cx - r, cy - r * 0.8, cx + r, cy + r * 0.8], fill=border)
+        draw.rectangle([cx - r * 0.85, cy - r * 0.65, cx + r * 0.85, cy + r * 0.65], fill=plate)
+    symbol = int(rng.integers(0, 3))
+    if symbol == 0:
+        draw.rectangle([cx - r * 0.45, cy - r * 0.1, cx + r * 0.45, cy + r * 0.12], fill=mark)
+    elif symbol == 1:
+        draw.polygon([(cx - r * 0.4, cy - r * 0.08), (cx + r * 0.05, cy - r * 0.08), (cx + r * 0.05, cy - r * 0.3),
+                      (cx + r * 0.45, cy), (cx + r * 0.05, cy + r * 0.3), (cx + r * 0.05, cy + r * 0.08),
+                      (cx - r * 0.4, cy + r * 0.08)], fill=mark)
+    else:
+        draw.ellipse([cx - r * 0.2, cy - r * 0.2, cx + r * 0.2, cy + r * 0.2], fill=mark)
+
+
+def _cone(rng: np.random.Generator, draw: ImageDraw.ImageDraw, w: int, h: int) -> None:
+    hue = rng.uniform(0.0, 0.13) if rng.random() < 0.8 else rng.uniform(0.2, 0.35)
+    body = _hsv(hue, rng.uniform(0.7, 1.0), rng.uniform(0.6, 1.0))
+    band = (240, 240, 240) if rng.random() < 0.8 else (30, 30, 30)
+    base_top = h * rng.uniform(0.84, 0.9)
+    top_half, bottom_half = w * rng.uniform(0.05, 0.1), w * rng.uniform(0.36, 0.42)
+    cx = w / 2
+
+    def half(y: float) -> float:
+        return top_half + (bottom_half - top_half) * y / base_top
+
+    draw.rectangle([0, base_top, w - 1, h - 1], fill=_shade(body, rng.uniform(0.3, 0.6)))
+    draw.polygon([(cx - top_half, 0), (cx + top_half, 0), (cx + bottom_half, base_top),
+                  (cx - bottom_half, base_top)], fill=body)
+    for centre in ((0.35, 0.65) if rng.random() < 0.6 else (0.5,)):
+        y0, y1 = base_top * (centre - 0.08), base_top * (centre + 0.08)
+        draw.polygon([(cx - half(y0), y0), (cx + half(y0), y0), (cx + half(y1), y1), (cx - half(y1), y1)],
+                     fill=band)
+
+
+# ---------------------------------------------------------------- clutter and light
+
+
+def _draw_clutter(rng: np.random.Generator, size: int) -> Image.Image:
+    """A shape that is none of the classes: a blob, a bar, a ring, a scribble or an irregular polygon."""
+    w = max(int(size * math.exp(rng.uniform(math.log(0.03), math.log(0.3)))), 3)
+    h = max(int(w * math.exp(rng.uniform(-0.8, 0.8))), 3)
+    s = SUPERSAMPLE
+    layer = Image.new("RGBA", (w * s, h * s), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    colour = _any_colour(rng)
+    W, H = w * s - 1, h * s - 1
+    kind = int(rng.integers(0, 5))
+    if kind == 0:
+        draw.ellipse([0, 0, W, H], fill=colour)
+    elif kind == 1:
+        draw.rectangle([0, 0, W, H], fill=colour)
+        if rng.random() < 0.5:
+            draw.rectangle([W * 0.2, H * 0.2, W * 0.8, H * 0.8], fill=_any_colour(rng))
+    elif kind == 2:
+        width = max(int(min(W, H) * 0.18), 2)
+        draw.ellipse([0, 0, W, H], outline=colour, width=width)
+    elif kind == 3:
+        points = [(float(rng.uniform(0, W)), float(rng.uniform(0, H))) for _ in range(int(rng.integers(3, 6)))]
+        draw.line(points, fill=colour, width=max(int(min(W, H) * 0.12), 2), joint="curve")
+    else:
+        angles = np.sort(rng.uniform(0, 2 * math.pi, int(rng.integers(5, 9))))
+        radii = rng.uniform(0.45, 1.0, len(angles))
+        draw.polygon([(W / 2 + W / 2 * r * math.cos(a), H / 2 + H / 2 * r * math.sin(a))
+                      for a, r in zip(angles, radii)], fill=colour)
+    return _finish_layer(rng, layer, w, h)
+
+
+def _lighting(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per-pixel gain (a light gradient times a brightness), a colour cast and a contrast."""
+    angle = rng.uniform(0, 2 * math.pi)
+    ramp = np.linspace(-0.5, 0.5, size, dtype=np.float32)
+    gradient = rng.uniform(0.0, 0.5) * (ramp[None, :] * math.cos(angle) + ramp[:, None] * math.sin(angle))
+    gain = (rng.uniform(0.6, 1.3) * (1.0 + gradient)).astype(np.float32)
+    cast = np.asarray(rng.uniform(0.85, 1.15, 3), dtype=np.float32)
+    return gain, cast, float(rng.uniform(0.7, 1.3))
+
+
+def _finish(canvas: Image.Image, light: tuple[np.ndarray, np.ndarray, float], blur: float,
+            noise: np.ndarray) -> np.ndarray:
+    if blur:
+        canvas = canvas.filter(ImageFilter.GaussianBlur(blur))
+    gain, cast, contrast = light
+    pixels = np.asarray(canvas, dtype=np.float32)
+    pixels = (pixels - 128.0) * contrast + 128.0
+    pixels = pixels * gain[..., None] * cast + noise
+    return np.clip(pixels, 0, 255).astype(np.uint8)
