@@ -9,7 +9,11 @@ import pytest
 
 from torchworks.errors import ConfigError, DataError
 from torchworks.tasks.object_detection.annotations import DetectionData, DetectionImage
-from torchworks.tasks.object_detection.splitting import class_coverage, split_images, strata_of
+from torchworks.tasks.object_detection.splitting import (
+    class_coverage,
+    split_images,
+    strata_of,
+)
 
 
 def image(name: str, labels: list[int]) -> DetectionImage:

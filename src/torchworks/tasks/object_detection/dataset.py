@@ -18,7 +18,10 @@ from PIL import Image
 from torchvision import tv_tensors
 
 from torchworks.errors import DataError
-from torchworks.tasks.object_detection.annotations import DEFAULT_MAX_PIXELS, DetectionImage
+from torchworks.tasks.object_detection.annotations import (
+    DEFAULT_MAX_PIXELS,
+    DetectionImage,
+)
 
 Target = dict[str, Any]
 

@@ -65,10 +65,10 @@ def split_images(data: DetectionData, val_fraction: float = 0.1, test_fraction: 
 
 def strata_of(images: list[DetectionImage]) -> list[str]:
     """The stratum of each image: its rarest class (ties to the lower class index), or :data:`NEGATIVE`."""
-    frequency = Counter(label for image in images for label in set(int(x) for x in image.labels))
+    frequency = Counter(label for image in images for label in {int(x) for x in image.labels})
     strata = []
     for image in images:
-        present = sorted(set(int(x) for x in image.labels))
+        present = sorted({int(x) for x in image.labels})
         if not present:
             strata.append(NEGATIVE)
         else:
