@@ -22,7 +22,6 @@ a prefix of a larger one. Same arguments, same bytes (with the same Pillow build
 
 from __future__ import annotations
 
-import colorsys
 import json
 import math
 from dataclasses import dataclass
@@ -31,13 +30,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from torchworks.tasks.object_detection.scene_objects import (
+    SUPERSAMPLE,
+    any_colour,
+    draw_object,
+    finish_layer,
+    hsv,
+    shade,
+)
+
 CLASSES: tuple[str, ...] = ("car", "person", "sign", "cone")
 SUPERCATEGORY = {"car": "vehicle", "person": "person", "sign": "traffic", "cone": "obstacle"}
 CLASS_SHARE = (0.3, 0.3, 0.2, 0.2)  # a mild imbalance, as in real street data
 # long side of an object as a share of the image side (log-uniform between the two)
-LONG_SIDE = {"car": (0.07, 0.72), "person": (0.08, 0.68), "sign": (0.08, 0.58), "cone": (0.06, 0.45)}
-ASPECT = {"car": (1.7, 2.5), "person": (2.3, 3.1), "sign": (1.9, 2.9), "cone": (1.15, 1.6)}  # long / short
-SUPERSAMPLE = 2
 VERSION = 1
 
 
@@ -109,7 +114,7 @@ def render_scene(index: int, size: int = 320, seed: int = 0, *, empty_share: flo
     placed: list[tuple[int, int, int, int]] = []
     for _ in range(count):
         label = int(rng.choice(len(CLASSES), p=CLASS_SHARE))
-        layer = _draw_object(rng, CLASSES[label], size)
+        layer = draw_object(rng, CLASSES[label], size)
         x, y = _place(rng, layer.size, size, placed)
         placed.append((x, y, x + layer.width, y + layer.height))
         items.append((float(rng.random()), label, layer, x, y))
@@ -161,20 +166,6 @@ def render_scene(index: int, size: int = 320, seed: int = 0, *, empty_share: flo
 # ---------------------------------------------------------------- colours and placement
 
 
-def _hsv(h: float, s: float, v: float) -> tuple[int, int, int]:
-    r, g, b = colorsys.hsv_to_rgb(h % 1.0, min(max(s, 0.0), 1.0), min(max(v, 0.0), 1.0))
-    return int(r * 255), int(g * 255), int(b * 255)
-
-
-def _any_colour(rng: np.random.Generator, s: tuple[float, float] = (0.0, 0.9),
-                v: tuple[float, float] = (0.2, 0.95)) -> tuple[int, int, int]:
-    return _hsv(rng.random(), rng.uniform(*s), rng.uniform(*v))
-
-
-def _shade(colour: tuple[int, int, int], factor: float) -> tuple[int, int, int]:
-    return tuple(int(min(max(c * factor, 0), 255)) for c in colour)  # type: ignore[return-value]
-
-
 def _place(rng: np.random.Generator, layer_size: tuple[int, int], size: int,
            placed: list[tuple[int, int, int, int]]) -> tuple[int, int]:
     """A position that lets at most a fifth of the object out of the frame and, when it can, keeps
@@ -213,7 +204,7 @@ def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: np.ndarray) -> np.
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     kind = int(rng.integers(0, 6))
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
-    a, b = _any_colour(rng, v=(0.15, 0.95)), _any_colour(rng, v=(0.15, 0.95))
+    a, b = any_colour(rng, v=(0.15, 0.95)), any_colour(rng, v=(0.15, 0.95))
     if kind == 0:  # gradient
         angle = rng.uniform(0, 2 * math.pi)
         t = xx * math.cos(angle) + yy * math.sin(angle)
@@ -228,19 +219,19 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
         t = 0.5 + 0.5 * np.sin(2 * math.pi * freq * (xx * math.cos(angle) + yy * math.sin(angle)))
         if rng.random() < 0.5:
             t = (t > 0.5).astype(np.float32)
-        b = _shade(a, rng.uniform(0.55, 0.85)) if rng.random() < 0.5 else b
+        b = shade(a, rng.uniform(0.55, 0.85)) if rng.random() < 0.5 else b
         pixels = _mix(a, b, t)
     elif kind == 3:  # tiles
         cells = int(rng.integers(4, 12))
         t = ((np.floor(xx * cells) + np.floor(yy * cells)) % 2).astype(np.float32)
         t = 0.15 + 0.5 * t + 0.35 * _smooth_noise(rng, size, 8)
-        pixels = _mix(a, _shade(a, rng.uniform(0.5, 0.8)), t)
+        pixels = _mix(a, shade(a, rng.uniform(0.5, 0.8)), t)
     elif kind == 4:  # grass or gravel: fine noise
-        base = _hsv(rng.uniform(0.18, 0.4) if rng.random() < 0.6 else rng.uniform(0.05, 0.12),
+        base = hsv(rng.uniform(0.18, 0.4) if rng.random() < 0.6 else rng.uniform(0.05, 0.12),
                     rng.uniform(0.3, 0.7), rng.uniform(0.3, 0.7))
         t = 0.5 * _smooth_noise(rng, size, 40) + 0.3 * _smooth_noise(rng, size, 80) \
             + 0.2 * _smooth_noise(rng, size, 5)
-        pixels = _mix(_shade(base, 0.6), _shade(base, 1.35), t)
+        pixels = _mix(shade(base, 0.6), shade(base, 1.35), t)
     else:
         return _road(rng, size, yy, xx)
     return np.clip(pixels, 0, 255).astype(np.uint8)
@@ -248,9 +239,9 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
 
 def _road(rng: np.random.Generator, size: int, yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
     horizon = rng.uniform(0.15, 0.45)
-    sky_top = _hsv(rng.uniform(0.55, 0.65), rng.uniform(0.2, 0.7), rng.uniform(0.6, 1.0)) \
-        if rng.random() < 0.7 else _hsv(rng.uniform(0.02, 0.1), rng.uniform(0.3, 0.7), rng.uniform(0.5, 0.9))
-    sky = _mix(sky_top, _shade(sky_top, rng.uniform(1.05, 1.3)), np.clip(yy / horizon, 0, 1))
+    sky_top = hsv(rng.uniform(0.55, 0.65), rng.uniform(0.2, 0.7), rng.uniform(0.6, 1.0)) \
+        if rng.random() < 0.7 else hsv(rng.uniform(0.02, 0.1), rng.uniform(0.3, 0.7), rng.uniform(0.5, 0.9))
+    sky = _mix(sky_top, shade(sky_top, rng.uniform(1.05, 1.3)), np.clip(yy / horizon, 0, 1))
     grey = rng.uniform(60, 140)
     asphalt = (grey, grey * rng.uniform(0.95, 1.05), grey * rng.uniform(0.95, 1.1))
     t = 0.6 * _smooth_noise(rng, size, 60) + 0.4 * _smooth_noise(rng, size, 6)
@@ -273,181 +264,13 @@ def _road(rng: np.random.Generator, size: int, yy: np.ndarray, xx: np.ndarray) -
     if rng.random() < 0.5:  # a kerb and pavement on one side
         side = 1 if rng.random() < 0.5 else -1
         edge = vx + side * size * rng.uniform(0.8, 1.5)
-        kerb = _shade((170, 170, 165), rng.uniform(0.7, 1.1))
+        kerb = shade((170, 170, 165), rng.uniform(0.7, 1.1))
         far = size if side > 0 else 0
         draw.polygon([(vx, vy), (edge, size), (far + side * size, size), (far + side * size, vy)], fill=kerb)
     return np.asarray(image)
 
 
 # ---------------------------------------------------------------- objects
-
-
-def _object_size(rng: np.random.Generator, name: str, size: int) -> tuple[int, int]:
-    lo, hi = LONG_SIDE[name]
-    long_side = size * math.exp(rng.uniform(math.log(lo), math.log(hi)))
-    short = long_side / rng.uniform(*ASPECT[name])
-    if name == "car":
-        return max(int(round(long_side)), 6), max(int(round(short)), 3)
-    return max(int(round(short)), 3), max(int(round(long_side)), 6)
-
-
-def _draw_object(rng: np.random.Generator, name: str, size: int) -> Image.Image:
-    w, h = _object_size(rng, name, size)
-    s = SUPERSAMPLE
-    layer = Image.new("RGBA", (w * s, h * s), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(layer)
-    {"car": _car, "person": _person, "sign": _sign, "cone": _cone}[name](rng, draw, w * s, h * s)
-    if rng.random() < 0.5:
-        layer = layer.transpose(Image.FLIP_LEFT_RIGHT)
-    return _finish_layer(rng, layer, w, h)
-
-
-def _finish_layer(rng: np.random.Generator, layer: Image.Image, w: int, h: int) -> Image.Image:
-    """Down-sample (anti-aliasing) and shade with a light that falls from above at a random slant."""
-    small = layer.resize((w, h), Image.BOX)
-    pixels = np.asarray(small, dtype=np.float32)
-    yy = np.linspace(0, 1, h, dtype=np.float32)[:, None]
-    xx = np.linspace(0, 1, w, dtype=np.float32)[None, :]
-    slant = rng.uniform(-0.25, 0.25)
-    shade = rng.uniform(0.8, 1.15) * (1.1 - rng.uniform(0.1, 0.3) * yy + slant * (xx - 0.5))
-    rgb = np.clip(pixels[..., :3] * shade[..., None], 0, 255)
-    return Image.fromarray(np.concatenate([rgb, pixels[..., 3:]], axis=-1).astype(np.uint8), "RGBA")
-
-
-def _car(rng: np.random.Generator, draw: ImageDraw.ImageDraw, w: int, h: int) -> None:
-    body = _any_colour(rng)
-    glass = _hsv(rng.uniform(0.5, 0.65), rng.uniform(0.1, 0.4), rng.uniform(0.15, 0.55))
-    tyre = _shade((30, 30, 32), rng.uniform(0.7, 1.3))
-    if rng.random() < 0.7:  # side view
-        r = h * rng.uniform(0.18, 0.24)
-        roof = rng.uniform(0.0, 0.08) * h
-        belt = h * rng.uniform(0.38, 0.48)
-        draw.rounded_rectangle([0, belt, w - 1, h - r * 0.9], radius=max(h * 0.1, 1), fill=body)
-        c0, c1 = rng.uniform(0.12, 0.3) * w, rng.uniform(0.62, 0.85) * w
-        top0, top1 = c0 + rng.uniform(0.05, 0.15) * w, c1 - rng.uniform(0.08, 0.2) * w
-        draw.polygon([(c0, belt + 1), (top0, 0), (top1, 0), (c1, belt + 1)], fill=body)
-        inset = max(h * 0.05, 1)
-        draw.polygon([(c0 + 2 * inset, belt - inset), (top0 + inset, roof + inset),
-                      (top1 - inset, roof + inset), (c1 - 2 * inset, belt - inset)], fill=glass)
-        pillar = (top0 + top1) / 2
-        draw.line([(pillar, 0), (pillar, belt)], fill=body, width=max(int(w * 0.025), 1))
-        draw.rectangle([w - 1 - max(w * 0.04, 1), belt + h * 0.06, w - 1, belt + h * 0.14], fill=(250, 240, 190))
-        draw.rectangle([0, belt + h * 0.06, w * 0.03, belt + h * 0.14], fill=(200, 20, 20))
-        for cx in (w * rng.uniform(0.17, 0.23), w * rng.uniform(0.77, 0.83)):
-            draw.ellipse([cx - r, h - 2 * r, cx + r, h - 1], fill=tyre)
-            draw.ellipse([cx - r * 0.5, h - 1.5 * r, cx + r * 0.5, h - 0.5 * r], fill=_shade((170, 170, 175),
-                                                                                         rng.uniform(0.6, 1.2)))
-    else:  # seen from behind: squarer, two tail lights, a plate and the tyres below
-        # the car is drawn wide; squash it to a rear-view aspect by leaving the sides empty
-        margin = w * rng.uniform(0.12, 0.2)
-        x0, x1 = margin, w - 1 - margin
-        bw = x1 - x0
-        draw.rectangle([x0 + bw * 0.05, h * 0.82, x0 + bw * 0.22, h - 1], fill=tyre)
-        draw.rectangle([x1 - bw * 0.22, h * 0.82, x1 - bw * 0.05, h - 1], fill=tyre)
-        draw.polygon([(x0 + bw * 0.12, h * 0.4), (x0 + bw * 0.22, 0), (x1 - bw * 0.22, 0),
-                      (x1 - bw * 0.12, h * 0.4)], fill=body)
-        draw.polygon([(x0 + bw * 0.18, h * 0.37), (x0 + bw * 0.26, h * 0.06), (x1 - bw * 0.26, h * 0.06),
-                      (x1 - bw * 0.18, h * 0.37)], fill=glass)
-        draw.rounded_rectangle([x0, h * 0.36, x1, h * 0.88], radius=max(h * 0.06, 1), fill=body)
-        draw.rectangle([x0 + bw * 0.04, h * 0.45, x0 + bw * 0.2, h * 0.56], fill=(210, 25, 25))
-        draw.rectangle([x1 - bw * 0.2, h * 0.45, x1 - bw * 0.04, h * 0.56], fill=(210, 25, 25))
-        draw.rectangle([x0 + bw * 0.38, h * 0.62, x1 - bw * 0.38, h * 0.74], fill=(240, 240, 235))
-
-
-def _person(rng: np.random.Generator, draw: ImageDraw.ImageDraw, w: int, h: int) -> None:
-    skin = _hsv(rng.uniform(0.03, 0.1), rng.uniform(0.25, 0.6), rng.uniform(0.3, 0.95))
-    shirt = _any_colour(rng)
-    trousers = _any_colour(rng, v=(0.1, 0.7))
-    hair = _hsv(rng.uniform(0.02, 0.12), rng.uniform(0.2, 0.8), rng.uniform(0.05, 0.6))
-    cx = w / 2
-    head = h * rng.uniform(0.13, 0.16)
-    limb = max(w * 0.16, 1.5)
-    shoulder, hip = head * 1.1, h * rng.uniform(0.5, 0.56)
-    torso = w * rng.uniform(0.26, 0.32)
-    # legs: a stride or standing
-    stride = w * rng.uniform(-0.1, 0.2)
-    for side in (-1, 1):
-        draw.line([(cx + side * torso * 0.5, hip - limb), (cx + side * (torso * 0.5 + stride), h - limb * 0.5)],
-                  fill=trousers, width=int(limb * 1.2))
-    for side in (-1, 1):  # shoes
-        foot = cx + side * (torso * 0.5 + stride)
-        draw.rectangle([foot - limb * 0.8, h - limb, foot + limb * 0.8, h - 1], fill=(25, 25, 25))
-    draw.rounded_rectangle([cx - torso, shoulder, cx + torso, hip], radius=max(torso * 0.35, 1), fill=shirt)
-    # arms reach the sides of the box; a hand shows the skin
-    for side in (-1, 1):
-        hand_x = cx + side * (w / 2 - limb / 2)
-        hand_y = h * rng.uniform(0.38, 0.55)
-        draw.line([(cx + side * torso * 0.8, shoulder + limb * 0.6), (hand_x, hand_y)], fill=shirt,
-                  width=int(limb))
-        draw.ellipse([hand_x - limb * 0.5, hand_y - limb * 0.5, hand_x + limb * 0.5, hand_y + limb * 0.5],
-                     fill=skin)
-    draw.ellipse([cx - head * 0.42, 0, cx + head * 0.42, head], fill=skin)
-    draw.chord([cx - head * 0.44, -1, cx + head * 0.44, head * 0.75], 180, 360, fill=hair)
-
-
-def _sign(rng: np.random.Generator, draw: ImageDraw.ImageDraw, w: int, h: int) -> None:
-    palette = [(0.0, 0.85), (0.6, 0.8), (0.13, 0.9), (0.33, 0.7), (0.0, 0.0)]
-    hue, sat = palette[int(rng.integers(0, len(palette)))]
-    plate = _hsv(hue + rng.uniform(-0.03, 0.03), sat * rng.uniform(0.8, 1.1), rng.uniform(0.6, 0.95))
-    border = (245, 245, 245) if sat > 0 and rng.random() < 0.6 else _hsv(0.0, 0.9, 0.8)
-    mark = (20, 20, 20) if rng.random() < 0.5 else (245, 245, 245)
-    pole = _shade((150, 150, 155), rng.uniform(0.5, 1.3))
-    d = w - 1
-    draw.rectangle([w * 0.44, d * 0.5, w * 0.56, h - 1], fill=pole)
-    shape = int(rng.integers(0, 5))
-    r = d / 2
-    cx, cy = w / 2, r
-    outer = [cx - r, cy - r, cx + r, cy + r]
-    if shape == 0:
-        draw.ellipse(outer, fill=border)
-        draw.ellipse([cx - r * 0.8, cy - r * 0.8, cx + r * 0.8, cy + r * 0.8], fill=plate)
-    elif shape == 1:
-        tri = [(cx, cy - r), (cx + r, cy + r * 0.75), (cx - r, cy + r * 0.75)]
-        draw.polygon(tri, fill=border)
-        draw.polygon([(cx, cy - r * 0.55), (cx + r * 0.62, cy + r * 0.55), (cx - r * 0.62, cy + r * 0.55)],
-                     fill=plate)
-    elif shape == 2:
-        draw.regular_polygon((cx, cy, r), 8, rotation=22.5, fill=border)
-        draw.regular_polygon((cx, cy, r * 0.82), 8, rotation=22.5, fill=plate)
-    elif shape == 3:
-        draw.polygon([(cx, cy - r), (cx + r, cy), (cx, cy + r), (cx - r, cy)], fill=border)
-        draw.polygon([(cx, cy - r * 0.75), (cx + r * 0.75, cy), (cx, cy + r * 0.75), (cx - r * 0.75, cy)],
-                     fill=plate)
-    else:
-        draw.rectangle([cx - r, cy - r * 0.8, cx + r, cy + r * 0.8], fill=border)
-        draw.rectangle([cx - r * 0.85, cy - r * 0.65, cx + r * 0.85, cy + r * 0.65], fill=plate)
-    symbol = int(rng.integers(0, 3))
-    if symbol == 0:
-        draw.rectangle([cx - r * 0.45, cy - r * 0.1, cx + r * 0.45, cy + r * 0.12], fill=mark)
-    elif symbol == 1:
-        draw.polygon([(cx - r * 0.4, cy - r * 0.08), (cx + r * 0.05, cy - r * 0.08), (cx + r * 0.05, cy - r * 0.3),
-                      (cx + r * 0.45, cy), (cx + r * 0.05, cy + r * 0.3), (cx + r * 0.05, cy + r * 0.08),
-                      (cx - r * 0.4, cy + r * 0.08)], fill=mark)
-    else:
-        draw.ellipse([cx - r * 0.2, cy - r * 0.2, cx + r * 0.2, cy + r * 0.2], fill=mark)
-
-
-def _cone(rng: np.random.Generator, draw: ImageDraw.ImageDraw, w: int, h: int) -> None:
-    hue = rng.uniform(0.0, 0.13) if rng.random() < 0.8 else rng.uniform(0.2, 0.35)
-    body = _hsv(hue, rng.uniform(0.7, 1.0), rng.uniform(0.6, 1.0))
-    band = (240, 240, 240) if rng.random() < 0.8 else (30, 30, 30)
-    base_top = h * rng.uniform(0.84, 0.9)
-    top_half, bottom_half = w * rng.uniform(0.05, 0.1), w * rng.uniform(0.36, 0.42)
-    cx = w / 2
-
-    def half(y: float) -> float:
-        return top_half + (bottom_half - top_half) * y / base_top
-
-    draw.rectangle([0, base_top, w - 1, h - 1], fill=_shade(body, rng.uniform(0.3, 0.6)))
-    draw.polygon([(cx - top_half, 0), (cx + top_half, 0), (cx + bottom_half, base_top),
-                  (cx - bottom_half, base_top)], fill=body)
-    for centre in ((0.35, 0.65) if rng.random() < 0.6 else (0.5,)):
-        y0, y1 = base_top * (centre - 0.08), base_top * (centre + 0.08)
-        draw.polygon([(cx - half(y0), y0), (cx + half(y0), y0), (cx + half(y1), y1), (cx - half(y1), y1)],
-                     fill=band)
-
-
-# ---------------------------------------------------------------- clutter and light
 
 
 def _draw_clutter(rng: np.random.Generator, size: int) -> Image.Image:
@@ -457,7 +280,7 @@ def _draw_clutter(rng: np.random.Generator, size: int) -> Image.Image:
     s = SUPERSAMPLE
     layer = Image.new("RGBA", (w * s, h * s), (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
-    colour = _any_colour(rng)
+    colour = any_colour(rng)
     W, H = w * s - 1, h * s - 1
     kind = int(rng.integers(0, 5))
     if kind == 0:
@@ -465,7 +288,7 @@ def _draw_clutter(rng: np.random.Generator, size: int) -> Image.Image:
     elif kind == 1:
         draw.rectangle([0, 0, W, H], fill=colour)
         if rng.random() < 0.5:
-            draw.rectangle([W * 0.2, H * 0.2, W * 0.8, H * 0.8], fill=_any_colour(rng))
+            draw.rectangle([W * 0.2, H * 0.2, W * 0.8, H * 0.8], fill=any_colour(rng))
     elif kind == 2:
         width = max(int(min(W, H) * 0.18), 2)
         draw.ellipse([0, 0, W, H], outline=colour, width=width)
@@ -477,7 +300,7 @@ def _draw_clutter(rng: np.random.Generator, size: int) -> Image.Image:
         radii = rng.uniform(0.45, 1.0, len(angles))
         draw.polygon([(W / 2 + W / 2 * r * math.cos(a), H / 2 + H / 2 * r * math.sin(a))
                       for a, r in zip(angles, radii)], fill=colour)
-    return _finish_layer(rng, layer, w, h)
+    return finish_layer(rng, layer, w, h)
 
 
 def _lighting(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray, float]:
