@@ -10,6 +10,7 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw
 
+# long side of an object as a share of the image side (log-uniform between the two)
 LONG_SIDE = {"car": (0.07, 0.72), "person": (0.08, 0.68), "sign": (0.08, 0.58), "cone": (0.06, 0.45)}
 ASPECT = {"car": (1.7, 2.5), "person": (2.3, 3.1), "sign": (1.9, 2.9), "cone": (1.15, 1.6)}  # long / short
 SUPERSAMPLE = 2

@@ -42,7 +42,6 @@ from torchworks.tasks.object_detection.scene_objects import (
 CLASSES: tuple[str, ...] = ("car", "person", "sign", "cone")
 SUPERCATEGORY = {"car": "vehicle", "person": "person", "sign": "traffic", "cone": "obstacle"}
 CLASS_SHARE = (0.3, 0.3, 0.2, 0.2)  # a mild imbalance, as in real street data
-# long side of an object as a share of the image side (log-uniform between the two)
 VERSION = 1
 
 
