@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from torchworks.pixels import flatten_pixels
 from torchworks.uploads import Upload
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
-GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
 
 
 class BadImage(Exception):
@@ -76,21 +76,4 @@ def resize_short_side(pixels: np.ndarray, short_side: int) -> np.ndarray:
 
 
 def _to_uint8(image: Image.Image) -> np.ndarray:
-    mode = image.mode
-    if mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        values = np.asarray(image, dtype=np.float32)
-        if mode.startswith("I;16"):
-            values = values / 257.0
-        else:
-            low, high = float(values.min()), float(values.max())
-            values = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
-        return np.clip(values, 0, 255).astype(np.uint8)
-    if mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info:
-        # transparent areas become white, for grayscale and colour alike
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        flat = Image.alpha_composite(background, rgba)
-        return np.asarray(flat.convert("L" if mode in GRAY_MODES else "RGB"))
-    if mode in GRAY_MODES:
-        return np.asarray(image.convert("L"))
-    return np.asarray(image.convert("RGB"))
+    return np.asarray(flatten_pixels(image, keep_gray=True))

@@ -18,6 +18,7 @@ from PIL import Image
 from torchvision import tv_tensors
 
 from torchworks.errors import DataError
+from torchworks.pixels import flatten_pixels
 from torchworks.tasks.object_detection.annotations import (
     DEFAULT_MAX_PIXELS,
     DetectionImage,
@@ -39,7 +40,7 @@ def decode_rgb(path: Any, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
                 raise DataError(f"image '{path}' is too large", expected=f"at most max_pixels={max_pixels:,} pixels",
                                 got=f"{width}x{height}", hint="raise max_pixels= or shrink the image")
             opened.load()
-            return _to_rgb(opened)
+            return flatten_pixels(opened, keep_gray=False)
     except DataError:
         raise
     except FileNotFoundError:
@@ -49,24 +50,6 @@ def decode_rgb(path: Any, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
         reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
         raise DataError(f"cannot read image '{path}'", expected="a readable image file", got=reason,
                         hint="fix or remove that file") from None
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    mode = image.mode
-    if mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        values = np.asarray(image, dtype=np.float32)
-        if mode.startswith("I;16"):
-            values = values / 257.0
-        else:
-            low, high = float(values.min()), float(values.max())
-            values = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
-        return Image.fromarray(np.clip(values, 0, 255).astype(np.uint8)).convert("RGB")
-    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info) or \
-            (mode in ("L", "RGB") and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        flat = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-        return flat.convert("RGB")
-    return image.convert("RGB")
 
 
 class DetectionDataset(torch.utils.data.Dataset):
