@@ -114,7 +114,7 @@ def train_model(root: Path, model: str) -> tuple[Path, dict]:
     from torchworks.tasks import get_task
 
     settings = {**get_task("text-classification").quickstart_settings(), **MODELS[model], "output": str(root),
-                "track": False, "progress": False, "name": model}
+                "mlflow": False, "progress": False, "name": model}
     run = torchworks.train("text-classification", **settings).path
     return run, {result.format: result.entry for result in export(run, "onnx,onnx-int8")}
 

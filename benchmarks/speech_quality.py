@@ -70,7 +70,7 @@ def main() -> None:
             print(json.dumps(results["bucketing"]), flush=True)
         for name in args.recipes:
             started = time.perf_counter()
-            run = torchworks.train(TASK, data="spoken-digits", output=workdir, track=False, progress=False,
+            run = torchworks.train(TASK, data="spoken-digits", output=workdir, mlflow=False, progress=False,
                                    **RECIPES[name])
             seconds = time.perf_counter() - started
             row = {"recipe": name, **RECIPES[name], "train_seconds": round(seconds, 1),
@@ -128,7 +128,7 @@ def score(run: Path, files: list[str], references: list[str]) -> dict:
 def time_bucketing(epochs: int) -> dict:
     """Seconds per training epoch of the default model, random batches against length-bucketed ones."""
     task = get_task(TASK)
-    config = resolve_config(task.config_class, {"data": "spoken-digits", "track": False, "progress": False})
+    config = resolve_config(task.config_class, {"data": "spoken-digits", "mlflow": False, "progress": False})
     data = task.prepare_data(config)
     lengths = [float(x) for x in data.sample_lengths]
     size, batch = len(lengths), config.batch_size

@@ -50,7 +50,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         for name in args.recipes:
             started = time.perf_counter()
-            run = torchworks.train("text-classification", data="tickets", output=workdir, track=False,
+            run = torchworks.train("text-classification", data="tickets", output=workdir, mlflow=False,
                                    progress=False, **RECIPES[name])
             seconds = time.perf_counter() - started
             rows.append(_score(name, run, independent, seconds))

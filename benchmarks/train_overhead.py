@@ -8,7 +8,7 @@ same cached pixels through the same augmentation transforms, with the same batch
 * torchworks: the real ``torchworks.engine.train._fit`` -- the function ``torchworks train`` calls
   -- with its Trainer, TaskModule, TaskDataModule, EpochSeeder, HistoryRecorder, ModelCheckpoint
   (atomic, fsynced ``best.ckpt``/``last.ckpt`` every epoch) and the final best-weights restore.
-  ``track``, ``progress`` and ``baselines`` are off (``--progress`` turns the progress bar on).
+  ``mlflow``, ``progress`` and ``baselines`` are off (``--progress`` turns the progress bar on).
 * plain: DataLoader + AdamW + LambdaLR + a per-epoch validation pass, nothing else.
 
 Dataset scanning, model construction and imports happen before the clock starts on both sides;
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     task = TimedImageClassification()
     settings = {
         "data": "digits", "epochs": args.epochs, "batch_size": args.batch_size, "device": args.device,
-        "precision": args.precision, "num_workers": args.num_workers, "track": False, "baselines": False,
+        "precision": args.precision, "num_workers": args.num_workers, "mlflow": False, "baselines": False,
         "progress": args.progress, "seed": args.seed,
     }
     config = task_config(task, settings)

@@ -62,7 +62,7 @@ def tiny_settings(tmp_path) -> dict:
         "crop": 1.0,
         "epochs": 2,
         "batch_size": 8,
-        "track": False,
+        "mlflow": False,
         "progress": False,
     }
 
@@ -130,7 +130,7 @@ def image_run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("image-run")
     data = make_shapes_dataset(root / "shapes")
     run = torchworks.train("image-classification", data=str(data), output=str(root / "runs"), name="shapes",
-                           model="smallcnn", image_size=16, crop=1.0, epochs=2, batch_size=8, track=False,
+                           model="smallcnn", image_size=16, crop=1.0, epochs=2, batch_size=8, mlflow=False,
                            progress=False)
     export(run.path, "onnx")
     return run.path
@@ -167,7 +167,7 @@ def keyword_text_run(tmp_path_factory) -> Path:
     data = write_keyword_texts(root / "keyword.csv")
     run = torchworks.train("text-classification", data=str(data), output=str(root / "runs"), name="keyword",
                            model="bigru", embedding_dim=16, hidden=16, layers=1, epochs=10, batch_size=16, lr=0.01,
-                           seed=0, baselines=False, track=False, progress=False)
+                           seed=0, baselines=False, mlflow=False, progress=False)
     return run.path
 
 
@@ -198,7 +198,7 @@ def driven_run(tmp_path_factory) -> Path:
     run = torchworks.train("forecasting", data=str(data), output=str(root / "runs"), name="driven", time="day",
                            target="sales", series_id="store", covariates="signal,noise", lookback=8, horizon=1,
                            season=7, model="dlinear", epochs=10, batch_size=32, lr=0.01, seed=0, baselines=False,
-                           track=False, progress=False)
+                           mlflow=False, progress=False)
     return run.path
 
 
@@ -234,7 +234,7 @@ def speech_run(tmp_path_factory) -> Path:
     manifest = write_spoken_words(root)
     run = torchworks.train("speech-recognition", data=str(manifest), output=str(root / "runs"),
                            name="speech", hidden=16, layers=1, beam_width=2, epochs=2, batch_size=8, baselines=False,
-                           track=False, progress=False)
+                           mlflow=False, progress=False)
     return run.path
 
 

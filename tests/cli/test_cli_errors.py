@@ -19,7 +19,7 @@ import pytest
 from torchworks.cli.main import main
 
 EXE = Path(sys.executable).parent / "torchworks"
-COMMON = ["track=false", "progress=false", "model=smallcnn", "image_size=16", "crop=1.0", "baselines=false"]
+COMMON = ["mlflow=false", "progress=false", "model=smallcnn", "image_size=16", "crop=1.0", "baselines=false"]
 CONFIG_ERRORS = ("unknown_key", "negative_epochs", "bad_float", "bare_word")
 DATA_ERRORS = ("missing", "empty", "corrupt", "csv_without_label")
 NEEDLES = {

@@ -31,7 +31,7 @@ def test_tasks_and_data_list_name_the_task_its_modes_and_the_sample(cli):
 def test_quickstart_then_evaluate_then_predict(tmp_path, monkeypatch, shapes_dir, cli):
     monkeypatch.chdir(tmp_path)
     code, out, err = cli(
-        "quickstart", TASK, "epochs=1", "track=false", "progress=false", f"output={tmp_path}/runs"
+        "quickstart", TASK, "epochs=1", "mlflow=false", "progress=false", f"output={tmp_path}/runs"
     )
     assert code == 0, err
     assert "torchworks quickstart" in err and TASK in err and "svc_pixels" in err, "the table is on stderr"

@@ -19,7 +19,7 @@ def _joined(text: str) -> str:
 def test_a_model_that_beats_its_baseline_says_so_last_and_in_green_on_the_report(cli, toy_task, tmp_path):
     data = toy_task.make_points(tmp_path / "points.csv", n=300, seed=1)
     code, out, err = cli("train", "toy-points", f"data={data}", f"output={tmp_path / 'runs'}", "name=wins",
-                         "epochs=30", "batch_size=16", "lr=0.03", "seed=0", "track=false", "progress=false")
+                         "epochs=30", "batch_size=16", "lr=0.03", "seed=0", "mlflow=false", "progress=false")
     assert code == 0, err
     run = tmp_path / "runs" / "toy-points" / "wins"
     assert _last_line(out) == f"bundle: {run}"
@@ -36,7 +36,7 @@ def test_a_model_that_loses_to_its_baseline_says_what_to_try_and_still_exits_0(c
     # the reported case: a resnet18 from scratch on a few dozen real photo crops predicts one class
     code, out, err = cli("train", "image-classification", f"data={photo_crops}", f"output={tmp_path / 'runs'}",
                          "name=loses", "model=resnet18", "image_size=32", "crop=1.0", "epochs=1", "batch_size=16",
-                         "track=false", "progress=false")
+                         "mlflow=false", "progress=false")
     assert code == 0, err
     run = tmp_path / "runs" / "image-classification" / "loses"
     assert _last_line(out) == f"bundle: {run}"
@@ -68,6 +68,6 @@ def test_evaluate_ends_with_the_verdict_too(cli, image_run, tmp_path):
 def test_a_run_without_baselines_says_there_is_none(cli, toy_task, tmp_path):
     data = toy_task.make_points(tmp_path / "points.csv", n=60, seed=1)
     code, _, err = cli("train", "toy-points", f"data={data}", f"output={tmp_path / 'runs'}", "epochs=1",
-                       "baselines=false", "track=false", "progress=false")
+                       "baselines=false", "mlflow=false", "progress=false")
     assert code == 0, err
     assert _joined(err).endswith("verdict: no baseline to compare with (baselines=false)")

@@ -30,8 +30,8 @@ def test_parse_overrides_refuses_a_bare_word(arg):
 
 
 def test_string_values_are_validated_into_types():
-    config = resolve_config(TrainConfig, {"data": "x", "epochs": "3", "lr": "0.5", "track": "false"})
-    assert (config.epochs, config.lr, config.track) == (3, 0.5, False)
+    config = resolve_config(TrainConfig, {"data": "x", "epochs": "3", "lr": "0.5", "mlflow": "false"})
+    assert (config.epochs, config.lr, config.mlflow) == (3, 0.5, False)
 
 
 def test_unknown_key_hints_the_closest_setting():

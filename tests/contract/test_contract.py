@@ -25,7 +25,7 @@ from torchworks.batches import count_rows
 from torchworks.tasks import get_task, list_tasks
 
 # Engine-level settings every task understands: tiny, offline, quiet.
-ENGINE_TINY = {"epochs": 2, "batch_size": 8, "track": False, "progress": False}
+ENGINE_TINY = {"epochs": 2, "batch_size": 8, "mlflow": False, "progress": False}
 TESTS = Path(__file__).resolve().parents[1]
 
 
@@ -202,7 +202,7 @@ def _quickstart(task_name: str, context: dict) -> None:
     resolves, trains, evaluates and writes a bundle that loads."""
     from torchworks.engine.quickstart import quickstart, summary_rows
 
-    overrides = {"track": False, "progress": False, "output": str(context["output"] / "quickstart"),
+    overrides = {"mlflow": False, "progress": False, "output": str(context["output"] / "quickstart"),
                  **FIXTURES[task_name].QUICKSTART}
     (result,) = quickstart(task_name, overrides)
     assert (result.path / "bundle.json").is_file() and result.path.name.startswith("quickstart")

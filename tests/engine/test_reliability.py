@@ -234,7 +234,7 @@ def test_interrupted_run_resumes_with_its_stored_settings(shapes_dir, tiny_setti
     run = _interrupted_run(shapes_dir, settings, monkeypatch)
 
     resumed = torchworks.train(TASK, data=str(shapes_dir), output=settings["output"], name="run",
-                               resume=True, track=False, progress=False)
+                               resume=True, mlflow=False, progress=False)
 
     assert resumed.path == run
     config = json.loads((run / "bundle.json").read_text())["config"]

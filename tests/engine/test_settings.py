@@ -20,7 +20,7 @@ def test_a_text_run_prints_the_columns_it_found_instead_of_none(cli, tmp_path):
             for i, topic in enumerate(["billing", "shipping"] * 20)]
     pd.DataFrame(rows).to_csv(tmp_path / "news.csv", index=False)
     code, out, err = cli("train", "text-classification", f"data={tmp_path / 'news.csv'}", "model=embeddingbag",
-                         "epochs=1", "baselines=false", "track=false", "progress=false", f"output={tmp_path / 'runs'}")
+                         "epochs=1", "baselines=false", "mlflow=false", "progress=false", f"output={tmp_path / 'runs'}")
     assert code == 0, err
     console = _console(err)
     config_line = console.split("config: ")[1].split(" data: ")[0]
@@ -37,7 +37,7 @@ def test_a_forecasting_run_prints_the_time_target_and_season_it_found(cli, tmp_p
     pd.DataFrame({"date": pd.date_range("2020-01-04", periods=120, freq="W-SAT"),
                   "sales": 100 + 8 * np.sin(2 * np.pi * steps / 13)}).to_csv(tmp_path / "sales.csv", index=False)
     code, _, err = cli("train", "forecasting", f"data={tmp_path / 'sales.csv'}", "lookback=16", "horizon=4",
-                       "epochs=1", "baselines=false", "track=false", "progress=false", f"output={tmp_path / 'runs'}",
+                       "epochs=1", "baselines=false", "mlflow=false", "progress=false", f"output={tmp_path / 'runs'}",
                        "name=weekly")
     assert code == 0, err
     console = _console(err)
@@ -64,7 +64,7 @@ def test_a_small_training_split_gets_a_smaller_batch_so_each_epoch_makes_several
 
 def test_the_chosen_batch_size_is_said_and_recorded(cli, photo_crops, tmp_path):
     code, out, err = cli("train", "image-classification", f"data={photo_crops}", "model=smallcnn", "image_size=32",
-                         "epochs=1", "baselines=false", "track=false", "progress=false", f"output={tmp_path / 'runs'}")
+                         "epochs=1", "baselines=false", "mlflow=false", "progress=false", f"output={tmp_path / 'runs'}")
     assert code == 0, err
     import re
 

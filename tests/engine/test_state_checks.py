@@ -72,7 +72,7 @@ def test_the_cli_reports_a_tampered_state_and_exits_2(image_run, tmp_path, cli):
 def _toy_settings(toy, root: Path) -> dict:
     data = toy.make_points(root / "points.csv", n=120, seed=2)
     return {"data": str(data), "output": str(root / "runs"), "name": "toy", "epochs": 1, "batch_size": 32,
-            "track": False, "progress": False}
+            "mlflow": False, "progress": False}
 
 
 def test_a_prepare_data_state_that_does_not_fit_the_model_fails_training_before_a_bundle(tmp_path, monkeypatch,

@@ -17,7 +17,7 @@ def toy_run(tmp_path_factory, toy_task) -> Path:
     root = tmp_path_factory.mktemp("toy")
     data = toy_task.make_points(root / "points.csv", n=300, seed=1)
     result = torchworks.train("toy-points", data=str(data), output=str(root / "runs"), name="toy", epochs=30,
-                              batch_size=16, lr=0.03, hidden=16, track=False, progress=False, seed=0)
+                              batch_size=16, lr=0.03, hidden=16, mlflow=False, progress=False, seed=0)
     return result.path
 
 

@@ -221,7 +221,7 @@ def _mlflow_run(tracking_uri: str):
 
 
 def test_tracking_defaults_to_sqlite_under_the_output_root(shapes_dir, tiny_settings):
-    result = _train(shapes_dir, tiny_settings, track=True)
+    result = _train(shapes_dir, tiny_settings, mlflow=True)
 
     database = Path(tiny_settings["output"]) / "mlflow.db"
     assert database.is_file()
@@ -249,7 +249,7 @@ def test_tracking_follows_mlflow_tracking_uri(shapes_dir, tiny_settings, tmp_pat
     other = tmp_path / "other.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{other}")
 
-    _train(shapes_dir, tiny_settings, track=True)
+    _train(shapes_dir, tiny_settings, mlflow=True)
 
     assert other.is_file()
     assert not (Path(tiny_settings["output"]) / "mlflow.db").exists()
@@ -262,7 +262,7 @@ def test_tracking_follows_mlflow_tracking_uri(shapes_dir, tiny_settings, tmp_pat
 
 def _toy_train(toy_task, tmp_path, **settings):
     data = toy_task.make_points(tmp_path / "points.csv", n=120, seed=1)
-    settings = {"epochs": 3, "batch_size": 16, "lr": 0.03, "track": False, "progress": False, **settings}
+    settings = {"epochs": 3, "batch_size": 16, "lr": 0.03, "mlflow": False, "progress": False, **settings}
     return torchworks.train("toy-points", data=str(data), output=str(tmp_path / "runs"), **settings)
 
 

@@ -117,7 +117,7 @@ def text_run(tmp_path_factory) -> Path:
     (root / "tickets.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     run = torchworks.train("text-classification", data=str(root / "tickets.csv"), output=str(root / "runs"),
                            name="tickets", model="bigru", embedding_dim=16, hidden=16, layers=1, freeze="none",
-                           epochs=8, batch_size=8, lr=0.01, track=False, progress=False)
+                           epochs=8, batch_size=8, lr=0.01, mlflow=False, progress=False)
     return run.path
 
 
@@ -136,6 +136,6 @@ def forecast_run(tmp_path_factory) -> Path:
     frame.to_csv(root / "sales.csv", index=False)
     run = torchworks.train("forecasting", data=str(root / "sales.csv"), output=str(root / "runs"), name="sales",
                            time="week", target="sales", series_id="store", lookback=8, horizon=4, model="dlinear",
-                           quantiles="0.1,0.5,0.9", epochs=10, lr=0.03, batch_size=16, baselines=False, track=False,
+                           quantiles="0.1,0.5,0.9", epochs=10, lr=0.03, batch_size=16, baselines=False, mlflow=False,
                            progress=False)
     return run.path

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class TrainConfig(BaseModel):
@@ -23,7 +23,7 @@ class TrainConfig(BaseModel):
         "data": ("data", "val_fraction", "test_fraction", "num_workers"),
         "training": ("epochs", "batch_size", "lr", "weight_decay", "optimizer", "scheduler", "patience",
                      "grad_clip", "seed", "device", "precision"),
-        "run": ("name", "output", "resume", "keep_checkpoints", "track", "baselines", "progress"),
+        "run": ("name", "output", "resume", "keep_checkpoints", "mlflow", "baselines", "progress"),
     }
 
     @classmethod
@@ -41,6 +41,16 @@ class TrainConfig(BaseModel):
         for name in order:
             groups[declared.get(name, "other")].append(name)
         return {group: names for group, names in groups.items() if names}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_settings(cls, values: Any) -> Any:
+        """Bundles written before ``track`` (log to MLflow) was renamed ``mlflow`` still load; a task may
+        now use ``track`` for its own setting (object tracking in video)."""
+        if isinstance(values, dict) and "track" in values and "track" not in cls.model_fields:
+            values = {**values}
+            values.setdefault("mlflow", values.pop("track"))
+        return values
 
     data: str = Field(description="A sample dataset name (`torchworks data list`) or a path.")
     name: str | None = Field(None, description="Run name; a free name is chosen when it exists.")
@@ -65,7 +75,7 @@ class TrainConfig(BaseModel):
         "none", description="Checkpoints kept once the run finishes (the bundle holds the weights): "
         "none, last, best or all. While it trains, last.ckpt is kept for resume=true."
     )
-    track: bool = Field(True, description="Log the run to MLflow.")
+    mlflow: bool = Field(True, description="Log the run to MLflow (runs/mlflow.db unless MLFLOW_TRACKING_URI says otherwise).")
     val_fraction: float = Field(0.15, gt=0, lt=0.9, description="Share held out for validation.")
     test_fraction: float = Field(0.15, gt=0, lt=0.9, description="Share held out for testing.")
     baselines: bool = Field(True, description="Fit the classical baseline on the same split.")

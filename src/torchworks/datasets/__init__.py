@@ -32,6 +32,9 @@ class SampleDataset:
     # makes a fresh copy on demand (`torchworks data make`): a function, or "module:function" so that a
     # generator with heavy imports loads only when it runs
     generator: Callable[..., Path] | str | None = None
+    # shorter names that also reach the sample (``data=scenes``); a path of that name, when one exists,
+    # is read instead (``torchworks data make detection-scenes out=scenes`` then ``data=scenes``)
+    aliases: tuple[str, ...] = ()
 
     def path(self) -> Path:
         """Materialise the dataset (once) and return where it lives."""
@@ -46,6 +49,7 @@ class SampleDataset:
 
 
 _SAMPLES: dict[str, SampleDataset] = {}
+_ALIASES: dict[str, str] = {}  # alias -> sample name
 
 
 def data_home() -> Path:
@@ -75,6 +79,23 @@ def materialize_once(target: Path, write: Callable[[Path], None]) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def refuse_existing(out: Path, what: str) -> None:
+    """Nothing of the user's is overwritten: an existing file, or a folder with anything in it, stops a
+    generator writing ``what`` (``"the spoken-digits dataset"``) into ``out``.
+
+    Raises:
+        DataError: ``out`` exists and is not an empty folder.
+    """
+    from torchworks.errors import DataError
+
+    if out.is_dir() and not any(out.iterdir()):
+        return
+    if out.exists() or out.is_symlink():
+        kind = "a folder that is not empty" if out.is_dir() else "an existing file"
+        raise DataError(f"will not write {what} into '{out}'", expected="a new or empty folder", got=kind,
+                        hint="choose another out= or delete it first")
+
+
 def packaged(package: str, name: str) -> Path:
     """The path of the data file ``name`` shipped in the ``data/`` folder of ``package``
     (``packaged("torchworks.tasks.text_classification", "tickets.csv")``)."""
@@ -84,14 +105,18 @@ def packaged(package: str, name: str) -> Path:
 
 
 def register_sample(sample: SampleDataset) -> SampleDataset:
-    """Make ``sample`` addressable by name."""
+    """Make ``sample`` addressable by name (and by its aliases)."""
     _SAMPLES[sample.name] = sample
+    for alias in sample.aliases:
+        _ALIASES[alias] = sample.name
     return sample
 
 
 def get_sample(name: str) -> SampleDataset | None:
     """The sample called ``name`` among those registered, or None when ``name`` is not a sample (so it is
-    a path)."""
+    a path). An alias names the sample unless a file or folder of that name exists."""
+    if name in _ALIASES and name not in _SAMPLES and not Path(name).expanduser().exists():
+        return _SAMPLES[_ALIASES[name]]
     return _SAMPLES.get(name)
 
 
@@ -105,7 +130,7 @@ def check_data_name(data: str, task: str) -> None:
     """
     from torchworks.errors import ConfigError, closest
 
-    if data in _SAMPLES or Path(data).expanduser().exists():
+    if data in _SAMPLES or data in _ALIASES or Path(data).expanduser().exists():
         return
     names = [sample.name for sample in _SAMPLES.values() if sample.task == task]
     match = closest(data, names) or closest(data.lower(), names)

@@ -26,7 +26,7 @@ from torchworks.report.html import Link, format_value, render_page
 
 OVERVIEW = "overview.html"
 
-_QUIET_SETTINGS = {"name", "output", "resume", "track", "progress", "num_workers", "device", "data", "model"}
+_QUIET_SETTINGS = {"name", "output", "resume", "mlflow", "progress", "num_workers", "device", "data", "model"}
 _BASIC_SETTINGS = ("epochs", "batch_size", "lr")
 
 

@@ -1,5 +1,5 @@
 """Experiment tracking with MLflow: a local SQLite store under the output root unless
-``MLFLOW_TRACKING_URI`` points elsewhere; ``track=false`` turns it off."""
+``MLFLOW_TRACKING_URI`` points elsewhere; ``mlflow=false`` turns it off."""
 
 from __future__ import annotations
 

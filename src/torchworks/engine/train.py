@@ -161,7 +161,7 @@ def _fit(task, model, data, config, run_dir: Path, checkpoint: Path | None, conf
     # the probe runs the model once on the first validation batch's inputs (a labelled batch is (inputs, targets))
     precision = supported_precision(precision, accelerator, model, lambda: next(iter(datamodule.val_dataloader()))[0])
     say(f"[dim]device={accelerator} precision={precision}[/dim]")
-    logger = make_logger(task.name, run_dir, config.output, config_dict) if config.track else False
+    logger = make_logger(task.name, run_dir, config.output, config_dict) if config.mlflow else False
     trainer = pl.Trainer(
         accelerator=accelerator,
         devices=1,

@@ -25,7 +25,7 @@ def sales(tmp_path_factory):
     frame.to_csv(root / "sales.csv", index=False)
     run = torchworks.train("forecasting", data=str(root / "sales.csv"), output=str(root / "runs"), time="week",
                            target="sales", series_id="store", lookback=8, horizon=3, model="gru", hidden=8,
-                           quantiles="0.1,0.5,0.9", epochs=2, batch_size=16, track=False, progress=False)
+                           quantiles="0.1,0.5,0.9", epochs=2, batch_size=16, mlflow=False, progress=False)
     return run.path, frame
 
 

@@ -15,7 +15,7 @@ from torchworks.tasks.forecasting.config import ForecastingConfig
 from torchworks.tasks.forecasting.data import prepare_forecast_data
 
 SETTINGS = {"time": "week", "target": "sales", "lookback": 16, "horizon": 4, "season": 13,
-            "epochs": 2, "batch_size": 16, "track": False, "progress": False}
+            "epochs": 2, "batch_size": 16, "mlflow": False, "progress": False}
 METRIC_KEYS = {"rmse", "mae", "mape", "smape", "mase"}
 
 
@@ -37,7 +37,7 @@ def _weekly(path: Path, n: int = 140, stores: tuple[str, ...] = ("", )) -> Path:
 
 
 def _training_tensors(path: Path) -> list[torch.Tensor]:
-    config = ForecastingConfig(data=str(path), **{k: v for k, v in SETTINGS.items() if k not in ("track", "progress")},
+    config = ForecastingConfig(data=str(path), **{k: v for k, v in SETTINGS.items() if k not in ("mlflow", "progress")},
                                covariates=["promo"])
     data = prepare_forecast_data(config)
     return [tensor for pair in data.train for tensor in pair]

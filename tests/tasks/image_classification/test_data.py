@@ -12,7 +12,7 @@ from torchworks.tasks.image_classification.data import prepare_image_data
 
 def _config(data, **overrides) -> ImageClassificationConfig:
     settings = {"data": str(data), "model": "smallcnn", "image_size": 16, "crop": 1.0, "progress": False,
-                "track": False, **overrides}
+                "mlflow": False, **overrides}
     return ImageClassificationConfig(**settings)
 
 

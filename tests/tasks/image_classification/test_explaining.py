@@ -18,7 +18,7 @@ def digits_run(tmp_path_factory):
     """smallcnn on sklearn's digits at 32 x 32 (the sample's default), two epochs without
     augmentation: about 0.9 test accuracy in well under a minute on two cores."""
     run = torchworks.train("image-classification", data="digits", output=str(tmp_path_factory.mktemp("digits")),
-                           name="digits", epochs=2, augment=False, seed=0, baselines=False, track=False,
+                           name="digits", epochs=2, augment=False, seed=0, baselines=False, mlflow=False,
                            progress=False)
     return run.path
 

@@ -38,7 +38,7 @@ def test_auto_is_the_default_and_a_valid_model_name():
 
 def test_a_default_run_on_a_few_photos_trains_the_small_cnn_says_why_and_keeps_it(photo_crops, tmp_path, capsys):
     run = torchworks.train("image-classification", data=str(photo_crops), output=str(tmp_path / "runs"),
-                           image_size=32, crop=1.0, epochs=1, batch_size=16, baselines=False, track=False,
+                           image_size=32, crop=1.0, epochs=1, batch_size=16, baselines=False, mlflow=False,
                            progress=False)
     console = " ".join(capsys.readouterr().err.split())
     assert ("model: smallcnn (chosen: 44 training images and no pretrained weights; set model= to override)"

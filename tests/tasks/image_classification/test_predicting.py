@@ -13,7 +13,7 @@ import torchworks
 from torchworks.bad_inputs import collecting_bad_inputs
 from torchworks.errors import DataError
 from torchworks.tasks.image_classification.decoding import IMAGE_SUFFIXES
-from torchworks.tasks.image_classification.predicting import array_image, image_inputs
+from torchworks.tasks.image_classification.predicting import image_inputs
 from torchworks.tasks.image_classification.task import ImageClassification
 
 
@@ -59,14 +59,6 @@ def test_arrays_and_pil_images_predict_like_the_file(image_run):
     for record in (from_array, from_floats):
         assert record["label"] == from_file["label"]
         assert record["probability"] == pytest.approx(from_file["probability"], abs=1e-4)
-
-
-def test_arrays_that_are_not_images_are_refused():
-    with pytest.raises(DataError, match="not an image"):
-        array_image(np.zeros((2, 3, 5), dtype=np.uint8))
-    with pytest.raises(DataError, match=r"values in \[0, 1\]"):
-        array_image(np.full((4, 4), 3.0))
-    assert array_image(np.zeros((4, 4, 1), dtype=np.uint8)).mode == "L"
 
 
 def test_a_csv_of_paths_still_works_and_a_csv_of_texts_is_refused(image_run, tmp_path):

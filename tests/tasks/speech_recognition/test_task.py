@@ -14,7 +14,7 @@ import soundfile as sf
 import torchworks
 
 TASK = "speech-recognition"
-TINY = {"epochs": 2, "hidden": 32, "layers": 1, "batch_size": 8, "track": False, "progress": False,
+TINY = {"epochs": 2, "hidden": 32, "layers": 1, "batch_size": 8, "mlflow": False, "progress": False,
         "beam_width": 4}
 
 

@@ -16,7 +16,7 @@ from sklearn.metrics import accuracy_score, f1_score, hamming_loss
 import torchworks
 
 TASK = "text-classification"
-QUIET = ["track=false", "progress=false"]
+QUIET = ["mlflow=false", "progress=false"]
 SMALL = ["model=bigru", "embedding_dim=16", "hidden=16", "layers=1", "epochs=3"]
 
 
@@ -111,7 +111,7 @@ def test_multi_label_end_to_end(tmp_path, write_table):
         rows.append({"text": " ".join(words[t].split()[i % 3] for t in tags) + f" please {i % 7}", "tags": ";".join(tags)})
     path = write_table(tmp_path / "multi.csv", rows)
     result = torchworks.train(TASK, data=str(path), label_sep=";", model="embeddingbag", epochs=8,
-                              output=str(tmp_path / "runs"), track=False, progress=False)
+                              output=str(tmp_path / "runs"), mlflow=False, progress=False)
     assert {"subset_accuracy", "hamming_loss", "macro_f1", "micro_f1"} <= set(result.metrics)
     on, truth = _multi_label_test_split(result.path)
     assert result.metrics["subset_accuracy"] == pytest.approx(accuracy_score(truth, on), abs=1e-6)
@@ -126,7 +126,7 @@ def test_multi_label_end_to_end(tmp_path, write_table):
 @pytest.mark.slow
 def test_a_frozen_pretrained_encoder_bundle_loads_without_its_source(tickets_csv, tmp_path, monkeypatch):
     result = torchworks.train(TASK, data=str(tickets_csv), model="minilm", freeze="encoder", epochs=2,
-                              output=str(tmp_path / "runs"), track=False, progress=False)
+                              output=str(tmp_path / "runs"), mlflow=False, progress=False)
     assert result.metrics["macro_f1"] > 0.5
 
     def unavailable(name):

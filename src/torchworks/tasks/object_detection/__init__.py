@@ -1,5 +1,4 @@
-"""Object detection: boxes for vehicles, pedestrians, products and defects, read from COCO, YOLO or VOC data.
+"""Object detection: boxes for vehicles, pedestrians, products and defects, from COCO, YOLO or VOC data
+to a served model."""
 
-Only the annotation readers (``layout.read_detection_data``) and the generator of the detection-scenes
-sample (``scenes.make_scenes``) live here so far; the task itself is not registered yet.
-"""
+from torchworks.tasks.object_detection import samples, task  # noqa: F401  (registers the task and its sample)

@@ -60,13 +60,14 @@ class Scene:
 
 def make_scenes(out: Path, n: int = 2000, size: int = 320, seed: int = 0, *, empty_share: float = 0.1,
                 max_objects: int = 8, max_hidden: float = 0.7, image_format: str = "jpg",
-                quality: int = 92) -> Path:
+                quality: int = 92, progress: bool = False) -> Path:
     """Write ``out/images/<index>.<format>`` and ``out/annotations.json`` (COCO) for ``n`` scenes.
 
     The annotations file is written last and atomically: its presence marks a finished sample.
     Returns ``out``.
     """
     from torchworks.bundle.atomic import atomic_write_bytes
+    from torchworks.progress import track
 
     if image_format not in ("jpg", "png"):
         raise ValueError(f"image_format must be 'jpg' or 'png', got {image_format!r}")
@@ -74,7 +75,7 @@ def make_scenes(out: Path, n: int = 2000, size: int = 320, seed: int = 0, *, emp
     images_dir = out / "images"
     images_dir.mkdir(parents=True, exist_ok=True)
     images, annotations = [], []
-    for index in range(n):
+    for index in track(range(n), "drawing scenes", total=n, enabled=progress):
         scene = render_scene(index, size=size, seed=seed, empty_share=empty_share,
                              max_objects=max_objects, max_hidden=max_hidden)
         name = f"{index:06d}.{image_format}"

@@ -24,7 +24,7 @@ from typing import BinaryIO, TypeVar
 
 import numpy as np
 
-from torchworks.datasets import materialize_once
+from torchworks.datasets import materialize_once, refuse_existing
 from torchworks.errors import ConfigError, DataError, did_you_mean
 from torchworks.tasks.speech_recognition.audio import resample
 
@@ -228,7 +228,7 @@ def make_spoken_digits(out: Path, n: int = 3000, seed: int = 0, sample_rate: int
     """
     out = Path(out)
     _check_request(n, sample_rate, audio_format)
-    _refuse_existing(out)
+    refuse_existing(out, "the spoken-digits dataset")
     _espeak_command("make spoken digits")  # before any folder is made, not in the middle of the clips
     plans = plan_spoken_digits(n, seed)
 
@@ -256,17 +256,6 @@ def _check_request(n: int, sample_rate: int, audio_format: str) -> None:
         raise ConfigError(f"sample_rate {sample_rate} cannot be stored as Opus",
                           expected="one of " + ", ".join(map(str, _OPUS_RATES)), got=repr(sample_rate),
                           hint="use sample_rate=16000, or audio_format=flac for other rates")
-
-
-def _refuse_existing(out: Path) -> None:
-    """Nothing of the user's is overwritten: an existing file, or a folder with anything in it, stops us."""
-    if out.is_dir() and not any(out.iterdir()):
-        return
-    if out.exists() or out.is_symlink():
-        kind = "a folder that is not empty" if out.is_dir() else "an existing file"
-        raise DataError(f"will not write the spoken-digits dataset into '{out}'",
-                        expected="a new or empty folder", got=kind,
-                        hint="choose another out= or delete it first")
 
 
 def _write_clip(folder: Path, plan: ClipPlan, sample_rate: int, audio_format: str) -> None:

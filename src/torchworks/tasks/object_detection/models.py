@@ -1,0 +1,74 @@
+"""The detectors by name: the compact one that trains from scratch on a CPU, and torchvision's.
+
+Every detector here is an ``nn.Module`` whose forward takes images ``[B, 3, S, S]`` (RGB in [0, 1],
+letterboxed) and returns a dict of tensors, so the engine can export, run and compare it like any
+model. What the dict holds differs (raw per-level maps for the compact model, padded detections for
+torchvision's); :mod:`~torchworks.tasks.object_detection.decoding` turns either into boxes.
+:func:`training_losses` gives the loss dict of one training batch for either kind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from torchworks.errors import ConfigError, did_you_mean
+
+COMPACT = "compact"
+# the compact detector's size (see compact.py); a bundle rebuilds it from the name, so change these only
+# together with a new name
+COMPACT_OPTIONS: dict[str, Any] = {"width": 16, "fpn": 64}
+TORCHVISION_MODELS = ("fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_mobilenet_v3_large_fpn",
+                      "fasterrcnn_resnet50_fpn_v2", "retinanet_resnet50_fpn_v2", "fcos_resnet50_fpn",
+                      "ssdlite320_mobilenet_v3_large")
+MODELS = (COMPACT, *TORCHVISION_MODELS)
+
+
+def check_model(name: str, pretrained: bool, weights_file: str | None) -> None:
+    """Raise ConfigError now for an unknown model, or weights that are not on this machine."""
+    if name not in MODELS:
+        raise ConfigError(f"unknown detector '{name}'", expected="one of " + ", ".join(MODELS), got=name,
+                          hint=did_you_mean(name, MODELS))
+    if name == COMPACT:
+        if pretrained or weights_file:
+            raise ConfigError("the compact detector has no pretrained weights", expected="pretrained=false, or a "
+                              "torchvision detector", got=f"model={name} " + ("pretrained=true" if pretrained
+                                                                            else f"weights={weights_file}"),
+                              hint="drop pretrained=/weights=, or use model=fasterrcnn_mobilenet_v3_large_fpn "
+                              "pretrained=true")
+        return
+    from torchworks.tasks.object_detection.torchvision_detectors import check_torchvision_model
+
+    check_torchvision_model(name, pretrained, weights_file)
+
+
+def build_detector(name: str, num_classes: int, image_size: int, *, pretrained: bool = False,
+                   weights_file: str | None = None) -> nn.Module:
+    """The detector ``name`` for ``num_classes`` classes; with ``pretrained``/``weights_file`` (torchvision
+    detectors only) everything but the class head starts from those weights."""
+    if name == COMPACT:
+        from torchworks.tasks.object_detection.compact import CompactDetector
+
+        return CompactDetector(num_classes, **COMPACT_OPTIONS)
+    from torchworks.tasks.object_detection.torchvision_detectors import TorchvisionDetector, pretrained_detector_state
+
+    initial = pretrained_detector_state(name, weights_file) if (pretrained or weights_file) else None
+    return TorchvisionDetector(name, num_classes, image_size, initial)
+
+
+def training_losses(model: nn.Module, images: torch.Tensor, targets: list[dict[str, torch.Tensor]]
+                    ) -> dict[str, torch.Tensor]:
+    """The losses of one training batch, the total under ``loss`` (boxes in input pixels, labels 0..C-1)."""
+    if hasattr(model, "losses"):
+        return model.losses(images, targets)
+    return model.loss(model(images), targets)
+
+
+def evaluation_losses(model: nn.Module, images: torch.Tensor, outputs: dict[str, torch.Tensor],
+                      targets: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor] | None:
+    """The validation losses where a model gives them from its evaluation outputs (the compact one), else None."""
+    if hasattr(model, "losses"):
+        return None
+    return model.loss(outputs, targets)

@@ -1,0 +1,110 @@
+"""The object-detection task: ties the readers, the detectors, COCO metrics and box records to the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from torchworks.tasks import register_task
+from torchworks.tasks.object_detection.config import ObjectDetectionConfig
+from torchworks.tasks.object_detection.state import ObjectDetectionState
+from torchworks.tasks.protocol import Exportable, PreparedData, Servable, ServingSpec, Stage, StepOutput, Task
+from torchworks.tasks.values import InputKinds
+
+if TYPE_CHECKING:  # the task's modules import torch; they load when a method needs them
+    import torch
+    from torch import nn
+
+# the suffixes predicting.IMAGE_SUFFIXES reads (that module imports PIL and torch; this one stays light)
+_IMAGE_FILES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+@register_task
+class ObjectDetection(Task, Exportable, Servable):
+    """Find and classify objects as boxes (vehicles, pedestrians, products, defects)."""
+
+    name = "object-detection"
+    description = "Find objects as labelled boxes: driving scenes, shelves, defects (COCO, YOLO or VOC data)"
+    config_class = ObjectDetectionConfig
+    state_class = ObjectDetectionState
+    primary_metric = "map"
+    monitor = ("val_map", "max")
+    prediction_options = ("conf", "iou", "max_det", "classes", "track", "tile", "overlap")
+    input_kinds = InputKinds(files=(*_IMAGE_FILES, ".csv"), folder_files=_IMAGE_FILES,
+                             description="images (.png, .jpg, ...), folders of them, or a CSV of image paths")
+
+    def check_config(self, config: ObjectDetectionConfig) -> None:
+        from torchworks.tasks.object_detection.models import check_model
+
+        check_model(config.model, config.pretrained, config.weights)
+
+    def prepare_data(self, config: ObjectDetectionConfig, state: dict[str, Any] | None = None) -> PreparedData:
+        from torchworks.tasks.object_detection.data import prepare_detection_data
+
+        return prepare_detection_data(config, state)
+
+    def collate_fn(self, *, labelled: bool):
+        import torch
+
+        from torchworks.tasks.object_detection.dataset import collate
+
+        return collate if labelled else torch.stack
+
+    def build_model(self, config: ObjectDetectionConfig, state: dict[str, Any], *, for_training: bool) -> nn.Module:
+        from torchworks.tasks.object_detection.models import build_detector
+
+        pretrained = for_training and config.pretrained
+        return build_detector(state["model"], len(state["labels"]), state["image_size"], pretrained=pretrained,
+                              weights_file=config.weights if for_training else None)
+
+    def step(self, model: nn.Module, batch: Any, stage: Stage, state: dict[str, Any]) -> StepOutput:
+        from torchworks.tasks.object_detection.evaluation import evaluation_detections
+        from torchworks.tasks.object_detection.models import evaluation_losses, training_losses
+
+        images, targets = batch
+        if stage == "train":
+            losses = training_losses(model, images, targets)
+            return StepOutput(losses.pop("loss"), None, targets, logs=losses, batch_size=len(targets))
+        outputs = model(images)
+        losses = evaluation_losses(model, images, outputs, targets)
+        detections = evaluation_detections(outputs, state["image_size"])
+        loss = losses.pop("loss") if losses else None
+        return StepOutput(loss, detections, targets, logs=losses or {}, batch_size=len(targets))
+
+    def validation_metrics(self, state: dict[str, Any]):
+        from torchmetrics import MetricCollection
+
+        from torchworks.tasks.object_detection.evaluation import ValidationMAP
+
+        return MetricCollection({"map": ValidationMAP(state["labels"])})
+
+    def evaluator(self, data: PreparedData, config: ObjectDetectionConfig):
+        from torchworks.tasks.object_detection.evaluation import DetectionEvaluator
+
+        return DetectionEvaluator(data.state["labels"], data.state["image_size"])
+
+    def predict_inputs(self, inputs: Sequence[Any], state: dict[str, Any]):
+        from torchworks.tasks.object_detection.predicting import image_inputs
+
+        return image_inputs(inputs, state)
+
+    def format_predictions(self, outputs: dict[str, torch.Tensor], ids: list[Any], state: dict[str, Any],
+                           top_k: int) -> list[dict[str, Any]]:
+        from torchworks.tasks.object_detection.predicting import box_records
+
+        return box_records(outputs, ids, state)
+
+    def example_input(self, state: dict[str, Any]) -> torch.Tensor:
+        import torch
+
+        return torch.rand(2, 3, state["image_size"], state["image_size"])
+
+    def serving(self, state: dict[str, Any]) -> ServingSpec:
+        from torchworks.tasks.object_detection.records import DetectionRecord
+
+        return ServingSpec(input_kind="image", file_types=(".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff",
+                                                           ".webp"),
+                           json_item=None, record=DetectionRecord, options=("conf", "iou", "max_det", "classes"))
+
+    def quickstart_settings(self) -> dict[str, Any]:
+        return {"data": "detection-scenes", "name": "quickstart-scenes"}
