@@ -136,6 +136,26 @@ def image_run(tmp_path_factory) -> Path:
     return run.path
 
 
+@pytest.fixture(scope="session")
+def scenes_dir(tmp_path_factory) -> Path:
+    """48 generated 128x128 detection scenes (COCO JSON), shared by the session: copy before changing."""
+    from torchworks.tasks.object_detection.samples import make_detection_scenes
+
+    return make_detection_scenes(tmp_path_factory.mktemp("scenes") / "scenes", n=48, size=128, progress=False)
+
+
+@pytest.fixture(scope="session")
+def detection_run(tmp_path_factory, scenes_dir) -> Path:
+    """A compact detector trained two epochs on ``scenes_dir`` at 128 px. Shared by the session: copy it
+    before changing anything."""
+    import torchworks
+
+    root = tmp_path_factory.mktemp("detection-run")
+    run = torchworks.train("object-detection", data=str(scenes_dir), output=str(root / "runs"), name="scenes",
+                           image_size=128, epochs=2, batch_size=8, mlflow=False, progress=False, baselines=False)
+    return run.path
+
+
 KEYWORD = "zorblax"
 
 

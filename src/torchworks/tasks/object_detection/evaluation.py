@@ -11,7 +11,7 @@ from torchmetrics import Metric
 from torchworks.evaluation import Evaluation, Evaluator
 from torchworks.tasks.object_detection.decoding import Detections, decode
 from torchworks.tasks.object_detection.metrics import DetectionMetrics
-from torchworks.tasks.object_detection.transforms import to_original
+from torchworks.tasks.object_detection.transforms import in_image, to_original
 
 # COCO's convention for computing AP: keep nearly every box (AP integrates over all score thresholds)
 EVAL_CONF = 0.001
@@ -31,7 +31,7 @@ def in_stored_pixels(detections: list[Detections], targets: list[dict[str, Any]]
     predictions, truths = [], []
     for found, target in zip(detections, targets):
         size = target["orig_size"].tolist()
-        predictions.append({**found, "boxes": to_original(found["boxes"], size, image_size)})
+        predictions.append(in_image(found, size, image_size))
         truths.append({**target, "boxes": to_original(target["boxes"], size, image_size)})
     return predictions, truths
 

@@ -21,7 +21,7 @@ from torchworks.errors import DataError
 from torchworks.image_inputs import Source, expand_input, input_name
 from torchworks.pixels import flatten_pixels
 from torchworks.tasks.object_detection.decoding import decode
-from torchworks.tasks.object_detection.transforms import eval_transform, to_original
+from torchworks.tasks.object_detection.transforms import eval_transform, in_image
 from torchworks.uploads import Upload
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
@@ -120,7 +120,8 @@ def box_records(outputs: dict[str, torch.Tensor], items: list[ImageItem], state:
                    classes=wanted_classes(options["classes"], classes))
     records = []
     for item, detections in zip(items, found):
-        boxes = to_original(detections["boxes"], (item.height, item.width), size)
+        detections = in_image(detections, (item.height, item.width), size)
+        boxes = detections["boxes"]
         records.append({"input": item.name, "width": item.width, "height": item.height,
                         "count": len(boxes),
                         "boxes": [{"xyxy": [round(float(v), 1) for v in box], "label": classes[int(label)],

@@ -54,6 +54,15 @@ def to_original(boxes: torch.Tensor, orig_size: Sequence[int], image_size: int) 
     return torch.minimum(scaled.clamp(min=0), limits)
 
 
+def in_image(detections: dict[str, torch.Tensor], orig_size: Sequence[int], image_size: int
+             ) -> dict[str, torch.Tensor]:
+    """Detections (``boxes``, ``scores``, ``labels``...) on the letterboxed square moved to the stored image
+    ``(height, width)``; boxes that lay in the padding (nothing of them left inside the image) are dropped."""
+    boxes = to_original(detections["boxes"], orig_size, image_size)
+    kept = (boxes[:, 2] - boxes[:, 0] > 0.01) & (boxes[:, 3] - boxes[:, 1] > 0.01)
+    return {**{key: value[kept] for key, value in detections.items()}, "boxes": boxes[kept]}
+
+
 class Letterbox(v2.Transform):
     """Scale so the longer side is ``size`` (aspect ratio kept), then pad right and bottom to ``size x size``."""
 
