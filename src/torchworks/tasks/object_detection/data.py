@@ -42,6 +42,13 @@ def prepare_detection_data(config: ObjectDetectionConfig, state: dict[str, Any] 
                                classes=state["labels"] if state else None)
     _say_what_reading_changed(data)
     splits = split_images(data, config.val_fraction, config.test_fraction, config.seed)
+    empty = [name for name in ("val", "test") if not getattr(splits, name)]
+    if empty:
+        raise DataError(f"too few images to hold out a {' and a '.join(empty)} split",
+                        expected="at least one image in each of train, val and test",
+                        got=f"{len(data.images)} usable images: train {len(splits.train)}, val {len(splits.val)}, "
+                        f"test {len(splits.test)}",
+                        hint="add images (a few dozen at least), or raise val_fraction= / test_fraction=")
     if state is None:
         state = {"labels": list(data.classes), "image_size": config.image_size, "model": config.model,
                  "max_pixels": config.max_pixels, "data_format": data.format,
@@ -83,12 +90,17 @@ def _say_what_reading_changed(data: DetectionData) -> None:
                         hint="check that the image paths in the annotations exist")
     if data.skipped:
         name, reason = data.skipped[0]
-        say(f"[yellow]warning:[/yellow] skipped {len(data.skipped)} images (first: {name}: {reason}); "
+        say(f"[yellow]warning:[/yellow] skipped {_count(len(data.skipped), 'image')} (first: {name}: {reason}); "
             "bad_files=fail stops at the first instead")
     if data.clipped:
-        say(f"[yellow]warning:[/yellow] {data.clipped} boxes reached outside their images and were clipped")
+        say(f"[yellow]warning:[/yellow] clipped {_count(data.clipped, 'box')} that reached outside the image")
     if data.dropped:
-        say(f"[yellow]warning:[/yellow] dropped {len(data.dropped)} boxes with no area (first: {data.dropped[0]})")
+        say(f"[yellow]warning:[/yellow] dropped {_count(len(data.dropped), 'box')} with no area "
+            f"(first: {data.dropped[0]})")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "es" if noun.endswith("x") else "s")
 
 
 def _summary(source: Path, data: DetectionData, splits: Any) -> dict[str, Any]:
