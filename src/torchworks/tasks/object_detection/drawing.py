@@ -35,7 +35,7 @@ def draw_boxes(picture: Image.Image, boxes: list[dict[str, Any]], classes: list[
     image = picture.convert("RGB")  # a copy, whatever the mode
     draw = ImageDraw.Draw(image)
     side = min(image.size)
-    line = max(1, round(side / 250))
+    line = max(2, round(side / 250))
     font = _font(max(10, round(side / 45)))
     for box in sorted(boxes, key=lambda b: b.get("score", 0)):
         left, top, right, bottom = box["xyxy"]
