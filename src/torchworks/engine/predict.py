@@ -195,11 +195,14 @@ def predict_items(task: Any, model: Any, items: list[Any], state: dict[str, Any]
     """
     from torchworks.engine.outputs import collect_outputs, collect_readable_outputs
 
+    reduce = getattr(task, "reduce_outputs", None)  # what is held of each batch until the records are made
+    keep = (lambda outputs: reduce(outputs, state)) if reduce is not None else None
+
     if bad_files == "fail":
         try:
             check_input_kinds(task, items)
             dataset, ids = task.predict_inputs(items, state)
-            outputs = collect_outputs(task, model, dataset, batch_size)
+            outputs = collect_outputs(task, model, dataset, batch_size, keep=keep)
         except DataError as exc:
             if len(items) > 1 or _is_folder(items[0]):  # others could have been predicted: say how
                 exc.hint = f"{exc.hint}; or bad_files=skip predicts the rest and gives this input an error row" \
@@ -215,7 +218,7 @@ def predict_items(task: Any, model: Any, items: list[Any], state: dict[str, Any]
         from torch.utils.data import ConcatDataset
 
         dataset = parts[0].dataset if len(parts) == 1 else ConcatDataset([part.dataset for part in parts])
-        outputs, failures = collect_readable_outputs(task, model, dataset, batch_size)
+        outputs, failures = collect_readable_outputs(task, model, dataset, batch_size, keep=keep)
     merger = _Merger(task, outputs, state, top_k)
     offset = 0
     for entry in entries:

@@ -180,6 +180,14 @@ class Task(ABC):
         """JSON-ready records for the joined outputs of ``ids``' items (in the model's output
         structure): one per input, or one per input and step for sequence outputs."""
 
+    def reduce_outputs(self, outputs: Any, state: dict[str, Any]) -> Any:
+        """One prediction batch's outputs reduced to what :meth:`format_predictions` needs, as they
+        are held until the last batch: a task whose raw outputs are large (a detector's dense maps,
+        ~80 KB an image) keeps the decoded boxes, so that thousands of video frames fit in memory. The
+        result must join across batches like outputs (:func:`torchworks.batches.join_batches`).
+        Unchanged by default."""
+        return outputs
+
     def csv_rows(self, record: dict[str, Any]) -> list[dict[str, Any]] | None:
         """The CSV rows of one readable record (plain cells), or None for the engine's generic
         flattening (one row per record). A task whose record holds a list of things, each worth a row

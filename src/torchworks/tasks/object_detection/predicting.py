@@ -175,6 +175,25 @@ def _listed(source: Source, name: str, state: dict[str, Any]) -> list[ImageItem 
     return [ImageItem(name, source, height, width)]
 
 
+def kept_boxes(outputs: dict[str, torch.Tensor], state: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """A batch's outputs as the boxes :func:`box_records` may keep, padded (``boxes`` ``[B, K, 4]``,
+    ``scores`` ``[B, K]``, 0 for padding, ``labels``): a few KB a picture instead of the dense maps."""
+    size = state["image_size"]
+    options = prediction_settings(state)
+    conf = min(options["conf"], TRACK_LOW) if options["track"] else options["conf"]
+    found = decode(outputs, (size, size), conf=conf, iou=options["iou"], max_det=options["max_det"],
+                   classes=wanted_classes(options["classes"], state["labels"]))
+    most = max([1, *(len(d["scores"]) for d in found)])
+    kept = {"boxes": torch.zeros(len(found), most, 4), "scores": torch.zeros(len(found), most),
+            "labels": torch.zeros(len(found), most, dtype=torch.int64)}
+    for row, detections in enumerate(found):
+        count = len(detections["scores"])
+        kept["boxes"][row, :count] = detections["boxes"]
+        kept["scores"][row, :count] = detections["scores"]
+        kept["labels"][row, :count] = detections["labels"]
+    return kept
+
+
 def box_records(outputs: dict[str, torch.Tensor], items: list[Any], state: dict[str, Any]
                 ) -> list[dict[str, Any]]:
     """One record per image or frame: its boxes in the stored picture's pixels (``xyxy``), class and

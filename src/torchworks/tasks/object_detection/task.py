@@ -99,6 +99,11 @@ class ObjectDetection(Task, Exportable, Servable):
 
         return box_records(outputs, ids, state)
 
+    def reduce_outputs(self, outputs: dict[str, torch.Tensor], state: dict[str, Any]) -> dict[str, torch.Tensor]:
+        from torchworks.tasks.object_detection.predicting import kept_boxes
+
+        return kept_boxes(outputs, state)
+
     def csv_rows(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         from torchworks.tasks.object_detection.annotated import box_rows
 
