@@ -40,7 +40,6 @@ class BlobDetector:
         self.least, self.score = least, score
 
     def __call__(self, images):
-        import numpy as np
         import torch
         from scipy import ndimage
 
