@@ -29,7 +29,7 @@ def test_a_folder_with_a_truncated_png_writes_every_row_and_exits_0(image_run, t
     folder = _mixed_images(image_run, tmp_path / "mixed")
     code, out, err = cli("predict", str(image_run), str(folder), "--output", str(tmp_path / "p.csv"))
     assert code == 0, err
-    assert out.strip() == f"predictions: {tmp_path / 'p.csv'} (11 rows, 1 with an error)"
+    assert out.strip() == f"predictions: {tmp_path / 'p.csv'} (11 records, 1 with an error)"
     assert f"warning: 1 of 11 inputs could not be read (first: {folder / 'zz_broken.png'}: image file is truncated)" in err
     rows = _rows(tmp_path / "p.csv")
     assert list(rows[0])[:3] == ["input", "label", "probability"] and list(rows[0])[-1] == "error"

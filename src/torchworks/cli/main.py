@@ -126,22 +126,30 @@ def predict(
         raise DataError("nothing to predict", expected="at least one input after the run folder",
                         got="settings only" if settings else "no inputs", hint="torchworks predict RUN image.png")
     if output is not None:
-        check_output_file(output, force)
+        check_output_file(output, force, task.companion_paths(output))
     import json
+    import time
 
-    from torchworks.engine.predict import Predictor, write_predictions
+    from torchworks.engine.predict import Predictor, throughput
 
-    result = Predictor(run).predict_all(inputs, top_k=chosen.top_k, batch_size=chosen.batch_size, options=options,
-                                        bad_files=chosen.bad_files)
+    predictor = Predictor(run)
+    started = time.perf_counter()
+    result = predictor.predict_all(inputs, top_k=chosen.top_k, batch_size=chosen.batch_size, options=options,
+                                   bad_files=chosen.bad_files)
+    typer.echo(throughput(result, time.perf_counter() - started), err=True)
     if result.bad:
         typer.secho(f"warning: {result.summary()}", err=True, fg="yellow")  # one line, never wrapped
     if output is None:
         for record in result.records:
             typer.echo(json.dumps(record))
         return
-    write_predictions(result.records, output)
+    written = predictor.write(result.records, output, options)
     errors = f", {len(result.bad)} with an error" if result.bad else ""
-    typer.echo(f"predictions: {output} ({len(result.records)} rows{errors})")
+    typer.echo(f"predictions: {output} ({len(result.records)} records{errors})")
+    for path in written[1:4]:
+        typer.echo(f"also written: {path}")
+    if len(written) > 4:
+        typer.echo(f"also written: {len(written) - 4} more beside them in {written[-1].parent}")
 
 
 @app.command(context_settings=SETTINGS_CONTEXT)

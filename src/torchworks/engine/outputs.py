@@ -37,19 +37,22 @@ def run_model(model: torch.nn.Module | Callable[[Any], Any], inputs: Any) -> Any
 
 
 def collect_outputs(task: Task, model: torch.nn.Module | Callable[[Any], Any], dataset: Dataset,
-                    batch_size: int) -> Any:
+                    batch_size: int, keep: Callable[[Any], Any] | None = None) -> Any:
     """The outputs for every item of a prediction dataset (``predict_inputs``), in order, joined
     across batches (:func:`torchworks.batches.join_batches`). ``model`` is a module, or a runner of an
-    export (a callable from CPU inputs to outputs)."""
+    export (a callable from CPU inputs to outputs). ``keep`` reduces each batch's outputs to what is
+    held until the end (``Task.reduce_outputs``)."""
     if isinstance(model, torch.nn.Module):
         model.eval()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=task.collate_fn(labelled=False))
-    batches = [run_model(model, inputs) for inputs in loader]
+    keep = keep or (lambda outputs: outputs)
+    batches = [keep(run_model(model, inputs)) for inputs in loader]
     return join_batches(batches) if batches else torch.empty(0)
 
 
 def collect_readable_outputs(task: Task, model: torch.nn.Module | Callable[[Any], Any], dataset: Dataset,
-                             batch_size: int) -> tuple[Any, dict[int, DataError]]:
+                             batch_size: int, keep: Callable[[Any], Any] | None = None
+                             ) -> tuple[Any, dict[int, DataError]]:
     """Like :func:`collect_outputs`, but an item whose reading raises
     :class:`~torchworks.errors.DataError` (a dataset that decodes lazily) is left out of its batch
     and recorded: the outputs of the readable items, in order, and ``{index: error}`` of the others."""
@@ -67,7 +70,8 @@ def collect_readable_outputs(task: Task, model: torch.nn.Module | Callable[[Any]
     for inputs, failed in loader:
         failures.update(failed)
         if inputs is not None:
-            batches.append(run_model(model, inputs))
+            outputs = run_model(model, inputs)
+            batches.append(keep(outputs) if keep is not None else outputs)
     return (join_batches(batches) if batches else torch.empty(0)), failures
 
 

@@ -8,7 +8,7 @@ Only when nothing could be read is it an error. ``bad_files=fail`` stops at the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -113,6 +113,28 @@ class Predictor:
         return predict_items(self.task, self.model, items, state, top_k=top_k,
                              batch_size=batch_size or self.config.batch_size, bad_files=bad_files)
 
+    def save(self, records: list[dict[str, Any]], output: str | Path, options: dict[str, Any] | None = None,
+             *, force: bool = False) -> list[Path]:
+        """Write ``records`` (from :meth:`predict` with the same ``options``) to ``output`` (.csv or
+        .json) and, beside it, what the task draws from them (a detector's annotated images and
+        videos); nothing existing is replaced unless ``force``.
+
+        Returns:
+            The paths written: ``output`` first.
+
+        Raises:
+            OutputError: An unknown format, a missing folder, or an existing file without ``force``.
+        """
+        output = Path(output)
+        check_output_file(output, force, self.task.companion_paths(output))
+        return self.write(records, output, options)
+
+    def write(self, records: list[dict[str, Any]], output: Path, options: dict[str, Any] | None = None) -> list[Path]:
+        """:meth:`save` without the checks (predict's CLI made them before predicting)."""
+        state = prediction_state(self.task, self.bundle, options or {})
+        written = [write_predictions(records, output, rows_of=self.task.csv_rows)]
+        return written + list(self.task.write_companions(records, output, state))
+
     def explain(self, inputs: Sequence[Any] | Any, method: str | None = None, target: str | None = None,
                 **options: Any) -> list:
         """Explanations of ``inputs`` in memory, nothing written (``torchworks.explain`` writes them).
@@ -173,11 +195,14 @@ def predict_items(task: Any, model: Any, items: list[Any], state: dict[str, Any]
     """
     from torchworks.engine.outputs import collect_outputs, collect_readable_outputs
 
+    reduce = getattr(task, "reduce_outputs", None)  # what is held of each batch until the records are made
+    keep = (lambda outputs: reduce(outputs, state)) if reduce is not None else None
+
     if bad_files == "fail":
         try:
             check_input_kinds(task, items)
             dataset, ids = task.predict_inputs(items, state)
-            outputs = collect_outputs(task, model, dataset, batch_size)
+            outputs = collect_outputs(task, model, dataset, batch_size, keep=keep)
         except DataError as exc:
             if len(items) > 1 or _is_folder(items[0]):  # others could have been predicted: say how
                 exc.hint = f"{exc.hint}; or bad_files=skip predicts the rest and gives this input an error row" \
@@ -193,7 +218,7 @@ def predict_items(task: Any, model: Any, items: list[Any], state: dict[str, Any]
         from torch.utils.data import ConcatDataset
 
         dataset = parts[0].dataset if len(parts) == 1 else ConcatDataset([part.dataset for part in parts])
-        outputs, failures = collect_readable_outputs(task, model, dataset, batch_size)
+        outputs, failures = collect_readable_outputs(task, model, dataset, batch_size, keep=keep)
     merger = _Merger(task, outputs, state, top_k)
     offset = 0
     for entry in entries:
@@ -242,6 +267,8 @@ class _Merger:
 
     def bad_input(self, bad: BadInput) -> None:
         self.flush()
+        if self.records and self.bad and self.records[-1] == {"input": bad.input, "error": bad.message}:
+            return  # several items of one input (windows of a tiled image) failed alike: one row
         self.bad.append(bad)
         self.records.append({"input": bad.input, "error": bad.message})
 
@@ -288,12 +315,22 @@ def _read_run(task: Any, items: list[Any], state: dict[str, Any]) -> list[_Part 
 
 def _count_inputs(records: list[dict[str, Any]]) -> int:
     """How many inputs the readable records stand for (a forecast has a record per step, a text
-    file one per row): distinct ``(input, source, row)``."""
-    return len({(str(r.get("input")), str(r.get("source")), str(r.get("row"))) for r in records if "error" not in r})
+    file one per row, a video one per frame): distinct ``(input, source, row, frame)``."""
+    return len({(str(r.get("input")), str(r.get("source")), str(r.get("row")), str(r.get("frame")))
+                for r in records if "error" not in r})
 
 
-def check_output_file(output: Path, force: bool) -> None:
-    """Refuse, before any work, to replace an existing file or to write an unknown format."""
+def throughput(result: Predictions, seconds: float) -> str:
+    """``predicted 300 items in 10.2 s (29.4 per second)``: items being the inputs read (a video's
+    frames each count), for any task."""
+    count = result.inputs - len(result.bad)
+    rate = f" ({count / seconds:.1f} per second)" if seconds > 0 else ""
+    return f"predicted {count} item{'s' if count != 1 else ''} in {seconds:.1f} s{rate}"
+
+
+def check_output_file(output: Path, force: bool, companions: Sequence[Path] = ()) -> None:
+    """Refuse, before any work, to replace an existing file or to write an unknown format;
+    ``companions`` (``Task.companion_paths``) are checked like the file itself."""
     from torchworks.errors import OutputError
 
     if output.suffix.lower() not in (".csv", ".json"):
@@ -305,12 +342,19 @@ def check_output_file(output: Path, force: bool) -> None:
     if not output.parent.is_dir():
         raise OutputError(f"cannot write '{output}'", expected="an existing folder", got="no such folder",
                           hint=f"create {output.parent} first")
+    for path in companions:
+        if (path.exists() or path.is_symlink()) and not force:
+            raise OutputError(f"'{path}' already exists", expected=f"a free name for what is written beside {output}",
+                              got="an existing " + ("folder" if path.is_dir() else "file"),
+                              hint="choose another --output, or add --force to replace it")
 
 
-def write_predictions(records: list[dict], output: Path) -> Path:
+def write_predictions(records: list[dict], output: Path,
+                      rows_of: Callable[[dict[str, Any]], list[dict[str, Any]] | None] | None = None) -> Path:
     """Save predictions as JSON (records as they are) or CSV (plain columns, see :func:`flat_record`),
     by the file's extension, atomically. Error rows leave the other columns empty; the ``error``
-    column comes last."""
+    column comes last. ``rows_of`` (``Task.csv_rows``) may turn a readable record into several CSV
+    rows (one per box of a detection), or None for the generic one."""
     import csv
     import io
 
@@ -318,7 +362,10 @@ def write_predictions(records: list[dict], output: Path) -> Path:
 
     if output.suffix.lower() == ".json":
         return atomic_write_json(output, records)
-    rows = [flat_record(record) for record in records]
+    rows = []
+    for record in records:
+        own = rows_of(record) if rows_of is not None and "error" not in record else None
+        rows += [flat_record(row) for row in own] if own is not None else [flat_record(record)]
     columns: dict[str, None] = {}
     for row in sorted(rows, key=lambda row: "error" in row):  # readable rows set the column order
         columns.update(dict.fromkeys(key for key in row if key != "error"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from torchworks.config.schema import TrainConfig
@@ -178,6 +179,33 @@ class Task(ABC):
                            top_k: int) -> list[dict[str, Any]]:
         """JSON-ready records for the joined outputs of ``ids``' items (in the model's output
         structure): one per input, or one per input and step for sequence outputs."""
+
+    def reduce_outputs(self, outputs: Any, state: dict[str, Any]) -> Any:
+        """One prediction batch's outputs reduced to what :meth:`format_predictions` needs, as they
+        are held until the last batch: a task whose raw outputs are large (a detector's dense maps,
+        ~80 KB an image) keeps the decoded boxes, so that thousands of video frames fit in memory. The
+        result must join across batches like outputs (:func:`torchworks.batches.join_batches`).
+        Unchanged by default."""
+        return outputs
+
+    def csv_rows(self, record: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The CSV rows of one readable record (plain cells), or None for the engine's generic
+        flattening (one row per record). A task whose record holds a list of things, each worth a row
+        (a detector's boxes), returns one row per element, the record's own fields repeated."""
+        return None
+
+    def companion_paths(self, output: Path) -> list[Path]:
+        """The files or folders :meth:`write_companions` may create beside the predictions file
+        ``output``: predict refuses to start, before any work, when one exists and ``--force`` is not
+        given. None by default."""
+        return []
+
+    def write_companions(self, records: list[dict[str, Any]], output: Path, state: dict[str, Any]) -> list[Path]:
+        """Write what else a person looks at beside the predictions file ``output`` (annotated images,
+        an annotated video), after it, only at :meth:`companion_paths`, each atomically; return the
+        paths written. ``records`` are predict's, error rows included; ``state`` holds the prediction
+        options. Nothing by default."""
+        return []
 
     # ------------------------------------------------------------- recipes
     @abstractmethod

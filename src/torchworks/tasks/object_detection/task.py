@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from torchworks.tasks import register_task
@@ -17,6 +18,9 @@ if TYPE_CHECKING:  # the task's modules import torch; they load when a method ne
 
 # the suffixes predicting.IMAGE_SUFFIXES reads (that module imports PIL and torch; this one stays light)
 _IMAGE_FILES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+# and video.VIDEO_SUFFIXES (that module imports PyAV)
+_VIDEO_FILES = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".mts",
+                ".3gp", ".ogv")
 
 
 @register_task
@@ -30,8 +34,9 @@ class ObjectDetection(Task, Exportable, Servable):
     primary_metric = "map"
     monitor = ("val_map", "max")
     prediction_options = ("conf", "iou", "max_det", "classes", "track", "tile", "overlap")
-    input_kinds = InputKinds(files=(*_IMAGE_FILES, ".csv"), folder_files=_IMAGE_FILES,
-                             description="images (.png, .jpg, ...), folders of them, or a CSV of image paths")
+    input_kinds = InputKinds(files=(*_IMAGE_FILES, *_VIDEO_FILES, ".csv"), folder_files=(*_IMAGE_FILES, *_VIDEO_FILES),
+                             description="images (.png, .jpg, ...), videos (.mp4, .mov, .mkv, ...), folders of "
+                                         "them, a CSV of their paths, or a camera index (0)")
 
     def check_config(self, config: ObjectDetectionConfig) -> None:
         from torchworks.tasks.object_detection.models import check_model
@@ -93,6 +98,26 @@ class ObjectDetection(Task, Exportable, Servable):
         from torchworks.tasks.object_detection.predicting import box_records
 
         return box_records(outputs, ids, state)
+
+    def reduce_outputs(self, outputs: dict[str, torch.Tensor], state: dict[str, Any]) -> dict[str, torch.Tensor]:
+        from torchworks.tasks.object_detection.predicting import kept_boxes
+
+        return kept_boxes(outputs, state)
+
+    def csv_rows(self, record: dict[str, Any]) -> list[dict[str, Any]]:
+        from torchworks.tasks.object_detection.annotated import box_rows
+
+        return box_rows(record)
+
+    def companion_paths(self, output: Path) -> list[Path]:
+        from torchworks.tasks.object_detection.annotated import annotated_folder
+
+        return [annotated_folder(output)]
+
+    def write_companions(self, records: list[dict[str, Any]], output: Path, state: dict[str, Any]) -> list[Path]:
+        from torchworks.tasks.object_detection.annotated import write_annotated
+
+        return write_annotated(records, output, state["labels"])
 
     def example_input(self, state: dict[str, Any]) -> torch.Tensor:
         import torch
