@@ -12,6 +12,7 @@ import torch
 from torchmetrics import Metric
 
 from torchworks.evaluation import Evaluation, Evaluator
+from torchworks.tasks.object_detection.annotations import DEFAULT_MAX_PIXELS
 from torchworks.tasks.object_detection.decoding import Detections, decode
 from torchworks.tasks.object_detection.matching import DetectionConfusion, ImageMatches, match_image
 from torchworks.tasks.object_detection.metrics import SIZES, DetectionMetrics
@@ -65,7 +66,7 @@ class DetectionEvaluator(Evaluator):
         self.image_size = image_size
         self.dataset = dataset
         self.conf, self.iou, self.max_det = conf, iou, max_det
-        self.max_pixels = max_pixels or getattr(dataset, "max_pixels", None) or 60_000_000
+        self.max_pixels = max_pixels or getattr(dataset, "max_pixels", None) or DEFAULT_MAX_PIXELS
         self.metrics = DetectionMetrics(labels)
         self.confusion = DetectionConfusion(len(labels))
         size = len(dataset) if dataset is not None else 0
