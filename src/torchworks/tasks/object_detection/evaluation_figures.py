@@ -18,6 +18,7 @@ from torchworks.tasks.object_detection.matching import ImageMatches
 LEGEND_LIMIT = 12  # classes named in the precision-recall legend (the lowest AP50 first beyond this)
 THUMBNAIL = 640  # longest side an image is drawn at; its boxes stay in the stored image's pixels
 MISSED, FALSE_ALARM = "#d62728", "#d62728"
+LABELLED = 15  # boxes per image given their label and score, best first (the others are drawn bare)
 
 
 def class_colours(count: int) -> list[tuple[float, ...]]:
@@ -35,22 +36,23 @@ def precision_recall_curves(recall: np.ndarray, curves: dict[str, np.ndarray | N
     if not drawn:
         return None
     colours = dict(zip(classes, class_colours(len(classes))))
-    fig, ax = plt.subplots(figsize=(6.6, 4.8))
+    fig, ax = plt.subplots(figsize=(8.2, 4.8))
     ranked = sorted(drawn, key=lambda name: float(drawn[name].mean()))
     named = set(ranked[:LEGEND_LIMIT])
     for name in sorted(drawn, key=lambda name: -float(drawn[name].mean())):
         curve = drawn[name]
         ax.plot(recall, curve, color=colours[name], linewidth=1.4 if name in named else 0.7,
-                label=f"{name} (AP50 {curve.mean():.3f})" if name in named else None)
+                label=f"{name}  {curve.mean():.3f}" if name in named else None)
     mean = np.mean(np.stack(list(drawn.values())), axis=0)
     ax.plot(recall, mean, color="black", linewidth=2.6,
-            label=f"all classes (mAP50 {map_50 if map_50 is not None else mean.mean():.3f})")
+            label=f"all classes  {map_50 if map_50 is not None else mean.mean():.3f} (mAP50)")
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.04),
            title="Precision-recall at IoU 0.50 (test, COCO's 101 recall points)")
     ax.grid(alpha=0.3)
     hidden = len(drawn) - len(named)
-    ax.legend(loc="lower left", fontsize=7, title=f"lowest {len(named)} of {len(drawn)}" if hidden else None,
-              title_fontsize=7)
+    # beside the axes, not over them: a weak model's curves fill the lower left where a legend would sit
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, borderaxespad=0,
+              title=f"AP50, lowest {len(named)} of {len(drawn)}" if hidden else "AP50 by class", title_fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -95,7 +97,8 @@ def image_pairs(images: Sequence[ImageMatches], paths: Sequence[Path], classes: 
                 max_pixels: int, conf: float, pairs_per_row: int = 2) -> Figure | None:
     """Each image twice, side by side: its ground truth (left: dashed boxes in the class's colour, a
     missed object in red) and the boxes the model gave (right: solid, with label and score; a false alarm
-    or a wrong class in red). Images that can no longer be read are left out; None when none can."""
+    or a wrong class in red; only the ``LABELLED`` best are labelled). Images that can no longer be read are
+    left out; None when none can."""
     from torchworks.tasks.object_detection.dataset import decode_rgb
 
     shown = []
@@ -127,11 +130,12 @@ def image_pairs(images: Sequence[ImageMatches], paths: Sequence[Path], classes: 
             colour = "#999999" if crowd else colours[int(label)] if hit else MISSED
             _box(truth_ax, box, colour, "crowd" if crowd else classes[int(label)], dashed=True,
                  thick=not hit)
-        for box, label, score, match, ignored in zip(matches.boxes, matches.labels, matches.scores, matches.match,
-                                                     matches.ignored):
+        for rank, (box, label, score, match, ignored) in enumerate(zip(matches.boxes, matches.labels, matches.scores,
+                                                                       matches.match, matches.ignored)):
             right = match >= 0 and matches.truth_labels[match] == label
             colour = colours[int(label)] if right or ignored else FALSE_ALARM
-            _box(predicted_ax, box, colour, f"{classes[int(label)]} {score:.2f}", dashed=False, thick=not right)
+            text = f"{classes[int(label)]} {score:.2f}" if rank < LABELLED else None
+            _box(predicted_ax, box, colour, text, dashed=False, thick=not right)
         objects = int((~matches.crowd).sum())
         truth_ax.set_title(f"{_short(path.name)}\ntruth: {objects} objects, {matches.misses} missed", fontsize=7)
         predicted_ax.set_title(f"model (score >= {conf:g}): {len(matches.boxes)} boxes\n"
@@ -141,10 +145,12 @@ def image_pairs(images: Sequence[ImageMatches], paths: Sequence[Path], classes: 
     return fig
 
 
-def _box(ax, box: np.ndarray, colour, text: str, *, dashed: bool, thick: bool) -> None:
+def _box(ax, box: np.ndarray, colour, text: str | None, *, dashed: bool, thick: bool) -> None:
     x1, y1, x2, y2 = (float(v) for v in box)
     ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=colour,
                            linewidth=2.0 if thick else 1.3, linestyle="--" if dashed else "-"))
+    if text is None:
+        return
     ax.text(x1, y1, text, fontsize=5.5, color="white", va="bottom", ha="left", clip_on=True,
             bbox={"facecolor": colour, "edgecolor": "none", "pad": 0.6, "alpha": 0.85})
 
