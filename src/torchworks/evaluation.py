@@ -26,11 +26,14 @@ class Evaluation:
         metrics: Flat JSON-ready metrics; the task's ``primary_metric`` must be among them.
         figures: Named matplotlib figures for ``plots/`` and the report.
         tables: Named lists of row dicts shown as tables in the report.
+        speed: How fast the model went over the test split, measured by the engine, not the task
+            (:func:`torchworks.engine.outputs.evaluate_on_test`); empty until it has.
     """
 
     metrics: dict[str, Any]
     figures: dict[str, Figure] = field(default_factory=dict)
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    speed: dict[str, Any] = field(default_factory=dict)
 
 
 class Evaluator(ABC):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from torchworks.config.schema import TrainConfig
@@ -68,3 +69,26 @@ def test_test_evaluation_streams_batches_to_the_task_evaluator():
     evaluation = evaluate_on_test(_Task(), _Echo(), data, TrainConfig(data="x", batch_size=2))
     # sums: 1*1, 2*2, 3*3, 4*4, 5*5 -> 55 over 5 samples; never more than one batch of 2 at a time
     assert evaluation.metrics == {"mean_sum": 11.0, "largest_batch": 2}
+
+
+def test_the_test_pass_times_itself_and_batch_one_on_request():
+    from torchworks.engine.outputs import speed_line, speed_rows
+
+    test = [(torch.ones(length, 1) * (i + 1), i) for i, length in enumerate([1, 2, 3, 4, 5])]
+    data = PreparedData(train=[], val=[], test=test, state={})
+    config = TrainConfig(data="x", batch_size=2)
+    plain = evaluate_on_test(_Task(), _Echo(), data, config)
+    speed = plain.speed
+    assert speed["test_samples"] == 5 and speed["batch_size"] == 2 and speed["device"] == "cpu"
+    assert speed["test_seconds"] > 0 and "batch1_ms" not in speed
+    assert speed["test_ms_per_sample"] == pytest.approx(1000 * speed["test_seconds"] / 5, rel=1e-3)
+    assert 0 < speed["model_ms_per_sample"] <= speed["test_ms_per_sample"]
+
+    timed = evaluate_on_test(_Task(), _Echo(), data, config, latency=True).speed
+    assert timed["batch1_calls"] == 5 and 0 < timed["batch1_ms"] <= timed["batch1_p90_ms"]
+    rows = speed_rows(timed)
+    assert [row["batch size"] for row in rows] == [2, 2, 1]
+    assert rows[0]["samples/s"] == pytest.approx(5 / timed["test_seconds"])
+    line = speed_line(timed)
+    assert line.startswith("test pass: 5 samples in ") and "batch 1: " in line and line.endswith("threads")
+    assert speed_rows({}) == [] and speed_line({}) is None

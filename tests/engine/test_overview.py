@@ -183,3 +183,16 @@ def test_cli_runs_refuses_unknown_tasks_and_settings_and_has_help(root, cli):
     assert code == 2 and "at most one TASK" in err
     code, out, _ = cli("runs", "--help")
     assert code == 0 and "output=runs" in out and "overview.html" in out
+
+
+def test_nested_metrics_stay_out_of_the_table_and_batch_one_latency_gets_a_column(tmp_path):
+    root = tmp_path / "runs"
+    fake_run(root, "object-detection", "boxes", created="2026-01-05T10:00:00+00:00",
+             metrics={"map": 0.61, "map_50": 0.9, "map_small": None, "baselines": {},
+                      "per_class": {"car": {"ap": 0.6, "ap_50": 0.9, "recall": 0.7, "boxes": 12}},
+                      "speed": {"test_samples": 30, "test_seconds": 0.9, "batch1_ms": 7.25, "device": "cpu"}})
+    runs, page_path = overview(root, "object-detection")
+    page = page_path.read_text()
+    metrics = page[page.index("test metrics"):page.index("data and settings")]
+    assert "<th>map</th><th>map_50</th><th>batch 1 ms</th>" in metrics and "7.25 ms" in metrics
+    assert "per_class" not in metrics and "map_small" not in metrics

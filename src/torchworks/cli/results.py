@@ -5,12 +5,16 @@ from __future__ import annotations
 
 def print_metrics(metrics: dict) -> None:
     from torchworks.console import say
+    from torchworks.engine.outputs import speed_line
 
     scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     say("  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in scalars.items()))
     for name, values in (metrics.get("baselines") or {}).items():
         shared = {k: values[k] for k in scalars if isinstance(values.get(k), float)}
         say(f"baseline {name}: " + "  ".join(f"{k}={v:.4f}" for k, v in shared.items()))
+    speed = speed_line(metrics.get("speed") or {})
+    if speed:
+        say(f"[dim]{speed}[/dim]")
     print_verdict(metrics)
 
 

@@ -25,9 +25,9 @@ def evaluate(run: str | Path) -> RunResult:
         say(f"[yellow]warning:[/yellow] the data at '{config.data}' changed since this model was trained")
     baselines = bundle.manifest.get("metrics", {}).get("baselines", {})
     data.baselines = baselines
-    evaluation = evaluate_on_test(task, model, data, config)
+    evaluation = evaluate_on_test(task, model, data, config, latency=True)
     verdict = run_verdict(task, config, evaluation.metrics, baselines)
-    metrics = {**evaluation.metrics, "baselines": baselines, "verdict": verdict.as_dict()}
+    metrics = {**evaluation.metrics, "baselines": baselines, "verdict": verdict.as_dict(), "speed": evaluation.speed}
     write_run_outputs(
         bundle.path, task, bundle.config, evaluation, metrics, bundle.manifest.get("history", []), data.summary,
         headline=verdict.headline(),

@@ -3,6 +3,7 @@ metrics, plots, report."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -92,15 +93,119 @@ class _Guarded(Dataset):
 
 
 def evaluate_on_test(task: Task, model: torch.nn.Module | Callable[[Any], Any], data: PreparedData,
-                     config: TrainConfig) -> Evaluation:
+                     config: TrainConfig, *, latency: bool = False) -> Evaluation:
     """The task's evaluation of ``model`` (a module or an export's runner) on the test split, fed to
-    its streaming evaluator one batch at a time: no more than a batch of outputs is held here."""
+    its streaming evaluator one batch at a time: no more than a batch of outputs is held here.
+
+    The pass times itself: ``evaluation.speed`` holds the samples, the batch size, the wall-clock
+    seconds of the whole pass (reading, model, metrics) and those of the model alone; with ``latency``,
+    also the eager model's time per sample at batch 1 (:func:`batch1_latency`).
+    """
     if isinstance(model, torch.nn.Module):
         model.eval()
     evaluator = task.evaluator(data, config)
+    samples = batches = 0
+    model_seconds = 0.0
+    started = time.perf_counter()
     for inputs, targets in labelled_batches(task, data.test, config.batch_size):
-        evaluator.update(run_model(model, inputs), targets)
-    return evaluator.compute()
+        before = time.perf_counter()
+        outputs = run_model(model, inputs)
+        model_seconds += time.perf_counter() - before
+        samples += _batch_length(targets, outputs)
+        batches += 1
+        evaluator.update(outputs, targets)
+    seconds = time.perf_counter() - started  # the pass itself; compute() draws figures, not counted
+    evaluation = evaluator.compute()
+    speed: dict[str, Any] = {"device": _device_of(model), "threads": torch.get_num_threads(),
+                             "batch_size": config.batch_size, "test_samples": samples,
+                             "test_seconds": round(seconds, 6)}
+    if samples:
+        speed["test_ms_per_sample"] = round(1000 * seconds / samples, 4)
+        speed["model_ms_per_sample"] = round(1000 * model_seconds / samples, 4)
+    if latency and samples and isinstance(model, torch.nn.Module):
+        speed.update(batch1_latency(task, model, data.test))
+    evaluation.speed = speed
+    return evaluation
+
+
+LATENCY_CALLS = 16  # batch-1 calls timed after the test pass (on the first test samples), at most
+LATENCY_SECONDS = 3.0  # and for about this long at most (a large model on a CPU stops sooner)
+
+
+def batch1_latency(task: Task, model: torch.nn.Module, dataset: Dataset) -> dict[str, Any]:
+    """The model's time for one sample at batch 1 on the first test samples: ``batch1_ms`` (median),
+    ``batch1_p90_ms`` and ``batch1_calls``, after two warm-up calls. Inputs are read before the clock
+    starts; the time is the model's call and its outputs' move to the CPU."""
+    count = min(len(dataset), LATENCY_CALLS)  # type: ignore[arg-type]
+    loader = DataLoader(torch.utils.data.Subset(dataset, range(count)), batch_size=1, shuffle=False,
+                        collate_fn=task.collate_fn(labelled=True))
+    inputs = [batch[0] for batch in loader]
+    for item in inputs[:2]:
+        run_model(model, item)  # warm-up: the first calls allocate and pick kernels
+    times: list[float] = []
+    deadline = time.perf_counter() + LATENCY_SECONDS
+    for item in inputs:
+        before = time.perf_counter()
+        run_model(model, item)
+        times.append(time.perf_counter() - before)
+        if len(times) >= 3 and time.perf_counter() > deadline:
+            break
+    times.sort()
+    return {"batch1_ms": round(1000 * times[len(times) // 2], 4),
+            "batch1_p90_ms": round(1000 * times[min(len(times) - 1, int(0.9 * len(times)))], 4),
+            "batch1_calls": len(times)}
+
+
+def _batch_length(targets: Any, outputs: Any) -> int:
+    """How many samples a batch holds: its targets' length (a tensor's first dimension, a list's
+    length), else its outputs'."""
+    for value in (targets, outputs):
+        if isinstance(value, torch.Tensor) and value.dim() > 0:
+            return int(value.shape[0])
+        if isinstance(value, (list, tuple)):
+            return len(value)
+        if isinstance(value, dict) and value:
+            return _batch_length(next(iter(value.values())), None)
+    return 0
+
+
+def _device_of(model: Any) -> str:
+    if isinstance(model, torch.nn.Module):
+        parameter = next(model.parameters(), None)
+        return parameter.device.type if parameter is not None else "cpu"
+    return "cpu"
+
+
+def speed_rows(speed: dict[str, Any]) -> list[dict[str, Any]]:
+    """The report's table of ``Evaluation.speed``: the test pass, the model alone in it, and batch 1."""
+    if not speed.get("test_samples"):
+        return []
+    where = f"{speed.get('device', 'cpu')}, {speed.get('threads')} threads"
+    samples, seconds = speed["test_samples"], speed["test_seconds"]
+    rows = [{"measured": "test pass: reading, model and metrics", "samples": samples,
+             "batch size": speed["batch_size"], "seconds": seconds, "ms per sample": speed["test_ms_per_sample"],
+             "samples/s": samples / seconds if seconds else None, "on": where},
+            {"measured": "the model alone, in the test pass", "samples": samples, "batch size": speed["batch_size"],
+             "seconds": speed["model_ms_per_sample"] * samples / 1000, "ms per sample": speed["model_ms_per_sample"],
+             "samples/s": 1000 / speed["model_ms_per_sample"] if speed["model_ms_per_sample"] else None, "on": where}]
+    if speed.get("batch1_ms"):
+        rows.append({"measured": f"the model at batch 1 (median of {speed['batch1_calls']} calls; "
+                                 f"90th percentile {speed['batch1_p90_ms']:.2f} ms)",
+                     "samples": speed["batch1_calls"], "batch size": 1, "seconds": None,
+                     "ms per sample": speed["batch1_ms"], "samples/s": 1000 / speed["batch1_ms"], "on": where})
+    return rows
+
+
+def speed_line(speed: dict[str, Any]) -> str | None:
+    """One line for the console: ``test pass: 30 samples in 1.20 s (40.0 ms each, batch 16); ...``."""
+    if not isinstance(speed, dict) or not speed.get("test_samples"):
+        return None
+    line = (f"test pass: {speed['test_samples']} samples in {speed['test_seconds']:.2f} s "
+            f"({speed['test_ms_per_sample']:.1f} ms each, batch {speed['batch_size']}; "
+            f"model {speed['model_ms_per_sample']:.1f} ms each)")
+    if speed.get("batch1_ms"):
+        line += f"; batch 1: {speed['batch1_ms']:.1f} ms per sample"
+    return f"{line} on {speed.get('device', 'cpu')}, {speed.get('threads')} threads"
 
 
 def write_run_outputs(
@@ -133,7 +238,7 @@ def write_run_outputs(
         subtitle=f"data={config.get('data')}  model={config.get('model', '')}  primary metric: {task.primary_metric}",
         comparison=comparison_rows(task, metrics),
         plots=plot_files,
-        tables=evaluation.tables,
+        tables={**evaluation.tables, **_speed_table(evaluation.speed or metrics.get("speed") or {})},
         facts=summary,
         config=config,
         headline=headline,
@@ -148,3 +253,8 @@ def comparison_rows(task: Task, metrics: dict[str, Any]) -> list[dict[str, Any]]
     for name, values in (metrics.get("baselines") or {}).items():
         rows.append({"model": name, **{k: values.get(k, "") for k in scalars}})
     return rows
+
+
+def _speed_table(speed: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    rows = speed_rows(speed) if isinstance(speed, dict) else []
+    return {"Inference speed on this machine (eager model)": rows} if rows else {}

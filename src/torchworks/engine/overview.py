@@ -91,7 +91,10 @@ def _scalars(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _metrics_row(run: RunSummary) -> dict[str, Any]:
-    return {"run": run.name, **_scalars(run.metrics)}
+    """The run's scalar test metrics, and its eager model's time per sample at batch 1 where measured."""
+    speed = run.metrics.get("speed")
+    latency = speed.get("batch1_ms") if isinstance(speed, dict) else None
+    return {"run": run.name, **_scalars(run.metrics), **({"batch 1 ms": latency} if latency is not None else {})}
 
 
 def _baselines_row(run: RunSummary) -> dict[str, Any]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -97,13 +99,25 @@ def _read_run_id(run_dir: Path) -> str | None:
 
 
 def _flat_numbers(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Every finite number of ``metrics``, nested dicts flattened with dots (``per_class.car.ap``),
+    under a name MLflow accepts (:func:`_metric_name`); None, text and booleans are left out."""
     flat: dict[str, float] = {}
     for key, value in metrics.items():
-        name = f"{prefix}{key}"
+        name = f"{prefix}{_metric_name(str(key))}"
         if isinstance(value, bool):
             continue
-        if isinstance(value, (int, float)) and value == value:
+        if isinstance(value, (int, float)) and math.isfinite(value):
             flat[name] = float(value)
         elif isinstance(value, dict):
             flat.update(_flat_numbers(value, prefix=f"{name}."))
-    return flat
+    return {name[:MAX_NAME]: value for name, value in flat.items()}
+
+
+MAX_NAME = 240  # MLflow refuses metric names over 250 characters; "test_" goes in front
+_NOT_IN_NAMES = re.compile(r"[^\w.\- ]")
+
+
+def _metric_name(key: str) -> str:
+    """``key`` with what MLflow refuses in a metric name (anything but letters, digits, ``_ - .`` and
+    spaces; a slash makes a path) made an underscore: a class called ``a/b`` or ``c++`` still logs."""
+    return _NOT_IN_NAMES.sub("_", key).strip() or "_"

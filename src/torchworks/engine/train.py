@@ -222,9 +222,9 @@ def _write_bundle(task, model, data, config_dict, baselines, history, hardware, 
     state = _typed_state(task, data.state)
     model.cpu()
     config = task.config_class.model_validate(config_dict)
-    evaluation = evaluate_on_test(task, model, data, config)
+    evaluation = evaluate_on_test(task, model, data, config, latency=True)
     verdict = run_verdict(task, config, evaluation.metrics, baselines)
-    metrics = {**evaluation.metrics, "baselines": baselines, "verdict": verdict.as_dict()}
+    metrics = {**evaluation.metrics, "baselines": baselines, "verdict": verdict.as_dict(), "speed": evaluation.speed}
     write_run_outputs(run_dir, task, config_dict, evaluation, metrics, history, data.summary,
                       headline=verdict.headline())
     weights = save_weights(run_dir, model)

@@ -56,7 +56,9 @@ class Verdict:
     def text(self) -> str:
         """The verdict as a sentence (the console line without its ``verdict:`` prefix)."""
         if self.outcome == "no_baseline":
-            return f"no baseline to compare with ({self.reason})"
+            text = f"no baseline to compare with ({self.reason})"
+            # the model's own value, so the line says how it did (a task without baselines, object detection say)
+            return text if self.model is None else f"{text}: {self.metric} {self.model:.4f} on the test split"
         best = f"{self.best_baseline}, {self.metric} {self.baseline:.4f}"
         if self.outcome == "beats":
             return f"beats the best baseline ({best}) by {self.margin:+.4f} {self.metric}{self._direction()}"

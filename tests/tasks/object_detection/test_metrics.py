@@ -235,3 +235,46 @@ def test_bad_input_is_refused():
         metrics.update([{"boxes": [[0, 0, 1, 1]], "scores": [0.5, 0.4], "labels": [0]}], [{"boxes": [], "labels": []}])
     with pytest.raises(ValueError, match="one per image"):
         metrics.update([], [{"boxes": [], "labels": []}])
+
+
+def test_curves_and_sizes_equal_pycocotools(tmp_path):
+    """The report's precision-recall curves (IoU 0.50) and AP50 / box counts by size are COCOeval's own."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    predictions, targets = make_fixture(18)
+    metrics = DetectionMetrics(CLASSES)
+    metrics.update(predictions, targets)
+    result = metrics.compute()
+    details = metrics.details
+    cocoeval_reference(predictions, targets, tmp_path)  # writes instances.json
+    detections = [{"image_id": i, "category_id": int(label) + 1, "bbox": _xywh(box), "score": float(score)}
+                  for i, p in enumerate(predictions, start=1)
+                  for box, score, label in zip(p["boxes"], p["scores"], p["labels"])]
+    with contextlib.redirect_stdout(io.StringIO()):
+        truth = COCO(str(tmp_path / "instances.json"))
+        evaluation = COCOeval(truth, truth.loadRes(detections), iouType="bbox")
+        evaluation.evaluate()
+        evaluation.accumulate()
+    precision = evaluation.eval["precision"]  # T x R x K x A x M
+
+    assert details.recall.shape == (101,) and details.recall[1] == pytest.approx(0.01)
+    for k, name in enumerate(CLASSES):
+        want = precision[0, :, k, 0, -1]
+        if (want > -1).all():
+            np.testing.assert_allclose(details.precision_50[name], want, atol=1e-4)
+            assert details.precision_50[name].mean() == pytest.approx(result["per_class"][name]["ap_50"])
+        else:
+            assert details.precision_50[name] is None, name  # "sign", "truck": no ground truth
+    boxes = [a for a in truth.dataset["annotations"] if not a["iscrowd"]]
+    for area, (size, entry) in enumerate(details.by_size.items(), start=1):
+        low, high = evaluation.params.areaRng[area]
+        values = precision[0, :, :, area, -1]
+        want = values[values > -1].mean() if (values > -1).any() else None
+        assert entry["ap_50"] == pytest.approx(want, abs=1e-4), size
+        assert entry["ap"] == result[f"map_{size}"]
+        assert entry["boxes"] == sum(low <= a["area"] <= high for a in boxes), size
+    assert sum(entry["boxes"] for entry in details.by_size.values()) >= len(boxes)
+    metrics.reset()
+    assert all(curve is None for curve in metrics.details.precision_50.values())
+    assert metrics.details.by_size["small"]["boxes"] == 0

@@ -17,11 +17,16 @@ A value that COCO cannot define is ``None`` (JSON ``null``), never torchmetrics'
 recall of a class with no (non-crowd) ground-truth box in the split, any class absent from both the
 predictions and the ground truth, an area range with no box in it, and every value when the split
 has no ground truth at all.
+
+Beside the summary, ``compute`` keeps what the report draws in :attr:`DetectionMetrics.details`:
+each class's precision at COCO's 101 recall points at IoU 0.50 (its precision-recall curve, whose
+mean is its AP50) and AP, AP50 and recall per object size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,6 +38,8 @@ MAX_DETECTIONS = 100
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10).tolist()
 RECALL_THRESHOLDS = np.linspace(0.0, 1.0, 101).tolist()
 SUMMARY = ("map", "map_50", "map_75", "map_small", "map_medium", "map_large", f"mar_{MAX_DETECTIONS}")
+# COCO's area ranges in pixels², in the order of the A axis of its precision array (after "all")
+SIZES = {"small": (0.0, 32.0**2), "medium": (32.0**2, 96.0**2), "large": (96.0**2, float("inf"))}
 
 
 def _field(item: Any, name: str) -> Any:
@@ -44,6 +51,31 @@ def _tensor(values: Any, dtype: torch.dtype) -> torch.Tensor:
     if isinstance(values, torch.Tensor):
         return values.detach().to(device="cpu", dtype=dtype)
     return torch.as_tensor(np.asarray(values), dtype=dtype)
+
+
+@dataclass
+class DetectionDetails:
+    """What one ``compute`` found beyond the summary: the material of the report's curves and tables.
+
+    Attributes:
+        recall: COCO's 101 recall points (0, 0.01, ..., 1).
+        precision_50: Per class name, its precision at each recall point at IoU 0.50 (all sizes, at most
+            100 detections per image), zero past the highest recall reached; None for a class with no
+            (non-crowd) ground truth. Its mean is the class's AP50.
+        by_size: Per COCO size (``small``, ``medium``, ``large``): ``ap`` (0.50:0.95), ``ap_50``,
+            ``recall`` (0.50:0.95, at most 100 detections) over every class, and ``boxes`` (non-crowd
+            ground-truth boxes of that size). None where undefined.
+    """
+
+    recall: np.ndarray
+    precision_50: dict[str, np.ndarray | None]
+    by_size: dict[str, dict[str, Any]]
+
+
+def _defined_mean(values: np.ndarray) -> float | None:
+    """The mean of the values COCO defines (it writes -1 for undefined), None when there are none."""
+    defined = values[values > -1]
+    return float(defined.mean()) if defined.size else None
 
 
 def _value(number: float) -> float | None:
@@ -60,6 +92,8 @@ class DetectionMetrics:
     per image, averaged over IoU thresholds) and ``per_class``: for every class name, ``ap``
     (0.50:0.95), ``ap_50``, ``recall`` (at most 100 detections, 0.50:0.95) and ``boxes`` (its
     non-crowd ground-truth boxes). Undefined values are ``None``, see the module docstring.
+    After ``compute``, :attr:`details` holds the precision-recall curves at IoU 0.50 and the values per
+    object size (:class:`DetectionDetails`).
     """
 
     def __init__(self, classes: Sequence[str]) -> None:
@@ -73,12 +107,20 @@ class DetectionMetrics:
         )
         self._metric.warn_on_many_detections = False  # COCO keeps the top 100 per image and class anyway
         self._boxes = np.zeros(len(self.classes), dtype=np.int64)
+        self._sized = np.zeros(len(SIZES), dtype=np.int64)  # non-crowd ground-truth boxes per COCO size
         self.images = 0
+        self.details = self._empty_details()
 
     def reset(self) -> None:
         self._metric.reset()
         self._boxes[:] = 0
+        self._sized[:] = 0
         self.images = 0
+        self.details = self._empty_details()
+
+    def _empty_details(self) -> DetectionDetails:
+        return DetectionDetails(np.asarray(RECALL_THRESHOLDS), {name: None for name in self.classes},
+                                {size: {"ap": None, "ap_50": None, "recall": None, "boxes": 0} for size in SIZES})
 
     def update(self, predictions: Sequence[Any], targets: Sequence[Any]) -> None:
         """Add a batch of images. ``predictions[i]`` holds ``boxes`` (N x 4 xyxy pixels), ``scores``
@@ -110,7 +152,12 @@ class DetectionMetrics:
                 bad = item["labels"][(item["labels"] < 0) | (item["labels"] >= len(self.classes))]
                 if len(bad):
                     raise ValueError(f"{name} {index}: class index {int(bad[0])} outside 0..{len(self.classes) - 1}")
-            np.add.at(self._boxes, gt["labels"][gt["iscrowd"] == 0].numpy(), 1)
+            counted = gt["iscrowd"] == 0
+            np.add.at(self._boxes, gt["labels"][counted].numpy(), 1)
+            sides = (gt["boxes"][counted, 2:] - gt["boxes"][counted, :2]).numpy().astype(np.float64)
+            areas = sides[:, 0] * sides[:, 1]
+            for column, (low, high) in enumerate(SIZES.values()):  # inclusive at both ends, as COCOeval
+                self._sized[column] += int(((areas >= low) & (areas <= high)).sum())
             preds.append(pred)
             gts.append(gt)
         self._metric.update(preds, gts)
@@ -138,4 +185,22 @@ class DetectionMetrics:
                 entry["recall"] = _value(recall[column])
                 entry["ap_50"] = float(defined.mean()) if defined.size else None
         result["per_class"] = per_class
+        self.details = self._details(raw)
         return result
+
+    def _details(self, raw: dict[str, Any]) -> DetectionDetails:
+        details = self._empty_details()
+        for column, (size, entry) in enumerate(details.by_size.items()):
+            entry["boxes"] = int(self._sized[column])
+            entry["ap"] = _value(raw[f"map_{size}"]) if f"map_{size}" in raw else None
+            entry["recall"] = _value(raw[f"mar_{size}"]) if f"mar_{size}" in raw else None
+        if "classes" not in raw or "precision" not in raw:
+            return details
+        precision = raw["precision"].numpy()  # T x R x K x A x M; A: all, small, medium, large
+        for column, class_id in enumerate(np.atleast_1d(raw["classes"].numpy()).tolist()):
+            curve = precision[0, :, column, 0, -1].astype(np.float64)
+            if (curve > -1).all():
+                details.precision_50[self.classes[class_id]] = curve
+        for area, entry in enumerate(details.by_size.values(), start=1):
+            entry["ap_50"] = _defined_mean(precision[0, :, :, area, -1])
+        return details

@@ -86,7 +86,8 @@ class ObjectDetection(Task, Exportable, Servable):
     def evaluator(self, data: PreparedData, config: ObjectDetectionConfig):
         from torchworks.tasks.object_detection.evaluation import DetectionEvaluator
 
-        return DetectionEvaluator(data.state["labels"], data.state["image_size"])
+        return DetectionEvaluator(data.state["labels"], data.state["image_size"], data.test, conf=config.conf,
+                                  iou=config.iou, max_det=config.max_det)
 
     def predict_inputs(self, inputs: Sequence[Any], state: dict[str, Any]):
         from torchworks.tasks.object_detection.predicting import image_inputs
