@@ -123,9 +123,9 @@ def test_onnx_outputs_decoded_outside_torchworks_give_the_eager_models_boxes(exp
                 in zip(boxes[inside].tolist(), found["labels"][inside], found["scores"][inside].tolist())]
         [record] = predictor.predict([str(path)], conf=0.05)
         assert record["count"] == len(mine), path.name
-        for (label, score, box), theirs in zip(mine, record["boxes"]):
-            assert label == theirs["label"] and score == pytest.approx(theirs["score"], abs=2e-4)
-            assert box == pytest.approx(theirs["xyxy"], abs=0.06)
+        for label, score, box in mine:  # near-equal scores of an untrained model may swap places
+            assert any(label == theirs["label"] and score == pytest.approx(theirs["score"], abs=2e-4)
+                       and box == pytest.approx(theirs["xyxy"], abs=0.06) for theirs in record["boxes"]), (label, box)
         compared += len(mine)
     assert compared > 0  # a low threshold: the barely trained model still finds boxes to compare
 

@@ -117,9 +117,9 @@ class ObjectDetection(Task, Exportable, Servable):
     def serving(self, state: dict[str, Any]) -> ServingSpec:
         from torchworks.tasks.object_detection.records import DetectionRecord
 
-        return ServingSpec(input_kind="image", file_types=(".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff",
-                                                           ".webp"),
-                           json_item=None, record=DetectionRecord, options=("conf", "iou", "max_det", "classes"))
+        # track, tile and overlap stay out: a request is independent images, not a video or a big scan
+        return ServingSpec(input_kind="image", file_types=_IMAGE_FILES, json_item=None, record=DetectionRecord,
+                           options=("conf", "iou", "max_det", "classes"), draws="boxes")
 
     def quickstart_settings(self) -> dict[str, Any]:
         return {"data": "detection-scenes", "name": "quickstart-scenes"}
