@@ -517,7 +517,8 @@ function boxesView(records, model, sent) {
   const shown = el("span", { class: "hint", id: "boxes-shown" });
   const view = el("div", { class: "detections" },
     el("div", { class: "row confidence" }, el("label", { for: "confidence", text: "Show boxes with score ≥" }), slider, readout, shown));
-  const present = [...new Set(records.flatMap((r) => (r.boxes || []).map((b) => b.label)))];
+  const order = (label) => { const i = (model.labels || []).indexOf(label); return i < 0 ? Infinity : i; };
+  const present = [...new Set(records.flatMap((r) => (r.boxes || []).map((b) => b.label)))].sort((a, b) => order(a) - order(b));
   if (present.length) {
     view.append(el("div", { class: "legend-row", id: "box-legend" }, ...present.map((label) => {
       const swatch = el("span", { class: "swatch" });
