@@ -265,3 +265,120 @@ def test_models_describe_their_options_and_table_columns(make_app, speech_run, f
     assert speech["table"] is None
     assert sales["table"] == {"time": "week", "target": "sales", "series": "store", "covariates": [], "lookback": 8,
                               "horizon": 4}
+
+
+# ------------------------------------------------------------------ object detection: boxes out
+@pytest.fixture(scope="module")
+def detection_served(detection_run, tmp_path_factory):
+    """The shared detection run, copied and exported to ONNX once: served as ``scenes`` (its ONNX
+    export, chosen by auto) and ``scenes-eager``."""
+    import shutil
+
+    from torchworks.engine.export import export
+
+    run = shutil.copytree(detection_run, tmp_path_factory.mktemp("served-detection") / "run")
+    [result] = export(run, "onnx", threads=1)
+    assert result.passed, result.describe()
+    return run
+
+
+@pytest.fixture
+def detector(make_app, detection_served):
+    app, _ = make_app([f"scenes={detection_served}", f"scenes-eager={detection_served}"],
+                      backends={"scenes-eager": "eager"})
+    with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def scene_jpg(scenes_dir) -> tuple[str, bytes]:
+    path = sorted((scenes_dir / "images").iterdir())[1]
+    return str(path), path.read_bytes()
+
+
+def _boxes_are_well_formed(record: dict, labels: list[str], conf: float) -> None:
+    assert record["count"] == len(record["boxes"])
+    scores = [box["score"] for box in record["boxes"]]
+    assert scores == sorted(scores, reverse=True) and all(score > conf for score in scores)
+    for box in record["boxes"]:
+        x1, y1, x2, y2 = box["xyxy"]
+        assert 0 <= x1 < x2 <= record["width"] and 0 <= y1 < y2 <= record["height"], box
+        assert box["label"] in labels
+
+
+def test_detection_image_in_boxes_out_as_the_python_api_gives_them(detector, detection_served, scene_jpg):
+    path, data = scene_jpg
+    about = detector.get("/v1/models/scenes").json()
+    assert about["draws"] == "boxes" and about["backend"] == "onnx" and about["backend_parity"]["metric"] == "map"
+    assert about["options"] == ["conf", "iou", "max_det", "classes"] and about["option_details"]["conf"]["default"] == 0.25
+    labels = about["labels"]
+    options = {"conf": 0.05}
+    multipart = detector.post("/v1/models/scenes/predict", files={"file": ("scene.jpg", data, "image/jpeg")},
+                              data={"options": json.dumps(options)})
+    encoded = detector.post("/v1/models/scenes/predict", json={
+        "inputs": [{"name": "scene.jpg", "base64": base64.b64encode(data).decode()}], "options": options})
+    eager = detector.post("/v1/models/scenes-eager/predict", files={"file": ("scene.jpg", data, "image/jpeg")},
+                          data={"options": json.dumps(options)})
+    assert multipart.status_code == encoded.status_code == eager.status_code == 200, multipart.text
+    [expected] = torchworks.load(detection_served).predict([path], conf=0.05)
+    assert expected["count"] > 0  # a low threshold: the barely trained model still finds boxes
+    for response in (multipart, encoded, eager):
+        [record] = response.json()["predictions"]
+        assert (record["input"], record["width"], record["height"]) == ("scene.jpg", 128, 128)
+        _boxes_are_well_formed(record, labels, 0.05)
+        assert record["count"] == expected["count"]
+        for got in record["boxes"]:  # the same boxes (near-equal scores of an untrained model may swap places)
+            assert any(got["label"] == want["label"] and got["score"] == pytest.approx(want["score"], abs=2e-4)
+                       and got["xyxy"] == pytest.approx(want["xyxy"], abs=0.11) for want in expected["boxes"]), got
+    assert multipart.json()["backend"] == "onnx" and eager.json()["backend"] == "eager"
+
+
+def test_detection_options_apply_per_request(detector, scene_jpg):
+    _, data = scene_jpg
+
+    def boxes(**options):
+        response = detector.post("/v1/models/scenes/predict", files={"file": ("s.jpg", data, "image/jpeg")},
+                                 data={"options": json.dumps(options)})
+        assert response.status_code == 200, response.text
+        return response.json()["predictions"][0]["boxes"]
+
+    low = boxes(conf=0.05)
+    distinct = sorted({b["score"] for b in low})
+    threshold = (distinct[len(distinct) // 2 - 1] + distinct[len(distinct) // 2]) / 2  # between two shown scores
+    high = boxes(conf=threshold)
+    assert 0 < len(high) < len(low) and all(b["score"] > threshold for b in high)
+    assert high == [b for b in low if b["score"] > threshold]  # the same boxes, fewer of them
+    assert len(boxes(conf=0.05, max_det=2)) == 2
+    wanted = low[0]["label"]
+    only = boxes(conf=0.05, classes=wanted)
+    assert only and {b["label"] for b in only} == {wanted}
+    looser = boxes(conf=0.05, iou=0.9)  # NMS removes less when boxes may overlap more
+    assert len(looser) >= len(low)
+    assert boxes() == [b for b in low if b["score"] > 0.25]  # the model's own conf when none is given
+
+
+@pytest.mark.parametrize("name, send, status, error, says", [
+    ("a text file named as an image", lambda c, jpg: c.post("/v1/models/scenes/predict", files={
+        "file": ("notes.png", b"these are my notes, not an image\n", "image/png")}), 422, "data_error",
+     "cannot read image 'notes.png'"),
+    ("a text file with its own suffix", lambda c, jpg: c.post("/v1/models/scenes/predict", files={
+        "file": ("notes.txt", b"notes\n", "text/plain")}), 415, "unsupported_media_type", "not a kind scenes reads"),
+    ("text sent raw as an image", lambda c, jpg: c.post("/v1/models/scenes/predict", content=b"notes\n",
+                                                        headers={"content-type": "image/png"}), 422, "data_error",
+     "cannot read image"),
+    ("text as base64 JSON", lambda c, jpg: c.post("/v1/models/scenes/predict", json={
+        "inputs": [{"name": "n.jpg", "base64": base64.b64encode(b"notes").decode()}]}), 422, "data_error",
+     "cannot read image 'n.jpg'"),
+    ("an unknown class", lambda c, jpg: c.post("/v1/models/scenes/predict", files={"file": ("s.jpg", jpg, "image/jpeg")},
+                                               data={"options": '{"classes": "dog"}'}), 422, "config_error",
+     "unknown class 'dog'"),
+    ("conf over 1", lambda c, jpg: c.post("/v1/models/scenes/predict", json={
+        "inputs": [{"name": "s.jpg", "base64": base64.b64encode(jpg).decode()}], "options": {"conf": 2}}), 422,
+     "config_error", "conf"),
+    ("tiling is not a request option", lambda c, jpg: c.post("/v1/models/scenes/predict", files={
+        "file": ("s.jpg", jpg, "image/jpeg")}, data={"options": '{"tile": 64}'}), 422, "unknown_option", "tile"),
+])
+def test_bad_detection_requests_are_4xx_in_the_error_grammar(detector, scene_jpg, name, send, status, error, says):
+    body = _assert_grammar(send(detector, scene_jpg[1]), status, error)
+    assert says in body["message"], body
+    assert detector.get("/readyz").status_code == 200

@@ -205,3 +205,57 @@ def test_forecast_chart_and_speech_decoder_choice(browser, server_process, forec
         screenshot(page, "ui-speech")
         assert not outside, outside
         assert not problems, problems
+
+
+def test_detection_boxes_drawn_over_the_image_and_filtered_by_the_slider(browser, server_process, detection_run,
+                                                                           scenes_dir):
+    """Boxes come from one request at a low threshold; the slider hides boxes (and their table rows)
+    below the chosen score without asking the server again."""
+    scene = sorted((scenes_dir / "images").iterdir())[1]
+    with server_process([f"scenes={detection_run}", "--port", "0"]) as (_, url):
+        page = browser.new_page(viewport={"width": 1100, "height": 1000})
+        page.set_default_timeout(60_000)
+        outside, problems = offline(page), watched(page)
+        page.goto(f"{url}/ui")
+        page.click("nav button[data-model=scenes]")
+        page.set_input_files("#file", str(scene))
+        with page.expect_request(lambda request: request.url.endswith("/v1/models/scenes/predict")) as sent:
+            page.click("#predict")
+        assert b'{"conf":0.05}' in sent.value.post_data_buffer  # asked once, low; the slider filters
+        drawn = page.locator("#result svg.boxes")
+        expect(drawn).to_have_count(1, timeout=60_000)
+        total = int(drawn.get_attribute("data-boxes"))
+        assert total > 0
+        assert page.evaluate("document.querySelector('#result img.boxed').naturalWidth") == 128
+        slider = page.locator("#confidence")
+        assert (slider.get_attribute("min"), slider.get_attribute("value")) == ("0.05", "0.25")  # the model's conf
+        expect(page.locator("#confidence-value")).to_have_text("0.25")
+
+        slider.focus()
+        page.keyboard.press("Home")  # the lowest score asked for: every box
+        expect(drawn).to_have_attribute("data-shown", str(total))
+        assert page.locator("#result g.box:not([display=none]) rect.frame").count() == total
+        assert page.locator("#result .box-table tr[data-score]:not([hidden])").count() == total
+        scores = sorted(float(s) for s in page.locator("#result g.box").evaluate_all(
+            "groups => groups.map(g => g.dataset.score)"))
+        middle = round(scores[len(scores) // 2], 2) + 0.01
+        slider.fill(f"{middle:.2f}")
+        above = sum(score >= float(f"{middle:.2f}") for score in scores)
+        assert above < total
+        expect(drawn).to_have_attribute("data-shown", str(above))
+        assert page.locator("#result g.box:not([display=none])").count() == above
+        assert page.locator("#result .box-table tr[data-score]:not([hidden])").count() == above
+        expect(page.locator("#boxes-shown")).to_have_text(f"{above} of {total} boxes shown")
+        # one colour per class: every box of a class is drawn in its class's colour, and classes differ
+        colours = page.locator("#result g.box").evaluate_all(
+            "groups => groups.map(g => [g.dataset.label, g.querySelector('rect.frame').getAttribute('stroke')])")
+        by_class = {}
+        for label, colour in colours:
+            by_class.setdefault(label, set()).add(colour)
+        assert all(len(c) == 1 for c in by_class.values())
+        assert len({next(iter(c)) for c in by_class.values()}) == len(by_class)
+        tag = page.locator("#result g.box text").first.text_content()
+        assert re.fullmatch(r"(car|person|sign|cone) 0\.\d\d", tag), tag
+        screenshot(page, "ui-detection")
+        assert not outside, outside
+        assert not problems, problems

@@ -281,7 +281,7 @@ def _write_onnx(model: torch.nn.Module, tensors: list[torch.Tensor], names: list
         warnings.simplefilter("ignore")  # the exporter's tracer warnings say nothing a user can act on
         try:
             torch.onnx.export(model, tuple(tensors), str(path), input_names=names, output_names=outputs,
-                              dynamic_axes={**axes, **{output: {0: "batch"} for output in outputs}},
+                              dynamic_axes={**{output: {0: "batch"} for output in outputs}, **axes},
                               opset_version=ONNX_OPSET, dynamo=False)
         except Exception as error:  # noqa: BLE001  (the exporter raises many kinds; the user needs one message)
             raise _cannot_export("onnx", error) from error
@@ -311,9 +311,26 @@ def _write_onnx_int8(model: torch.nn.Module, tensors: list[torch.Tensor], names:
             # float: ConvInteger is slower than a float convolution on most CPUs. One scale per output
             # channel: per tensor cost MiniLM two points of macro-F1 on the tickets, per channel none.
             quantize_dynamic(str(float_copy), str(path), weight_type=QuantType.QInt8,
-                             op_types_to_quantize=["MatMul", "Gemm", "Gather"], per_channel=True)
+                             op_types_to_quantize=INT8_ONNX_OPS, per_channel=True)
     finally:
         float_copy.unlink(missing_ok=True)
+    _require_quantized(path)
+
+
+INT8_ONNX_OPS = ["MatMul", "Gemm", "Gather"]
+
+
+def _require_quantized(path: Path) -> None:
+    """BundleError unless the quantizer changed something: a graph of convolutions alone comes back
+    float, and an "int8" file that is the float model under another name would mislead."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    if not any(node.op_type in ("DynamicQuantizeLinear", "MatMulInteger", "DynamicQuantizeMatMul", "DequantizeLinear")
+               for node in graph.node):
+        raise BundleError("this model has no operation that dynamic int8 quantization handles",
+                          expected=", ".join(INT8_ONNX_OPS) + " operations (convolutions stay float)", got="none",
+                          hint="serve the float onnx export")
 
 
 @contextmanager

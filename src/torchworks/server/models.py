@@ -216,6 +216,7 @@ class ServedModel:
             "option_details": self.option_details,
             "example": self.spec.example,
             "table": self.spec.table or None,
+            "draws": self.spec.draws or None,
             "labels": self.bundle.state.get("labels"),
             "backend": self.runner.name,
             # how the served export scored against eager on the test split (none for eager)

@@ -50,7 +50,9 @@ class Exportable(ABC):
 
     def dynamic_axes(self, state: dict[str, Any]) -> dict[str, dict[int, str]]:
         """Per input of ``example_input`` (``"input"`` for a lone tensor), the axes whose size varies
-        between batches, for exports. The batch axis by default; sequence tasks add their length."""
+        between batches, for exports. The batch axis by default; sequence tasks add their length.
+        Outputs (by their names: the model's dict keys) may be listed too, to name their free axes in
+        an ONNX graph; an output not listed has a free batch axis, its other sizes as the exporter infers."""
         example = self.example_input(state)
         names = list(example) if isinstance(example, dict) else ["input"]
         return {name: {0: "batch"} for name in names}

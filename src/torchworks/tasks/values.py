@@ -98,6 +98,10 @@ class ServingSpec:
         table: For ``"table"`` inputs, what the page needs to draw the input beside the answer: the
             columns by role (``time``, ``target``, ``series``: None for one series, ``covariates``),
             ``lookback`` and ``horizon`` in rows; empty for other inputs.
+        draws: How the page shows a record over its input, when it is more than text: ``"boxes"``
+            (each record has ``width`` and ``height`` of the image sent and ``boxes``, each with
+            ``xyxy`` in its pixels, ``label`` and ``score``; the page draws them on the image with a
+            score slider, asking with ``conf`` low when ``conf`` is an option). Empty: the default view.
     """
 
     input_kind: str
@@ -107,6 +111,7 @@ class ServingSpec:
     example: Any = None
     options: tuple[str, ...] = ()
     table: dict[str, Any] = field(default_factory=dict)
+    draws: str = ""
 
 
 @dataclass(frozen=True)

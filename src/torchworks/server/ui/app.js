@@ -128,7 +128,7 @@ function options() {
 }
 
 function request(model, explain = false) {
-  const chosen = explain ? {} : options();
+  const chosen = explain ? {} : askedOptions(model, options());
   const method = $("#method").value;
   if (model.input_kind === "text") {
     const texts = $("#text").value.split("\n").map((t) => t.trim()).filter(Boolean);
@@ -150,8 +150,27 @@ function request(model, explain = false) {
 async function predict(event) {
   event.preventDefault();
   const model = current;
-  const sent = model.input_kind === "table" ? await sentTable(options()) : null;
+  let sent = null;
+  if (model.input_kind === "table") sent = await sentTable(options());
+  else if (model.draws === "boxes") sent = { files: $("#file") ? [...$("#file").files] : [], threshold: boxThreshold(model, options()) };
   await ask("predict", (answer) => showPredictions(answer.predictions, model, sent));
+}
+
+// ------------------------------------------------------------ boxes
+// A model whose records are boxes over the image sent (ServingSpec.draws == "boxes") is asked once
+// with a low score threshold; the slider then hides the boxes below the chosen score without
+// asking again. The threshold starts at the conf chosen in the form, else the model's own.
+const BOX_FLOOR = 0.05;
+
+function boxThreshold(model, chosen) {
+  const own = ((model.option_details || {}).conf || {}).default;
+  const start = chosen.conf ?? own ?? 0.25;
+  return Number.isFinite(Number(start)) ? Number(start) : 0.25;
+}
+
+function askedOptions(model, chosen) {
+  if (model.draws !== "boxes" || !model.options.includes("conf")) return chosen;
+  return { ...chosen, conf: Math.min(BOX_FLOOR, boxThreshold(model, chosen)) };
 }
 
 // The table a forecast request carries, as text, for drawing its history (null for binary files).
@@ -194,6 +213,7 @@ function showPredictions(records, model, sent) {
   const result = $("#result");
   result.replaceChildren();
   if (records.length && "forecast" in records[0]) { result.append(forecastView(records, model, sent)); return; }
+  if (model.draws === "boxes") { result.append(boxesView(records, model, sent)); placeTags(); return; }
   for (const record of records) {
     const block = el("div", { class: "prediction" }, el("div", { class: "hint", text: record.input }));
     if ("transcript" in record) block.append(el("div", { class: "answer", text: record.transcript || "(silence)" }));
@@ -476,6 +496,130 @@ function legend(entries, end) {
   }
   return group;
 }
+
+// One colour per class, by the class's place in the model's labels, so a class keeps its colour.
+const PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#0f9ba8", "#d6289b", "#7a9a01",
+  "#9a6324", "#800000", "#2f4b7c", "#b8860b"];
+
+function classColour(model, label) {
+  const index = (model.labels || []).indexOf(label);
+  const key = index >= 0 ? index : [...label].reduce((sum, c) => sum + c.charCodeAt(0), 0);
+  return PALETTE[key % PALETTE.length];
+}
+
+function boxesView(records, model, sent) {
+  const files = (sent && sent.files) || [];
+  const floor = model.options.includes("conf") ? Math.min(BOX_FLOOR, sent ? sent.threshold : BOX_FLOOR) : 0;
+  const start = Math.max(floor, Math.min(1, sent ? sent.threshold : floor));
+  const slider = el("input", { type: "range", id: "confidence", min: String(floor), max: "1", step: "0.01",
+    value: String(start), "aria-label": "Smallest score shown" });
+  const readout = el("output", { id: "confidence-value", for: "confidence" });
+  const shown = el("span", { class: "hint", id: "boxes-shown" });
+  const view = el("div", { class: "detections" },
+    el("div", { class: "row confidence" }, el("label", { for: "confidence", text: "Show boxes with score ≥" }), slider, readout, shown));
+  const order = (label) => { const i = (model.labels || []).indexOf(label); return i < 0 ? Infinity : i; };
+  const present = [...new Set(records.flatMap((r) => (r.boxes || []).map((b) => b.label)))].sort((a, b) => order(a) - order(b));
+  if (present.length) {
+    view.append(el("div", { class: "legend-row", id: "box-legend" }, ...present.map((label) => {
+      const swatch = el("span", { class: "swatch" });
+      swatch.style.background = classColour(model, label);
+      return el("span", { class: "key" }, swatch, label);
+    })));
+  }
+  records.forEach((record, i) => view.append(boxesOf(record, model, files[i])));
+  const update = () => {
+    const threshold = Number(slider.value);
+    readout.textContent = threshold.toFixed(2);
+    let visible = 0, total = 0;
+    for (const item of view.querySelectorAll("[data-score]")) {
+      const hide = Number(item.dataset.score) < threshold;
+      if (item.tagName.toLowerCase() === "g") {
+        total += 1;
+        visible += hide ? 0 : 1;
+        if (hide) item.setAttribute("display", "none"); else item.removeAttribute("display");
+      } else item.hidden = hide;
+    }
+    for (const svg of view.querySelectorAll("svg.boxes")) {
+      svg.dataset.shown = String(svg.querySelectorAll("g.box:not([display=none])").length);
+    }
+    shown.textContent = `${visible} of ${total} box${total === 1 ? "" : "es"} shown`;
+    view.dataset.shown = String(visible);
+  };
+  slider.addEventListener("input", update);
+  update();
+  return view;
+}
+
+// One image with its boxes drawn over it (coordinates in percent of the image's own pixels, so the
+// drawing follows the image's displayed size) and a table of the boxes.
+function boxesOf(record, model, file) {
+  const block = el("div", { class: "prediction" }, el("div", { class: "hint", text: record.input }));
+  if (!record.boxes) {
+    block.append(el("p", { class: "error", text: record.error || "no boxes in this answer" }));
+    return block;
+  }
+  const W = record.width, H = record.height;
+  const stage = el("div", { class: "stage" });
+  if (file) stage.append(el("img", { src: URL.createObjectURL(file), alt: record.input, class: "boxed" }));
+  else {
+    const blank = el("div", { class: "blank" });
+    blank.style.aspectRatio = `${W} / ${H}`;
+    stage.append(blank);
+  }
+  const svg = svgEl("svg", { class: "boxes", role: "img", "data-boxes": String(record.boxes.length),
+    "aria-label": `${record.boxes.length} boxes on ${record.input}` });
+  const pct = (v, size) => `${((100 * v) / size).toFixed(3)}%`;
+  const table = el("table", { class: "box-table" },
+    el("tr", {}, ...["#", "class", "score", "x1", "y1", "x2", "y2"].map((c) => el("th", { text: c }))));
+  record.boxes.forEach((box, index) => {
+    const [x1, y1, x2, y2] = box.xyxy;
+    const colour = classColour(model, box.label);
+    const group = svgEl("g", { class: "box", "data-score": String(box.score), "data-label": box.label, "data-index": String(index) });
+    group.append(svgEl("rect", { class: "frame", x: pct(x1, W), y: pct(y1, H), width: pct(x2 - x1, W), height: pct(y2 - y1, H), stroke: colour }));
+    const tag = svgEl("svg", { class: "tag", x: pct(x1, W), y: pct(y1, H), overflow: "visible", "data-top": String(y1 / H) });
+    const text = `${box.label} ${box.score.toFixed(2)}`;
+    tag.append(svgEl("rect", { x: 0, y: -16, width: 7 * text.length + 8, height: 16, fill: colour }),
+      svgEl("text", { x: 4, y: -4 }, text));
+    group.append(tag);
+    svg.append(group);
+    const swatch = el("span", { class: "swatch" });
+    swatch.style.background = colour;
+    const row = el("tr", { "data-score": String(box.score), "data-index": String(index) }, el("td", { text: String(index + 1) }),
+      el("td", {}, swatch, box.label), el("td", { text: box.score.toFixed(3) }),
+      ...box.xyxy.map((v) => el("td", { text: v.toFixed(1) })));
+    const focus = (on) => { group.classList.toggle("focus", on); row.classList.toggle("focus", on); };
+    for (const node of [row, group]) {
+      node.addEventListener("mouseenter", () => focus(true));
+      node.addEventListener("mouseleave", () => focus(false));
+    }
+    table.append(row);
+  });
+  stage.append(svg);
+  block.append(el("div", { class: "boxes-pair" }, stage, record.boxes.length ? el("div", { class: "box-list" }, table)
+    : el("p", { class: "hint", text: "no boxes above the lowest score asked for" })));
+  const image = stage.querySelector("img");
+  if (image) image.addEventListener("load", placeTags);
+  return block;
+}
+
+// Label tags sized to their text, and moved inside their box where it touches the image's top.
+function placeTags() {
+  requestAnimationFrame(() => {
+    for (const svg of document.querySelectorAll("svg.boxes")) {
+      const height = svg.getBoundingClientRect().height;
+      for (const tag of svg.querySelectorAll("svg.tag")) {
+        const [back, text] = tag.children;
+        const length = text.getComputedTextLength ? text.getComputedTextLength() : 0;
+        if (length > 0) back.setAttribute("width", String(length + 8));
+        const inside = Number(tag.dataset.top) * height < 16;
+        back.setAttribute("y", inside ? "0" : "-16");
+        text.setAttribute("y", inside ? "12" : "-4");
+      }
+    }
+  });
+}
+
+window.addEventListener("resize", placeTags);
 
 // ------------------------------------------------------------ microphone -> 16-bit WAV
 let recording = null;

@@ -125,12 +125,27 @@ class ObjectDetection(Task, Exportable, Servable):
 
         return torch.rand(2, 3, state["image_size"], state["image_size"])
 
+    def dynamic_axes(self, state: dict[str, Any]) -> dict[str, dict[int, str]]:
+        # The compact detector is convolutional: an export takes any height and width that are multiples
+        # of 32 (its maps then have H/s x W/s cells), when traced at such a size (it pads others, and a
+        # trace would keep the example's padding). Other detectors keep their traced size.
+        from torchworks.tasks.object_detection.compact import SIZE_MULTIPLE, STRIDES
+        from torchworks.tasks.object_detection.models import COMPACT
+
+        if state.get("model", COMPACT) != COMPACT or state["image_size"] % SIZE_MULTIPLE:
+            return {"input": {0: "batch"}}
+        axes = {"input": {0: "batch", 2: "height", 3: "width"}}
+        for stride in STRIDES:
+            for output in ("cls", "box", "ctr"):
+                axes[f"{output}_s{stride}"] = {0: "batch", 2: f"height/{stride}", 3: f"width/{stride}"}
+        return axes
+
     def serving(self, state: dict[str, Any]) -> ServingSpec:
         from torchworks.tasks.object_detection.records import DetectionRecord
 
-        return ServingSpec(input_kind="image", file_types=(".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff",
-                                                           ".webp"),
-                           json_item=None, record=DetectionRecord, options=("conf", "iou", "max_det", "classes"))
+        # track, tile and overlap stay out: a request is independent images, not a video or a big scan
+        return ServingSpec(input_kind="image", file_types=_IMAGE_FILES, json_item=None, record=DetectionRecord,
+                           options=("conf", "iou", "max_det", "classes"), draws="boxes")
 
     def quickstart_settings(self) -> dict[str, Any]:
         return {"data": "detection-scenes", "name": "quickstart-scenes"}
