@@ -14,6 +14,7 @@ with ``track=true`` a frame's boxes carry ids kept across the video
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -117,7 +118,7 @@ def read_picture(source: Source, name: str, max_pixels: int) -> Image.Image:
     except FileNotFoundError:
         raise DataError(f"image '{name}' does not exist", expected="an image file", got="no such file") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        reason = _reason(error)
         raise DataError(f"cannot read image '{name}'", expected="a readable image file", got=reason,
                         hint="fix or remove that file") from None
 
@@ -168,7 +169,7 @@ def _listed(source: Source, name: str, state: dict[str, Any]) -> list[ImageItem 
     try:
         width, height = _open(source).size
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        reason = _reason(error)
         raise DataError(f"cannot read image '{name}'", expected="a readable image file",
                         got="no such file" if isinstance(error, FileNotFoundError) else reason,
                         hint="fix or remove that file") from None
@@ -302,3 +303,7 @@ def wanted_classes(names: str | None, classes: list[str]) -> set[int] | None:
     return wanted
 
 
+def _reason(error: Exception) -> str:
+    """A decoder's complaint on one line, without the address of an in-memory file object."""
+    text = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+    return re.sub(r"<_io\.BytesIO object at 0x[0-9a-f]+>", "in the upload", text)
