@@ -13,7 +13,8 @@ saying so instead of a map.
 
 The map covers the whole stored image at the model's resolution (the letterbox's padding cut off:
 ``shape`` cells, the longer side ``image_size``; ``cell`` stored pixels per cell); the box is in
-the stored image's pixels, as ``predict`` gives it. Grad-CAM and saliency are unsigned; integrated
+the stored image's pixels, as ``predict`` gives it. Grad-CAM (in its per-position form, see
+:func:`_gradcam`) and saliency are unsigned; integrated
 gradients (baseline: a plain grey picture, the padding's colour) are signed. ``inside_share`` is
 the part of the map's total (absolute) weight inside the box.
 
@@ -159,16 +160,22 @@ def box_score(model: nn.Module, box: torch.Tensor, label: int, image_size: int, 
 
 
 def _gradcam(model: nn.Module, score, image: torch.Tensor, options: dict[str, str], state: dict[str, Any]):
-    from captum.attr import LayerGradCam
+    """Grad-CAM with the gradients kept per position (the HiResCAM form): the layer's activations
+    times the box score's gradients, summed over channels, negatives cut. Grad-CAM's usual channel
+    weights (gradients averaged over the whole map) would spread one box's few local gradients
+    over every object that shares its features, and the map would stop being about this box."""
+    from captum.attr import LayerGradientXActivation
 
     name, layer = gradcam_layer(model, image, options.get("layer"), state)
-    cam = LayerGradCam(score, layer).attribute(image, relu_attributions=True)
-    if cam.dim() != 4 or cam.shape[0] != image.shape[0]:
+    products = LayerGradientXActivation(score, layer).attribute(image)
+    if not isinstance(products, torch.Tensor) or products.dim() != 4 or products.shape[0] != image.shape[0]:
+        shape = list(products.shape) if isinstance(products, torch.Tensor) else type(products).__name__
         raise ConfigError(f"layer '{name}' gives no map of the image for Grad-CAM", expected="a layer whose output "
-                          "is batch x channels x height x width", got=f"an output of shape {list(cam.shape)}",
+                          "is batch x channels x height x width", got=f"an output of shape {shape}",
                           hint="name a backbone layer with layer=, or leave layer out")
+    cam = products.sum(dim=1, keepdim=True).clamp_min(0)
     heat = to_input_pixels(cam, tuple(image.shape[-2:]))[0, 0].detach().clamp_min(0).cpu().numpy()
-    return heat, {"layer": name, "layer_size": list(cam.shape[-2:])}
+    return heat, {"layer": name, "layer_size": list(cam.shape[-2:]), "weights": "gradients per position (HiResCAM)"}
 
 
 def gradcam_layer(model: nn.Module, image: torch.Tensor, name: str | None, state: dict[str, Any]
