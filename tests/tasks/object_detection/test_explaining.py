@@ -153,44 +153,46 @@ def scene_images(scenes_dir):
 
 
 def test_the_trained_detector_explains_its_top_boxes_over_the_image(detection_run, scene_images):
+    """The session's detector has had two epochs only: its best boxes score about 0.085, nearly alike,
+    so what is checked is that each map is about its own box (not what a good detector looks at)."""
     bundle, task, _, model = load_model(detection_run)
     assert task.explain_methods[0] == "gradcam"
     explanations = explain_items(task, model, bundle.state, [str(f) for f in scene_images], method="saliency",
-                                 options={"conf": "0.1"})
-    boxes = [e for e in explanations if e.record["attributions"] is not None]
-    assert boxes, "the two-epoch detector finds some boxes over 0.1"
-    denser = []
-    for explanation in boxes:
+                                 options={"conf": "0.05"})
+    assert len(explanations) == 3 * len(scene_images), "the 3 best boxes of every image"
+    ratios = []
+    for explanation in explanations:
         record = explanation.record
         with Image.open(record["input"]) as picture:
             assert [record["height"], record["width"]] == [picture.height, picture.width]
         attributions = record["attributions"]
+        assert record["target"].startswith(f"box {attributions['box']['index']}: {attributions['box']['label']} ")
         heat = np.asarray(attributions["map"])
         assert heat.shape == (record["height"], record["width"]) == (128, 128)
         assert np.isfinite(heat).all() and heat.min() >= 0 and heat.max() > 0
         assert explanation.figures["overlay"][:8] == b"\x89PNG\r\n\x1a\n"
-        denser.append(attributions["inside_share"] > attributions["box_area_share"])
-    # a box's score leans on its own pixels more than on the average pixel of the image
-    assert np.mean(denser) >= 0.8, f"{sum(denser)} of {len(denser)} boxes"
-    # explained per image: at most the 3 best boxes, best first
+        ratios.append(attributions["inside_share"] / attributions["box_area_share"])
+    # a box's score leans on its own pixels: seeded, 11 to 17 times the box's share of the image
+    assert min(ratios) > 3, np.round(ratios, 1)
     per_image: dict[str, list[int]] = {}
-    for explanation in boxes:
+    for explanation in explanations:
         per_image.setdefault(explanation.record["input"], []).append(explanation.record["attributions"]["box"]["index"])
-    assert all(indices == list(range(len(indices))) and len(indices) <= 3 for indices in per_image.values())
+    assert all(indices == [0, 1, 2] for indices in per_image.values()), "best first"
 
 
 def test_explain_writes_a_map_per_box_and_the_records(detection_run, scene_images, tmp_path):
     result = torchworks.explain(detection_run, [str(scene_images[0])], target="0", output=tmp_path / "why",
-                                options={"conf": "0.05"}, progress=False)
+                                conf="0.05")
     document = json.loads((tmp_path / "why" / "explanations.json").read_text())
     (record,) = document["explanations"]
     assert document["method"] == "gradcam" and record["target"].startswith("box 0: ")
-    assert record["attributions"]["layer"] == "stages.2" and record["attributions"]["layer_size"] == [8, 8]
+    attributions = record["attributions"]
+    assert attributions["layer"] == "stages.2" and attributions["layer_size"] == [8, 8]  # stride 16 at 128 px
+    assert attributions["inside_share"] > 2 * attributions["box_area_share"]
     assert record["figures"] == ["001-" + scene_images[0].stem + "-overlay.png"]
     assert (tmp_path / "why" / record["figures"][0]).stat().st_size > 1000
     assert result.records == document["explanations"]
     with pytest.raises(ConfigError, match="unknown target class") as info:
-        torchworks.explain(detection_run, [str(scene_images[0])], target="unicorn", output=tmp_path / "no",
-                           progress=False)
+        torchworks.explain(detection_run, [str(scene_images[0])], target="unicorn", output=tmp_path / "no")
     assert all(label in info.value.expected for label in load_model(detection_run)[0].state["labels"])
     assert not (tmp_path / "no").exists()
