@@ -63,16 +63,17 @@ def overlay_figure(picture: np.ndarray, heat: np.ndarray, title: str, signed: bo
 
 
 def _outline(ax, xyxy: Sequence[float], caption: str) -> None:
-    """A box drawn white over black (visible on any picture and heat colour), its caption above it."""
+    """A box drawn white over black (visible on any picture and heat colour), and its caption."""
     from matplotlib.patches import Rectangle
 
     left, top, right, bottom = (float(v) for v in xyxy)
     for colour, width in (("black", 2.6), ("white", 1.2)):
         ax.add_patch(Rectangle((left, top), right - left, bottom - top, fill=False, edgecolor=colour,
                                linewidth=width))
-    if caption:
-        ax.text(left, top, caption, fontsize=7, color="white", va="bottom", ha="left", clip_on=True,
-                bbox={"facecolor": "black", "alpha": 0.6, "pad": 1, "linewidth": 0})
+    if caption:  # above the box, or just inside it when the box touches the picture's top
+        inside = top < 0.08 * abs(ax.get_ylim()[0] - ax.get_ylim()[1])
+        ax.text(left, top, caption, fontsize=7, color="white", va="top" if inside else "bottom", ha="left",
+                clip_on=True, bbox={"facecolor": "black", "alpha": 0.6, "pad": 1, "linewidth": 0})
 
 
 def map_with_profile(background: np.ndarray, saliency: np.ndarray, profile: np.ndarray, seconds_per_column: float,
