@@ -112,3 +112,32 @@ def test_the_model_is_left_in_the_mode_it_had(training):
     assert [e.record["target"] for e in explanations] == ["low", "high", "low"], "explained in eval mode"
     assert model.training is training and model.dropout.training is training
     assert model.scale.requires_grad and model.scale.grad is None, "parameters untouched"
+
+
+def test_expand_gives_several_explanations_per_row_or_a_record_without_attributions():
+    """A task whose answer has parts (a detector's boxes) says per row which parts a target stands
+    for: each gets its own explanation; none gets a record that says why, with nothing attributed."""
+    calls = []
+
+    def expand(prediction: dict, chosen: Target) -> list[Target]:
+        calls.append((prediction["label"], chosen.name))
+        if prediction["label"] == "high":
+            return [Target(None, "nothing to explain: the answer is high")]
+        return [Target(0, "low"), Target(1, "high")]
+
+    def present(row: Row, record: dict, gradient, details: dict) -> Presentation:
+        if gradient is None:
+            return Presentation(None, summary=record["target"])
+        return _present(row, record, gradient, details)
+
+    explainer = Explainer(EXPLAINER.describe, _predict, _resolve, EXPLAINER.attributors, present, expand=expand)
+    explanations = explain_rows(explainer, Scores(), ROWS, ["a", "b", "c"], "gradient", None, {})
+    assert calls == [("low", "low"), ("high", "high"), ("low", "low")]
+    assert [(e.record["input"], e.record["target"]) for e in explanations] == [
+        ("a", "low"), ("a", "high"), ("b", "nothing to explain: the answer is high"), ("c", "low"), ("c", "high")]
+    assert [e.record["attributions"] and e.record["attributions"]["gradient"] for e in explanations] == [
+        [1.0, 0.0], [0.0, 2.0], None, [1.0, 0.0], [0.0, 2.0]]
+    assert explanations[2].summary == "nothing to explain: the answer is high"
+    # an asked target goes through expand as well
+    explain_rows(explainer, Scores(), ROWS[:1], ["a"], "gradient", "high", {})
+    assert calls[-1] == ("low", "high")

@@ -7,7 +7,10 @@ asked for), runs the attribution method and builds the record a person and a RES
 
 A task supplies only what is its own in an :class:`Explainer`: how an input is named, what the model
 answered, how a ``target=`` text is read, its attribution methods, and how attributions are shown
-(the record's ``attributions``, figures, an HTML fragment and a one-line summary).
+(the record's ``attributions``, figures, an HTML fragment and a one-line summary). A task whose
+answer has several parts (a detector's boxes) also says which parts a target stands for in each
+input (``expand``): each part gets its own explanation, and an input with none gets a record saying
+so instead of attributions.
 
 Importable without torch: :class:`Explanation` is part of the task interface.
 """
@@ -53,7 +56,8 @@ class Row:
 
 class Target(NamedTuple):
     """What an explanation is about: the value the attribution method takes (a class index, forecast
-    steps, a transcript) and the name the record gives it."""
+    steps, a transcript, a box) and the name the record gives it. A value of None (from an
+    ``expand``) means nothing in this input to attribute; the name then says why."""
 
     value: Any
     name: str
@@ -85,7 +89,13 @@ class Explainer:
             Raises ConfigError for a target the model cannot explain.
         attributors: Method name -> ``(model, row, target, options) -> (attributions, details)``.
         present: ``(row, record, attributions, details) -> Presentation``, where ``record`` holds
-            every field but ``attributions``.
+            every field but ``attributions``. Called with attributions None (and no details) for a
+            target whose value is None.
+        expand: Optional ``(prediction, target) -> targets``: what the chosen target (the default one
+            from ``predict``, or the one read from ``target=``) stands for in this input, one
+            explanation each (a detector's top boxes, or its best box of a class). A single target
+            whose value is None says there is nothing to explain here (its name tells why). Without
+            it, the chosen target is explained as it is.
     """
 
     describe: Callable[[Any], dict[str, Any]]
@@ -93,11 +103,13 @@ class Explainer:
     resolve_target: Callable[[str], Target]
     attributors: Mapping[str, Attributor]
     present: Callable[[Row, dict[str, Any], Any, dict[str, Any]], Presentation]
+    expand: Callable[[dict[str, Any], Target], list[Target]] | None = None
 
 
 def explain_rows(explainer: Explainer, model: nn.Module, inputs: Any, ids: list[Any], method: str,
                  target: str | None, options: dict[str, str]) -> list[Explanation]:
-    """One explanation per row of ``inputs`` (a batch, as the task's collate made it), in order.
+    """One explanation per row of ``inputs`` (a batch, as the task's collate made it), in order; with
+    an ``expand``, one per target it gives for the row.
 
     Args:
         explainer: The task's description.
@@ -123,13 +135,17 @@ def explain_rows(explainer: Explainer, model: nn.Module, inputs: Any, ids: list[
             row = Row(_row(inputs, index), identifier)
             with torch.no_grad():
                 prediction, predicted = explainer.predict(model, row)
-            explained = predicted if asked is None else asked
-            attributions, details = attribute(model, row, explained, options)
-            record = {**explainer.describe(identifier), "prediction": prediction, "method": method,
-                      "target": explained.name}
-            shown = explainer.present(row, record, attributions, details)
-            explanations.append(Explanation({**record, "attributions": shown.attributions}, shown.figures,
-                                            html=shown.html, summary=shown.summary))
+            chosen = predicted if asked is None else asked
+            for explained in explainer.expand(prediction, chosen) if explainer.expand else [chosen]:
+                if explained.value is None:
+                    attributions, details = None, {}
+                else:
+                    attributions, details = attribute(model, row, explained, options)
+                record = {**explainer.describe(identifier), "prediction": prediction, "method": method,
+                          "target": explained.name}
+                shown = explainer.present(row, record, attributions, details)
+                explanations.append(Explanation({**record, "attributions": shown.attributions}, shown.figures,
+                                                html=shown.html, summary=shown.summary))
     return explanations
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import io
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -28,25 +29,51 @@ def figure_png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def overlay_figure(picture: np.ndarray, heat: np.ndarray, title: str, signed: bool):
+def overlay_figure(picture: np.ndarray, heat: np.ndarray, title: str, signed: bool, *,
+                   extent: tuple[float, float] | None = None, boxes: Sequence[tuple[Sequence[float], str]] = ()):
     """The picture (H x W grey or H x W x 3, values in [0, 1]) beside the same picture with ``heat``
-    (H x W) blended over it, and a colour bar for the heat."""
+    (H x W) blended over it, and a colour bar for the heat.
+
+    Args:
+        extent: ``(width, height)`` of the picture in the units of ``boxes`` and the axes (the stored
+            image's pixels, when the picture and heat are a resized copy); default: their own pixels.
+        boxes: ``(xyxy, caption)`` rectangles outlined on both panels (a detection being explained).
+    """
     figure, axes = plt.subplots(1, 2, figsize=(7.6, 3.9))
     grey = picture.ndim == 2
+    corners = None if extent is None else (0.0, float(extent[0]), float(extent[1]), 0.0)
     for ax in axes:
-        ax.imshow(picture, cmap="gray" if grey else None, vmin=0, vmax=1)
+        ax.imshow(picture, cmap="gray" if grey else None, vmin=0, vmax=1, extent=corners)
         ax.axis("off")
     largest = float(np.abs(heat).max()) or 1.0
     strength = np.clip(np.abs(heat) / largest, 0, 1)
     if signed:
-        shown = axes[1].imshow(heat, cmap="RdYlGn", vmin=-largest, vmax=largest, alpha=0.85 * strength)
+        shown = axes[1].imshow(heat, cmap="RdYlGn", vmin=-largest, vmax=largest, alpha=0.85 * strength,
+                               extent=corners)
     else:
-        shown = axes[1].imshow(heat, cmap="jet", vmin=0, vmax=largest, alpha=0.05 + 0.65 * strength)
+        shown = axes[1].imshow(heat, cmap="jet", vmin=0, vmax=largest, alpha=0.05 + 0.65 * strength, extent=corners)
+    for ax in axes:
+        for xyxy, caption in boxes:
+            _outline(ax, xyxy, caption)
     axes[0].set_title("input", fontsize=9)
     axes[1].set_title("attribution", fontsize=9)
     figure.colorbar(shown, ax=axes[1], fraction=0.046, pad=0.04)
     figure.suptitle(title, fontsize=10)
     return figure
+
+
+def _outline(ax, xyxy: Sequence[float], caption: str) -> None:
+    """A box drawn white over black (visible on any picture and heat colour), and its caption."""
+    from matplotlib.patches import Rectangle
+
+    left, top, right, bottom = (float(v) for v in xyxy)
+    for colour, width in (("black", 2.6), ("white", 1.2)):
+        ax.add_patch(Rectangle((left, top), right - left, bottom - top, fill=False, edgecolor=colour,
+                               linewidth=width))
+    if caption:  # above the box, or just inside it when the box touches the picture's top
+        inside = top < 0.08 * abs(ax.get_ylim()[0] - ax.get_ylim()[1])
+        ax.text(left, top, caption, fontsize=7, color="white", va="top" if inside else "bottom", ha="left",
+                clip_on=True, bbox={"facecolor": "black", "alpha": 0.6, "pad": 1, "linewidth": 0})
 
 
 def map_with_profile(background: np.ndarray, saliency: np.ndarray, profile: np.ndarray, seconds_per_column: float,

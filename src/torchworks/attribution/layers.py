@@ -34,17 +34,24 @@ def find_module(model: nn.Module, name: str) -> nn.Module:
     return modules[name]
 
 
-def last_feature_map(model: nn.Module, inputs: Any) -> tuple[str, nn.Module]:
+def last_feature_map(model: nn.Module, inputs: Any, within: str = "") -> tuple[str, nn.Module]:
     """The name and module of the model's last spatial feature map (see the module docstring).
+
+    Args:
+        within: Look only inside the sub-module of that name (a detector's ``backbone``, whose maps
+            still cover the whole image, rather than its heads, which run per region or per level).
 
     Raises:
         ConfigError: The model has no 2-D convolution, or none whose output keeps more than one position.
     """
-    if not any(isinstance(module, nn.Conv2d) for module in model.modules()):
+    searched = find_module(model, within) if within else model
+    if not any(isinstance(module, nn.Conv2d) for module in searched.modules()):
         raise ConfigError("this model has no convolutional layer for Grad-CAM", expected="a model with nn.Conv2d "
                           "layers", got=type(model).__name__, hint="use method=saliency, integrated_gradients "
                           "or occlusion, which work with any model")
     finished = _finishing_order(model, inputs)
+    if within:
+        finished = [entry for entry in finished if entry[0].startswith(within + ".")]
     calls: dict[str, int] = {}
     for name, _, _ in finished:
         calls[name] = calls.get(name, 0) + 1
@@ -87,3 +94,24 @@ def _finishing_order(model: nn.Module, inputs: Any) -> list[tuple[str, nn.Module
 
 def _spatial(shape: tuple[int, ...] | None) -> bool:
     return shape is not None and len(shape) == 4 and shape[2] * shape[3] > 1
+
+
+def to_input_pixels(cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A layer's map ``[B, 1, h, w]`` stretched over the input's ``size`` (height, width) pixels.
+
+    A convolutional map of stride ``s`` covers ``h * s`` input rows from the top (``ceil(H / s)``
+    cells, or a model that pads its input to a multiple of ``s``), so the map is upsampled by the
+    stride (the power of two nearest ``H / h``) and the rows and columns past the input cut off.
+    Plain interpolation to ``size`` would shift it by up to a cell when ``H`` is not a multiple.
+    """
+    import math
+
+    import torch.nn.functional as F
+
+    height, width = size
+    stride = 2 ** max(0, round(math.log2(max(height / cam.shape[-2], width / cam.shape[-1]))))
+    upsampled = F.interpolate(cam, size=(cam.shape[-2] * stride, cam.shape[-1] * stride), mode="bilinear",
+                              align_corners=False)
+    if upsampled.shape[-2] < height or upsampled.shape[-1] < width:  # not a strided map: fit it instead
+        return F.interpolate(cam, size=size, mode="bilinear", align_corners=False)
+    return upsampled[..., :height, :width]

@@ -63,6 +63,25 @@ def positive_int(options: dict[str, str], key: str, default: int, largest: int =
     return number
 
 
+def fraction(options: dict[str, str], key: str, default: float) -> float:
+    """A number option strictly between 0 and 1 (``conf=0.4``), or ``default`` when not given.
+
+    Raises:
+        ConfigError: The value is not such a number.
+    """
+    value = options.get(key)
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if not 0.0 < number < 1.0:
+        raise ConfigError(f"invalid value for '{key}'", expected="a number between 0 and 1", got=repr(value),
+                          hint=f"for example {key}={default}")
+    return number
+
+
 def rounded(values, digits: int = 4):
     """Floats (nested lists or a numpy array) rounded to ``digits`` significant digits, for JSON."""
     import numpy as np

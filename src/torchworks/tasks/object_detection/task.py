@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from torchworks.tasks import register_task
 from torchworks.tasks.object_detection.config import ObjectDetectionConfig
 from torchworks.tasks.object_detection.state import ObjectDetectionState
-from torchworks.tasks.protocol import Exportable, PreparedData, Servable, ServingSpec, Stage, StepOutput, Task
+from torchworks.tasks.protocol import Explainable, Exportable, PreparedData, Servable, ServingSpec, Stage, StepOutput, Task
 from torchworks.tasks.values import InputKinds
 
 if TYPE_CHECKING:  # the task's modules import torch; they load when a method needs them
@@ -24,7 +24,7 @@ _VIDEO_FILES = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg"
 
 
 @register_task
-class ObjectDetection(Task, Exportable, Servable):
+class ObjectDetection(Task, Explainable, Exportable, Servable):
     """Find and classify objects as boxes (vehicles, pedestrians, products, defects)."""
 
     name = "object-detection"
@@ -34,6 +34,9 @@ class ObjectDetection(Task, Exportable, Servable):
     primary_metric = "map"
     monitor = ("val_map", "max")
     prediction_options = ("conf", "iou", "max_det", "classes", "track", "tile", "overlap")
+    # the explaining module's METHODS and OPTIONS (that module imports torch; this one stays light)
+    explain_methods = ("gradcam", "saliency", "integrated_gradients")
+    explain_options = ("boxes", "conf", "layer", "steps")
     input_kinds = InputKinds(files=(*_IMAGE_FILES, *_VIDEO_FILES, ".csv"), folder_files=(*_IMAGE_FILES, *_VIDEO_FILES),
                              description="images (.png, .jpg, ...), videos (.mp4, .mov, .mkv, ...), folders of "
                                          "them, a CSV of their paths, or a camera index (0)")
@@ -119,6 +122,12 @@ class ObjectDetection(Task, Exportable, Servable):
         from torchworks.tasks.object_detection.annotated import write_annotated
 
         return write_annotated(records, output, state["labels"])
+
+    def explain(self, model: nn.Module, inputs: torch.Tensor, ids: list[Any], state: dict[str, Any], method: str,
+                target: str | None, options: dict[str, str]):
+        from torchworks.tasks.object_detection.explaining import explain_detections
+
+        return explain_detections(model, inputs, ids, state, method, target, options)
 
     def example_input(self, state: dict[str, Any]) -> torch.Tensor:
         import torch
