@@ -180,7 +180,7 @@ def speed_rows(speed: dict[str, Any]) -> list[dict[str, Any]]:
     """The report's table of ``Evaluation.speed``: the test pass, the model alone in it, and batch 1."""
     if not speed.get("test_samples"):
         return []
-    where = f"{speed.get('device', 'cpu')}, {speed.get('threads')} threads"
+    where = f"{speed.get('device', 'cpu')}, {_threads(speed)}"
     samples, seconds = speed["test_samples"], speed["test_seconds"]
     rows = [{"measured": "test pass: reading, model and metrics", "samples": samples,
              "batch size": speed["batch_size"], "seconds": seconds, "ms per sample": speed["test_ms_per_sample"],
@@ -205,7 +205,12 @@ def speed_line(speed: dict[str, Any]) -> str | None:
             f"model {speed['model_ms_per_sample']:.1f} ms each)")
     if speed.get("batch1_ms"):
         line += f"; batch 1: {speed['batch1_ms']:.1f} ms per sample"
-    return f"{line} on {speed.get('device', 'cpu')}, {speed.get('threads')} threads"
+    return f"{line} on {speed.get('device', 'cpu')}, {_threads(speed)}"
+
+
+def _threads(speed: dict[str, Any]) -> str:
+    threads = speed.get("threads")
+    return f"{threads} thread" + ("" if threads == 1 else "s")
 
 
 def write_run_outputs(
