@@ -84,6 +84,12 @@ class CompactDetector(nn.Module):
     ``fpn`` is the neck and head width, ``depths`` the block counts of the four strided stages,
     ``head_depth`` the blocks per head tower. ``scale_ranges`` bound the largest ``ltrb`` distance
     that each level (strides 8, 16, 32) is trained on.
+
+    ``cls_loss``: ``focal`` (hard 0/1 targets) or ``quality_focal`` (GFL's quality focal loss: the true
+    class's target is the IoU of the predicted box with its ground truth, so the class score ranks boxes
+    by how well they fit; ``focal_gamma`` is then its modulating power). ``quality``: what the ``ctr``
+    branch learns, the FCOS ``centerness`` or the ``iou`` of the predicted box. ``box_weight`` scales
+    the GIoU loss.
     """
 
     def __init__(self, num_classes: int, width: int = 16, fpn: int = 64, depths: tuple[int, ...] = (1, 2, 3, 2),
@@ -222,8 +228,9 @@ class CompactDetector(nn.Module):
         return matched, targets
 
     def loss(self, outputs: dict[str, Tensor], targets: list[dict[str, Tensor]]) -> dict[str, Tensor]:
-        """Focal loss over all locations, GIoU (weighted by the centerness target) and centerness BCE
-        over the positives, each normalised by the number of positives; ``loss`` is their sum.
+        """Focal (or quality focal) loss over all locations, GIoU (weighted by the centerness target, times
+        ``box_weight``) and the quality branch's BCE (centerness or IoU target) over the positives, each
+        normalised by the number of positives; ``loss`` is their sum.
         ``targets[i]``: ``boxes`` ``[N, 4]`` xyxy in input pixels, ``labels`` ``[N]`` in ``[0, C)``."""
         logits, ltrb, centers, points, levels = self._flatten(outputs)
         if len(targets) != logits.shape[0]:
