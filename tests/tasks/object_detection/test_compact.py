@@ -131,3 +131,43 @@ def test_overfits_four_scenes_and_finds_their_boxes():
         found += int((overlap > 0.5).any(dim=0).sum())
     total = sum(len(t["boxes"]) for t in targets)
     assert found >= max(1, total // 2), f"found {found} of {total} ground-truth boxes"
+
+
+@pytest.mark.parametrize("cls_loss", ["focal", "quality_focal"])
+@pytest.mark.parametrize("quality", ["centerness", "iou"])
+def test_loss_variants_are_finite_and_train_every_branch(cls_loss, quality):
+    torch.manual_seed(0)
+    model = CompactDetector(num_classes=4, cls_loss=cls_loss, quality=quality, box_weight=2.0)
+    outputs = model(torch.rand(2, 3, 128, 128))
+    targets = [{"boxes": torch.tensor([[10.0, 20.0, 60.0, 50.0]]), "labels": torch.tensor([2])},
+               {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.long)}]
+    losses = model.loss(outputs, targets)
+    assert all(math.isfinite(float(v.detach())) and float(v.detach()) > 0 for v in losses.values())
+    losses["loss"].backward()
+    for layer in (model.cls_out, model.box_out, model.ctr_out):
+        assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
+
+
+def test_quality_focal_loss_is_lowest_when_the_score_matches_the_iou():
+    """The soft class target is the IoU of the predicted box with its ground truth: that score costs least."""
+    model = CompactDetector(num_classes=1, cls_loss="quality_focal", quality="iou")
+    shape = {s: (1, 1, 128 // s, 128 // s) for s in (8, 16, 32)}
+    target = [{"boxes": torch.tensor([[65.0, 65.0, 71.0, 71.0]]), "labels": torch.tensor([0])}]  # 6 x 6 around (68, 68)
+    costs = []
+    for score in (0.05, 36 / 256, 0.5):  # a 16 x 16 box around (68, 68) has IoU 36 / 256 with it
+        outputs = {}
+        for s in (8, 16, 32):
+            outputs[f"cls_s{s}"] = torch.full(shape[s], -10.0)
+            outputs[f"box_s{s}"] = torch.full((1, 4, 128 // s, 128 // s), 8.0)
+            outputs[f"ctr_s{s}"] = torch.zeros(shape[s])
+        outputs["cls_s8"][0, 0, 8, 8] = math.log(score / (1 - score))  # the point (68, 68), the only positive
+        costs.append(float(model.loss(outputs, target)["cls"]))
+    low, right, high = costs
+    assert right < low and right < high
+
+
+def test_unknown_loss_options_are_refused():
+    with pytest.raises(ValueError, match="cls_loss"):
+        CompactDetector(num_classes=2, cls_loss="softmax")
+    with pytest.raises(ValueError, match="quality"):
+        CompactDetector(num_classes=2, quality="area")

@@ -37,6 +37,8 @@ STRIDES = (8, 16, 32)
 SIZE_MULTIPLE = 32
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
+CLS_LOSSES = ("focal", "quality_focal")
+QUALITIES = ("centerness", "iou")
 
 
 def _conv_bn(cin: int, cout: int, kernel: int = 1, stride: int = 1, groups: int = 1, act: bool = True) -> nn.Sequential:
@@ -65,6 +67,16 @@ def _stage(cin: int, cout: int, depth: int) -> nn.Sequential:
     return nn.Sequential(SeparableBlock(cin, cout, stride=2), *[SeparableBlock(cout, cout) for _ in range(depth - 1)])
 
 
+def _paired_iou(a: Tensor, b: Tensor) -> Tensor:
+    """IoU of ``a[i]`` with ``b[i]`` (xyxy ``[N, 4]`` each)."""
+    width = (torch.minimum(a[:, 2], b[:, 2]) - torch.maximum(a[:, 0], b[:, 0])).clamp(min=0)
+    height = (torch.minimum(a[:, 3], b[:, 3]) - torch.maximum(a[:, 1], b[:, 1])).clamp(min=0)
+    overlap = width * height
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return overlap / (area_a + area_b - overlap).clamp(min=1e-6)
+
+
 class CompactDetector(nn.Module):
     """An FCOS-style detector with a small depthwise-separable backbone and a light FPN.
 
@@ -72,12 +84,19 @@ class CompactDetector(nn.Module):
     ``fpn`` is the neck and head width, ``depths`` the block counts of the four strided stages,
     ``head_depth`` the blocks per head tower. ``scale_ranges`` bound the largest ``ltrb`` distance
     that each level (strides 8, 16, 32) is trained on.
+
+    ``cls_loss``: ``focal`` (hard 0/1 targets) or ``quality_focal`` (GFL's quality focal loss: the true
+    class's target is the IoU of the predicted box with its ground truth, so the class score ranks boxes
+    by how well they fit; ``focal_gamma`` is then its modulating power). ``quality``: what the ``ctr``
+    branch learns, the FCOS ``centerness`` or the ``iou`` of the predicted box. ``box_weight`` scales
+    the GIoU loss.
     """
 
     def __init__(self, num_classes: int, width: int = 16, fpn: int = 64, depths: tuple[int, ...] = (1, 2, 3, 2),
                  head_depth: int = 2, center_radius: float = 1.5,
                  scale_ranges: tuple[tuple[float, float], ...] = ((0.0, 64.0), (64.0, 128.0), (128.0, math.inf)),
-                 focal_alpha: float = 0.25, focal_gamma: float = 2.0, prior: float = 0.01):
+                 focal_alpha: float = 0.25, focal_gamma: float = 2.0, prior: float = 0.01,
+                 cls_loss: str = "focal", quality: str = "centerness", box_weight: float = 1.0):
         super().__init__()
         if num_classes < 1:
             raise ValueError(f"num_classes must be at least 1, got {num_classes}")
@@ -88,6 +107,11 @@ class CompactDetector(nn.Module):
         self.center_radius = center_radius
         self.scale_ranges = tuple((float(lo), float(hi)) for lo, hi in scale_ranges)
         self.focal_alpha, self.focal_gamma = focal_alpha, focal_gamma
+        if cls_loss not in CLS_LOSSES:
+            raise ValueError(f"cls_loss must be one of {CLS_LOSSES}, got {cls_loss!r}")
+        if quality not in QUALITIES:
+            raise ValueError(f"quality must be one of {QUALITIES}, got {quality!r}")
+        self.cls_loss, self.quality, self.box_weight = cls_loss, quality, float(box_weight)
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1), persistent=False)
 
@@ -204,39 +228,51 @@ class CompactDetector(nn.Module):
         return matched, targets
 
     def loss(self, outputs: dict[str, Tensor], targets: list[dict[str, Tensor]]) -> dict[str, Tensor]:
-        """Focal loss over all locations, GIoU (weighted by the centerness target) and centerness BCE
-        over the positives, each normalised by the number of positives; ``loss`` is their sum.
+        """Focal (or quality focal) loss over all locations, GIoU (weighted by the centerness target, times
+        ``box_weight``) and the quality branch's BCE (centerness or IoU target) over the positives, each
+        normalised by the number of positives; ``loss`` is their sum.
         ``targets[i]``: ``boxes`` ``[N, 4]`` xyxy in input pixels, ``labels`` ``[N]`` in ``[0, C)``."""
         logits, ltrb, centers, points, levels = self._flatten(outputs)
         if len(targets) != logits.shape[0]:
             raise ValueError(f"got {len(targets)} targets for a batch of {logits.shape[0]} images")
-        cls_target = torch.zeros_like(logits)
-        positives, box_targets = [], []
-        for image, target in enumerate(targets):
+        positives, box_targets, pos_labels = [], [], []
+        for target in targets:
             boxes = target["boxes"].to(points).reshape(-1, 4)
             labels = target["labels"].to(points.device).long().reshape(-1)
             matched, distances = self.assign(points, levels, boxes)
-            positive = matched >= 0
-            cls_target[image, positive, labels[matched[positive]]] = 1.0
-            positives.append(positive)
+            positives.append(matched >= 0)
             box_targets.append(distances)
+            pos_labels.append(labels[matched.clamp(min=0)] if labels.numel() else matched.clamp(min=0))
         positive = torch.stack(positives)  # [B, N]
         distances = torch.stack(box_targets)  # [B, N, 4]
+        label_of = torch.stack(pos_labels)  # [B, N], meaningful where positive
         num_pos = max(float(positive.sum()), 1.0)
-        cls_loss = sigmoid_focal_loss(logits, cls_target, alpha=self.focal_alpha, gamma=self.focal_gamma,
-                                      reduction="sum") / num_pos
+        cls_target = torch.zeros_like(logits)
         if positive.any():
             pred = ltrb[positive]
             true = distances[positive]
             lr, tb = true[:, [0, 2]], true[:, [1, 3]]
             ctr_target = torch.sqrt((lr.min(1).values / lr.max(1).values) * (tb.min(1).values / tb.max(1).values))
             pts = points.unsqueeze(0).expand(positive.shape[0], -1, -1)[positive]
-            giou = generalized_box_iou_loss(self._to_boxes(pts, pred), self._to_boxes(pts, true), reduction="none")
-            box_loss = (giou * ctr_target).sum() / ctr_target.sum().clamp(min=1e-6)
-            ctr_loss = F.binary_cross_entropy_with_logits(centers[positive], ctr_target, reduction="sum") / num_pos
+            pred_boxes, true_boxes = self._to_boxes(pts, pred), self._to_boxes(pts, true)
+            giou = generalized_box_iou_loss(pred_boxes, true_boxes, reduction="none")
+            iou = _paired_iou(pred_boxes.detach(), true_boxes).clamp(min=0.0)
+            box_loss = self.box_weight * (giou * ctr_target).sum() / ctr_target.sum().clamp(min=1e-6)
+            quality = ctr_target if self.quality == "centerness" else iou
+            ctr_loss = F.binary_cross_entropy_with_logits(centers[positive], quality, reduction="sum") / num_pos
+            soft = iou if self.cls_loss == "quality_focal" else torch.ones_like(iou)
+            cls_target[positive, label_of[positive]] = soft.to(cls_target.dtype)
         else:
             box_loss = ltrb.sum() * 0.0
             ctr_loss = centers.sum() * 0.0
+        if self.cls_loss == "focal":
+            cls_loss = sigmoid_focal_loss(logits, cls_target, alpha=self.focal_alpha, gamma=self.focal_gamma,
+                                          reduction="sum") / num_pos
+        else:  # quality focal loss (GFL): a soft IoU target for the true class, modulated by the gap
+            probability = torch.sigmoid(logits)
+            modulator = (probability - cls_target).abs().pow(self.focal_gamma)
+            cls_loss = (F.binary_cross_entropy_with_logits(logits, cls_target, reduction="none") * modulator
+                        ).sum() / num_pos
         return {"loss": cls_loss + box_loss + ctr_loss, "cls": cls_loss, "box": box_loss, "ctr": ctr_loss}
 
     # ------------------------------------------------------------------ inference
