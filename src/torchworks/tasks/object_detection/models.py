@@ -19,7 +19,8 @@ from torchworks.errors import ConfigError, did_you_mean
 COMPACT = "compact"
 # the compact detector's size (see compact.py); a bundle rebuilds it from the name, so change these only
 # together with a new name
-COMPACT_OPTIONS: dict[str, Any] = {"width": 16, "fpn": 64}
+COMPACT_OPTIONS: dict[str, Any] = {"width": 16, "fpn": 64, "cls_loss": "quality_focal", "quality": "iou",
+                                   "box_weight": 2.0}
 TORCHVISION_MODELS = ("fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_mobilenet_v3_large_fpn",
                       "fasterrcnn_resnet50_fpn_v2", "retinanet_resnet50_fpn_v2", "fcos_resnet50_fpn",
                       "ssdlite320_mobilenet_v3_large")
@@ -72,3 +73,15 @@ def evaluation_losses(model: nn.Module, images: torch.Tensor, outputs: dict[str,
     if hasattr(model, "losses"):
         return None
     return model.loss(outputs, targets)
+
+
+def decay_groups(model: nn.Module, lr: float, weight_decay: float) -> list[dict[str, Any]]:
+    """Two optimiser groups at ``lr``: weights of convolutions and linear layers with ``weight_decay``, and
+    biases and normalisation parameters (one-dimensional tensors, and the compact detector's per-level box
+    scales) without, as detectors are usually trained."""
+    decayed, plain = [], []
+    for parameter in model.parameters():
+        if parameter.requires_grad:
+            (decayed if parameter.dim() > 1 else plain).append(parameter)
+    return [{"params": decayed, "lr": lr, "weight_decay": weight_decay},
+            {"params": plain, "lr": lr, "weight_decay": 0.0}]

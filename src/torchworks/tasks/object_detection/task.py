@@ -79,6 +79,11 @@ class ObjectDetection(Task, Explainable, Exportable, Servable):
         loss = losses.pop("loss") if losses else None
         return StepOutput(loss, detections, targets, logs=losses or {}, batch_size=len(targets))
 
+    def parameter_groups(self, model: nn.Module, config: ObjectDetectionConfig) -> list[dict[str, Any]]:
+        from torchworks.tasks.object_detection.models import decay_groups
+
+        return decay_groups(model, config.lr, config.weight_decay)
+
     def validation_metrics(self, state: dict[str, Any]):
         from torchmetrics import MetricCollection
 
@@ -157,4 +162,4 @@ class ObjectDetection(Task, Explainable, Exportable, Servable):
                            options=("conf", "iou", "max_det", "classes"), draws="boxes")
 
     def quickstart_settings(self) -> dict[str, Any]:
-        return {"data": "detection-scenes", "name": "quickstart-scenes"}
+        return {"data": "detection-scenes", "name": "quickstart-scenes", "epochs": 2}
