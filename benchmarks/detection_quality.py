@@ -42,7 +42,8 @@ PEER_SETTINGS = {
     "fasterrcnn_mobilenet_v3_large_320_fpn": {"optimizer": "sgd", "lr": 0.02},
     "ssdlite320_mobilenet_v3_large": {"lr": 0.004},
 }
-PROBE_STEPS = 4
+PROBE_STEPS = 8
+WARMUP_STEPS = 3
 
 
 def main() -> None:
@@ -78,8 +79,8 @@ def main() -> None:
 
 
 def probe_epoch_seconds(settings: dict) -> float:
-    """Seconds one training epoch of ``settings``' model takes here: a few timed steps (data loading
-    included) after one warm-up step, times the steps of an epoch."""
+    """Seconds one training epoch of ``settings``' model takes here: the median of a few timed steps
+    (data loading included) after warm-up steps, times the steps of an epoch, plus a validation pass."""
     from torchworks.engine.module import TaskDataModule
 
     task = get_task(TASK)
@@ -90,14 +91,14 @@ def probe_epoch_seconds(settings: dict) -> float:
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     loader = iter(TaskDataModule(task, data, config).train_dataloader())
     timings = []
-    for step in range(PROBE_STEPS + 1):
+    for step in range(WARMUP_STEPS + PROBE_STEPS):
         started = time.perf_counter()
         images, targets = next(loader)
         loss = training_losses(model, images, targets)["loss"]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        if step:
+        if step >= WARMUP_STEPS:
             timings.append(time.perf_counter() - started)
     steps = math.ceil(len(data.train) / config.batch_size)
     validation = len(data.val) / len(data.train) * 0.3  # a validation pass: forward only, about a third of a step
