@@ -110,10 +110,22 @@ def rebuild_outputs(tensors: Sequence[Any], layout: dict[str, Any] | None) -> An
     return tensors[0]
 
 
-def largest_difference(expected: Any, got: Any) -> float:
+def largest_difference(expected: Any, got: Any, *, relative: bool = False) -> float:
     """The largest absolute difference between two outputs of the same structure (two runtimes'
-    answers to one batch); infinity when their structures or shapes differ."""
+    answers to one batch); infinity when their structures or shapes differ.
+
+    ``relative=True`` divides each difference by ``max(1, |expected|)``: float rounding grows with
+    the size of a value (a box side of 300 pixels differs in the fourth decimal between runtimes),
+    so large outputs are judged relative to themselves and small ones absolutely."""
     want, have = flatten_tensors(expected), flatten_tensors(got)
     if len(want) != len(have) or any(a.shape != b.shape for a, b in zip(want, have)):
         return float("inf")
-    return max((float((a.float() - b.float()).abs().max()) for a, b in zip(want, have) if a.numel()), default=0.0)
+    differences = []
+    for a, b in zip(want, have):
+        if not a.numel():
+            continue
+        gap = (a.float() - b.float()).abs()
+        if relative:
+            gap = gap / a.float().abs().clamp(min=1.0)
+        differences.append(float(gap.max()))
+    return max(differences, default=0.0)

@@ -143,7 +143,7 @@ def _export(task_name: str, context: dict) -> None:
     for result in results:
         entry = bundle.manifest["exports"][result.format]
         assert result.passed and passed_gate(entry), f"{task_name}/{result.format}: {entry}"
-        assert entry["max_abs_diff"] <= 1e-4, f"{task_name}/{result.format} differs from eager by {entry['max_abs_diff']}"
+        assert entry["max_rel_diff"] <= 1e-4, f"{task_name}/{result.format} differs from eager by {entry['max_rel_diff']}"
         assert {"metric", "eager", "export", "delta", "test_samples"} <= set(entry["parity"])
         assert verified_export(bundle, result.format)[0].is_file()
 

@@ -49,7 +49,7 @@ def test_the_registry_and_the_samples_modules_import_no_heavy_library() -> None:
     assert found["tasks"] == sorted(_samples_modules()), "the samples imported a task module"
     assert found["samples"] == {"digits": "image-classification", "sunspots": "forecasting", "co2": "forecasting",
                                 "prices": "forecasting", "tickets": "text-classification",
-                                "spoken-digits": "speech-recognition"}
+                                "spoken-digits": "speech-recognition", "detection-scenes": "object-detection"}
 
 
 def test_the_registry_alone_imports_no_task() -> None:

@@ -221,14 +221,14 @@ def test_detection_boxes_drawn_over_the_image_and_filtered_by_the_slider(browser
         page.set_input_files("#file", str(scene))
         with page.expect_request(lambda request: request.url.endswith("/v1/models/scenes/predict")) as sent:
             page.click("#predict")
-        assert b'{"conf":0.05}' in sent.value.post_data_buffer  # asked once, low; the slider filters
+        assert b'{"conf":0.01}' in sent.value.post_data_buffer  # asked once, low; the slider filters
         drawn = page.locator("#result svg.boxes")
         expect(drawn).to_have_count(1, timeout=60_000)
         total = int(drawn.get_attribute("data-boxes"))
         assert total > 0
         assert page.evaluate("document.querySelector('#result img.boxed').naturalWidth") == 128
         slider = page.locator("#confidence")
-        assert (slider.get_attribute("min"), slider.get_attribute("value")) == ("0.05", "0.25")  # the model's conf
+        assert (slider.get_attribute("min"), slider.get_attribute("value")) == ("0.01", "0.25")  # the model's conf
         expect(page.locator("#confidence-value")).to_have_text("0.25")
 
         slider.focus()

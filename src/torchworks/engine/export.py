@@ -59,7 +59,7 @@ from torchworks.engine.loading import load_model
 from torchworks.engine.runners import load_runner_file
 from torchworks.errors import BundleError, ConfigError, TorchworksError
 
-MATCH_TOLERANCE = 1e-4  # largest absolute output difference a float export may show on the example batch
+MATCH_TOLERANCE = 1e-4  # largest output difference a float export may show on the example batch (relative above 1)
 ONNX_OPSET = 18
 
 
@@ -156,7 +156,7 @@ def export(run: str | Path, fmt: str = "onnx", *, tolerance: float = DEFAULT_TOL
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         try:
             try:
-                difference, parity = _make(name, Path(temporary), model, positional, tensors, names, layout, example,
+                (difference, scaled), parity = _make(name, Path(temporary), model, positional, tensors, names, layout, example,
                                            task.dynamic_axes(bundle.state), gate, tolerance, threads, bundle.path)
             except BundleError as error:
                 record = {"status": SKIPPED, "reason": _reason(error), "tolerance": tolerance, "created": created}
@@ -169,7 +169,7 @@ def export(run: str | Path, fmt: str = "onnx", *, tolerance: float = DEFAULT_TOL
                 if passed:
                     os.replace(temporary, target)
                     entry = {"inputs": names, "outputs": layout, "status": PASSED, "parity": parity,
-                             "max_abs_diff": difference, "size_bytes": target.stat().st_size, "created": created,
+                             "max_abs_diff": difference, "max_rel_diff": scaled, "size_bytes": target.stat().st_size, "created": created,
                              **({"opset": ONNX_OPSET} if runtime_of(name) == "onnx" else {})}
                     record_export(bundle, name, entry, outcome=record)
                     results.append(ExportResult(name, PASSED, record, target, bundle.manifest["exports"][name]))
@@ -186,9 +186,10 @@ def export(run: str | Path, fmt: str = "onnx", *, tolerance: float = DEFAULT_TOL
 
 def _make(name: str, path: Path, model: torch.nn.Module, positional: list[str] | None, tensors: list[torch.Tensor],
           names: list[str], layout: dict[str, Any], example: Any, axes: dict[str, dict[int, str]], gate: ParityGate,
-          tolerance: float, threads: int, run: Path) -> tuple[float, dict[str, Any]]:
+          tolerance: float, threads: int, run: Path) -> tuple[tuple[float, float], dict[str, Any]]:
     """Write the ``name`` export to ``path`` and check it: its largest difference from eager on the
-    example batch and its parity record. BundleError when it cannot be made or run."""
+    example batch (absolute, and relative to values over 1) and its parity record. BundleError when it
+    cannot be made or run."""
     try:
         WRITERS[name](PositionalModel(model, positional).eval(), tensors, names, axes, layout["names"], path)
     except TorchworksError:
@@ -198,18 +199,21 @@ def _make(name: str, path: Path, model: torch.nn.Module, positional: list[str] |
     with _runtime_failures(name, run):
         runner = load_runner_file(name, path, names, threads, layout)
         with torch.inference_mode():
-            difference = largest_difference(to_cpu_float(model(example)), runner(example))
-    if not name.endswith("-int8") and not difference <= MATCH_TOLERANCE:
+            expected, got = to_cpu_float(model(example)), runner(example)
+            difference = largest_difference(expected, got)
+            scaled = largest_difference(expected, got, relative=True)
+    if not name.endswith("-int8") and not scaled <= MATCH_TOLERANCE:
         raise BundleError(f"the {name} export of '{run}' does not reproduce the model",
-                          expected=f"outputs within {MATCH_TOLERANCE:g} of eager on the example batch",
-                          got=f"a largest difference of {difference:.3g}",
+                          expected=f"outputs within {MATCH_TOLERANCE:g} of eager on the example batch "
+                          "(relative to values over 1)",
+                          got=f"a largest difference of {difference:.3g} ({scaled:.3g} relative)",
                           hint="this model uses an operation the exporter handles differently; serve it eager")
     gate.reference  # noqa: B018  (the eager side, once: its own failures are not this export's)
     say(f"{name}: parity gate, evaluating eager and export on the test split")
     with _runtime_failures(name, run):
         parity = gate.check(runner, tolerance)
     del runner  # release the file before it is renamed
-    return difference, parity
+    return (difference, scaled), parity
 
 
 def _reason(error: TorchworksError) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 TASK = "object-detection"
-SETTINGS = {"image_size": 128}
+SETTINGS = {"image_size": 128, "conf": 0.01}
 QUICKSTART = {"epochs": 1, "image_size": 64, "batch_size": 32}
 
 

@@ -158,7 +158,7 @@ def test_the_trained_detector_explains_its_top_boxes_over_the_image(detection_ru
     bundle, task, _, model = load_model(detection_run)
     assert task.explain_methods[0] == "gradcam"
     explanations = explain_items(task, model, bundle.state, [str(f) for f in scene_images], method="saliency",
-                                 options={"conf": "0.05"})
+                                 options={"conf": "0.01"})
     assert len(explanations) == 3 * len(scene_images), "the 3 best boxes of every image"
     ratios = []
     for explanation in explanations:
@@ -184,7 +184,7 @@ def test_the_trained_detector_explains_its_top_boxes_over_the_image(detection_ru
 
 def test_explain_writes_a_map_per_box_and_the_records(detection_run, scene_images, tmp_path):
     result = torchworks.explain(detection_run, [str(scene_images[0])], target="0", output=tmp_path / "why",
-                                conf="0.05")
+                                conf="0.01")
     document = json.loads((tmp_path / "why" / "explanations.json").read_text())
     (record,) = document["explanations"]
     assert document["method"] == "gradcam" and record["target"].startswith("box 0: ")

@@ -160,7 +160,7 @@ async function predict(event) {
 // A model whose records are boxes over the image sent (ServingSpec.draws == "boxes") is asked once
 // with a low score threshold; the slider then hides the boxes below the chosen score without
 // asking again. The threshold starts at the conf chosen in the form, else the model's own.
-const BOX_FLOOR = 0.05;
+const BOX_FLOOR = 0.01;
 
 function boxThreshold(model, chosen) {
   const own = ((model.option_details || {}).conf || {}).default;
