@@ -312,7 +312,7 @@ def test_detection_image_in_boxes_out_as_the_python_api_gives_them(detector, det
     assert about["draws"] == "boxes" and about["backend"] == "onnx" and about["backend_parity"]["metric"] == "map"
     assert about["options"] == ["conf", "iou", "max_det", "classes"] and about["option_details"]["conf"]["default"] == 0.25
     labels = about["labels"]
-    options = {"conf": 0.05}
+    options = {"conf": 0.01}
     multipart = detector.post("/v1/models/scenes/predict", files={"file": ("scene.jpg", data, "image/jpeg")},
                               data={"options": json.dumps(options)})
     encoded = detector.post("/v1/models/scenes/predict", json={
@@ -320,12 +320,12 @@ def test_detection_image_in_boxes_out_as_the_python_api_gives_them(detector, det
     eager = detector.post("/v1/models/scenes-eager/predict", files={"file": ("scene.jpg", data, "image/jpeg")},
                           data={"options": json.dumps(options)})
     assert multipart.status_code == encoded.status_code == eager.status_code == 200, multipart.text
-    [expected] = torchworks.load(detection_served).predict([path], conf=0.05)
+    [expected] = torchworks.load(detection_served).predict([path], conf=0.01)
     assert expected["count"] > 0  # a low threshold: the barely trained model still finds boxes
     for response in (multipart, encoded, eager):
         [record] = response.json()["predictions"]
         assert (record["input"], record["width"], record["height"]) == ("scene.jpg", 128, 128)
-        _boxes_are_well_formed(record, labels, 0.05)
+        _boxes_are_well_formed(record, labels, 0.01)
         assert record["count"] == expected["count"]
         for got in record["boxes"]:  # the same boxes (near-equal scores of an untrained model may swap places)
             assert any(got["label"] == want["label"] and got["score"] == pytest.approx(want["score"], abs=2e-4)
@@ -342,17 +342,17 @@ def test_detection_options_apply_per_request(detector, scene_jpg):
         assert response.status_code == 200, response.text
         return response.json()["predictions"][0]["boxes"]
 
-    low = boxes(conf=0.05)
+    low = boxes(conf=0.01)
     distinct = sorted({b["score"] for b in low})
     threshold = (distinct[len(distinct) // 2 - 1] + distinct[len(distinct) // 2]) / 2  # between two shown scores
     high = boxes(conf=threshold)
     assert 0 < len(high) < len(low) and all(b["score"] > threshold for b in high)
     assert high == [b for b in low if b["score"] > threshold]  # the same boxes, fewer of them
-    assert len(boxes(conf=0.05, max_det=2)) == 2
+    assert len(boxes(conf=0.01, max_det=2)) == 2
     wanted = low[0]["label"]
-    only = boxes(conf=0.05, classes=wanted)
+    only = boxes(conf=0.01, classes=wanted)
     assert only and {b["label"] for b in only} == {wanted}
-    looser = boxes(conf=0.05, iou=0.9)  # NMS removes less when boxes may overlap more
+    looser = boxes(conf=0.01, iou=0.9)  # NMS removes less when boxes may overlap more
     assert len(looser) >= len(low)
     assert boxes() == [b for b in low if b["score"] > 0.25]  # the model's own conf when none is given
 
