@@ -114,8 +114,10 @@ def _explain(task_name: str, context: dict) -> None:
     bundle, task, _, model = load_model(context["run"])
     first = FIXTURES[task_name].predict_inputs(context["data"])[:1]
     for method in task.explain_methods:
-        explanations = explain_items(task, model, bundle.state, first, method=method,
-                                     options={"steps": "4"} if "steps" in task.explain_options else {})
+        # few integration steps; and a low score threshold where the task has one (a model trained two
+        # epochs on tiny data scores everything low)
+        options = {key: value for key, value in (("steps", "4"), ("conf", "0.001")) if key in task.explain_options}
+        explanations = explain_items(task, model, bundle.state, first, method=method, options=options)
         assert explanations, f"{task_name}/{method}: no explanation for {first}"
         for explanation in explanations:
             record = explanation.record
