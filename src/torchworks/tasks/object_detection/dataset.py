@@ -9,6 +9,8 @@ the annotations say raises :class:`~torchworks.errors.DataError` naming it.
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,33 +25,51 @@ from torchworks.tasks.object_detection.annotations import (
     DEFAULT_MAX_PIXELS,
     DetectionImage,
 )
+from torchworks.uploads import Upload
 
 Target = dict[str, Any]
 
 
-def decode_rgb(path: Any, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """The image at ``path`` fully decoded, as stored (no EXIF rotation), in RGB.
+def decode_rgb(source: Any, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None) -> Image.Image:
+    """The image ``source`` (a path, an :class:`~torchworks.uploads.Upload` or a PIL image) fully decoded,
+    as stored (no EXIF rotation), in RGB. ``name`` is how messages call it (the path by default).
 
     Raises:
         DataError: Missing, not an image, truncated, or over ``max_pixels`` (checked before decoding).
     """
+    name = str(source) if name is None else name
     try:
-        with Image.open(path) as opened:
+        with open_picture(source) as opened:
             width, height = opened.size
             if width * height > max_pixels:
-                raise DataError(f"image '{path}' is too large", expected=f"at most max_pixels={max_pixels:,} pixels",
-                                got=f"{width}x{height}", hint="raise max_pixels= or shrink the image")
+                raise DataError(f"image '{name}' is too large", expected=f"at most max_pixels={max_pixels:,} pixels",
+                                got=f"{width}x{height}", hint="raise max_pixels=, shrink the image, or predict on "
+                                "it with tile=")
             opened.load()
             return flatten_pixels(opened, keep_gray=False)
     except DataError:
         raise
     except FileNotFoundError:
-        raise DataError(f"image '{path}' does not exist", expected="the image file the annotations name",
-                        got="no such file", hint="restore the file or use bad_files=skip") from None
+        raise DataError(f"image '{name}' does not exist", expected="the image file named", got="no such file",
+                        hint="restore the file, or use bad_files=skip") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-        raise DataError(f"cannot read image '{path}'", expected="a readable image file", got=reason,
+        raise DataError(f"cannot read image '{name}'", expected="a readable image file", got=decoder_complaint(error),
                         hint="fix or remove that file") from None
+
+
+def open_picture(source: Any) -> Image.Image:
+    """``source`` opened lazily (only the header is read): a path, an Upload's bytes, or a PIL image as is."""
+    if isinstance(source, Image.Image):
+        return source
+    if isinstance(source, Upload):
+        return Image.open(io.BytesIO(source.data))
+    return Image.open(source)
+
+
+def decoder_complaint(error: Exception) -> str:
+    """A decoder's complaint on one line, without the address of an in-memory file object."""
+    text = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+    return re.sub(r"<_io\.BytesIO object at 0x[0-9a-f]+>", "in the upload", text)
 
 
 class DetectionDataset(torch.utils.data.Dataset):

@@ -13,8 +13,6 @@ with ``track=true`` a frame's boxes carry ids kept across the video
 
 from __future__ import annotations
 
-import io
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,13 +24,30 @@ from PIL import Image
 from torchworks.bad_inputs import pass_over
 from torchworks.errors import DataError
 from torchworks.image_inputs import Source, expand_input, input_name
-from torchworks.pixels import flatten_pixels
+from torchworks.tasks.object_detection.dataset import (
+    decode_rgb,
+    decoder_complaint,
+    open_picture,
+)
 from torchworks.tasks.object_detection.decoding import decode
-from torchworks.tasks.object_detection.tiling import Tile, cut_by_window, merge_boxes, tiles_of
+from torchworks.tasks.object_detection.tiling import (
+    Tile,
+    cut_by_window,
+    merge_boxes,
+    tiles_of,
+)
 from torchworks.tasks.object_detection.transforms import eval_transform, in_image
-from torchworks.tasks.object_detection.video import (VIDEO_SUFFIXES, Clip, FrameItem, FrameReader, camera_device,
-                                                     frames_of, is_video, open_camera, open_clip)
-from torchworks.uploads import Upload
+from torchworks.tasks.object_detection.video import (
+    VIDEO_SUFFIXES,
+    Clip,
+    FrameItem,
+    FrameReader,
+    camera_device,
+    frames_of,
+    is_video,
+    open_camera,
+    open_clip,
+)
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 TRACK_LOW = 0.1  # with track=true, weaker boxes than conf down to this may continue a track
@@ -105,30 +120,7 @@ def read_picture(source: Source, name: str, max_pixels: int) -> Image.Image:
     Raises:
         DataError: Unreadable, truncated, or over ``max_pixels`` (judged before decoding).
     """
-    try:
-        picture = _open(source)
-        width, height = picture.size
-        if width * height > max_pixels:
-            raise DataError(f"image '{name}' is too large", expected=f"at most max_pixels={max_pixels:,} pixels",
-                            got=f"{width}x{height}", hint="raise max_pixels=, or use tile= on a smaller copy")
-        picture.load()
-        return flatten_pixels(picture, keep_gray=False)
-    except DataError:
-        raise
-    except FileNotFoundError:
-        raise DataError(f"image '{name}' does not exist", expected="an image file", got="no such file") from None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        reason = _reason(error)
-        raise DataError(f"cannot read image '{name}'", expected="a readable image file", got=reason,
-                        hint="fix or remove that file") from None
-
-
-def _open(source: Source) -> Image.Image:
-    if isinstance(source, Image.Image):
-        return source
-    if isinstance(source, Upload):
-        return Image.open(io.BytesIO(source.data))
-    return Image.open(source)
+    return decode_rgb(source, max_pixels, name)
 
 
 def image_inputs(inputs: Sequence[Any], state: dict[str, Any]) -> tuple[ImageInputs, list[Any]]:
@@ -167,9 +159,9 @@ def _listed(source: Source, name: str, state: dict[str, Any]) -> list[ImageItem 
     if is_video(source):
         return frames_of(open_clip(source, name, state["max_pixels"]))
     try:
-        width, height = _open(source).size
+        width, height = open_picture(source).size
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        reason = _reason(error)
+        reason = decoder_complaint(error)
         raise DataError(f"cannot read image '{name}'", expected="a readable image file",
                         got="no such file" if isinstance(error, FileNotFoundError) else reason,
                         hint="fix or remove that file") from None
@@ -301,9 +293,3 @@ def wanted_classes(names: str | None, classes: list[str]) -> set[int] | None:
                               hint=did_you_mean(name, classes))
         wanted.add(classes.index(name))
     return wanted
-
-
-def _reason(error: Exception) -> str:
-    """A decoder's complaint on one line, without the address of an in-memory file object."""
-    text = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-    return re.sub(r"<_io\.BytesIO object at 0x[0-9a-f]+>", "in the upload", text)
