@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from torchworks.errors import ConfigError, did_you_mean
+from torchworks.weights import cached_torchvision_weights
 
 SMALL_CNN = "smallcnn"
 AUTO = "auto"
@@ -121,19 +122,7 @@ def _cached_weights_file(name: str) -> Path:
     if name == SMALL_CNN:
         raise ConfigError("smallcnn has no pretrained weights", expected="pretrained=false or a torchvision model",
                           got="model=smallcnn pretrained=true", hint="drop pretrained=true, or pass weights=FILE")
-    import torchvision
-
-    default = torchvision.models.get_model_weights(name).DEFAULT
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(default.url).name
-    if not cached.is_file():
-        raise ConfigError(
-            f"pretrained weights for {name} are not on this machine",
-            expected=f"the file {cached} (torchvision's {default} weights)",
-            got="no such file, and torchworks does not download at training time",
-            hint=f"on a machine with internet fetch {default.url} and copy it to {cached}, "
-                 "or pass weights=path/to/file.pth",
-        )
-    return cached
+    return cached_torchvision_weights(name)
 
 
 def _read_weights_file(path: Path) -> dict[str, torch.Tensor]:

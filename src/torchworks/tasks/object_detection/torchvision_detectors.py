@@ -36,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from torchworks.errors import ConfigError, did_you_mean
+from torchworks.weights import cached_torchvision_weights
 
 TORCHVISION_MODELS = (
     "fasterrcnn_mobilenet_v3_large_320_fpn",
@@ -192,19 +193,7 @@ def pretrained_detector_state(name: str, weights_file: str | None) -> dict[str, 
 
 def cached_weights_path(name: str) -> Path:
     """Where torch keeps torchvision's default (COCO) weights for ``name``; ConfigError if absent."""
-    import torchvision
-
-    default = torchvision.models.get_model_weights(name).DEFAULT
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(default.url).name
-    if not cached.is_file():
-        raise ConfigError(
-            f"pretrained weights for {name} are not on this machine",
-            expected=f"the file {cached} (torchvision's {default} weights)",
-            got="no such file, and torchworks does not download at training time",
-            hint=f"on a machine with internet fetch {default.url} and copy it to {cached}, "
-                 "or pass weights=path/to/file.pth",
-        )
-    return cached
+    return cached_torchvision_weights(name)
 
 
 def _check_name(name: str) -> None:
