@@ -32,6 +32,7 @@ from torchworks.cli.help import (
 from torchworks.cli.data import data_app
 from torchworks.cli.registry import REGISTRY_HELP, registry_app
 from torchworks.cli.results import print_metrics
+from torchworks.cli.runs import runs
 from torchworks.errors import EXIT_USER_ERROR, TorchworksError
 
 app = typer.Typer(
@@ -44,6 +45,7 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(registry_app, name="registry")
+app.command(context_settings=SETTINGS_CONTEXT)(runs)
 
 SETTINGS_HELP = "Settings as key=value (epochs=10 model=resnet18 ...); config=run.yaml loads a file."
 
@@ -114,7 +116,8 @@ def predict(
         print_help(ctx, predict_help(subject([run, *(arguments or [])])))
         return
     from torchworks.config.modes import PredictSettings, mode_settings
-    from torchworks.engine.predict import check_output_file, prediction_state
+    from torchworks.engine.predict import prediction_state
+    from torchworks.engine.prediction_files import check_output_file
 
     inputs, settings = split_settings(arguments or [], legacy=True)
     bundle, task = run_task(run)
@@ -341,41 +344,6 @@ def benchmark(
                                                          f" ({row.get('reason', '')})", err=True))
     typer.echo(markdown_table(result.rows, result.settings["metric"]))
     typer.echo(f"benchmark: {result.path} (and {result.path.with_suffix('.html').name})")
-
-
-@app.command(context_settings=SETTINGS_CONTEXT)
-def runs(
-    ctx: typer.Context,
-    arguments: Optional[list[str]] = typer.Argument(None, help="TASK (optional: every task's runs without it), "
-                                                    "then output=FOLDER."),
-) -> None:
-    """List the runs, newest first (task, data, model, primary metric, best baseline, verdict, status,
-    size), and write a page comparing them: runs/TASK/overview.html (runs/overview.html for all tasks)."""
-    from torchworks.config.modes import RunsSettings, mode_settings
-
-    if wants_help(arguments or []):
-        print_help(ctx, mode_help("Runs settings", RunsSettings))
-        return
-    names, settings = split_settings(arguments or [])
-    if len(names) > 1:
-        from torchworks.errors import ConfigError
-
-        raise ConfigError("too many tasks for `torchworks runs`", expected="at most one TASK", got=" ".join(names),
-                          hint="torchworks runs image-classification (or no task for every run)")
-    chosen, _ = mode_settings(RunsSettings, settings, mode="runs")
-    from torchworks.engine.overview import overview
-    from torchworks.engine.run_index import table_rows, text_table
-
-    found, page = overview(chosen.output, names[0] if names else None)
-    if not found:
-        typer.echo(f"no runs under {chosen.output / names[0] if names else chosen.output} "
-                   "(train one with `torchworks train TASK data=...`, or pass output=FOLDER)")
-        return
-    typer.echo(text_table(table_rows(found)))
-    statuses = [run.status for run in found]
-    typer.echo(f"{len(found)} run{'s' if len(found) != 1 else ''}: "
-               + ", ".join(f"{statuses.count(s)} {s}" for s in ("finished", "incomplete", "corrupt") if s in statuses))
-    typer.echo(f"overview: {page}")
 
 
 @app.command()
