@@ -33,7 +33,9 @@ def test_float_exports_pass_the_map_gate_and_int8_is_recorded(exported):
         assert results[fmt].passed, results[fmt].describe()
         parity = manifest["exports"][fmt]["parity"]
         assert parity["metric"] == "map" and parity["tolerance"] == 0.01
-        assert abs(parity["delta"]) <= 0.01 and parity["max_abs_diff"] <= 1e-3
+        # raw outputs agree to float32 rounding: box sides are pixels (tens), so their gap is judged relative
+        assert abs(parity["delta"]) <= 0.01 and parity["max_abs_diff"] <= 1e-2
+        assert manifest["exports"][fmt]["max_rel_diff"] <= 1e-4
         assert parity["eager"] == pytest.approx(json.loads((run / "metrics.json").read_text())["map"], abs=1e-6)
     # a convolutional detector has nothing either int8 quantizer handles: both are skipped, with why,
     # rather than an "int8" file that is the float model
@@ -76,7 +78,7 @@ def test_exports_take_other_batches_and_sizes_that_are_multiples_of_32(exported,
     assert set(got) == set(expected)
     for key, value in expected.items():
         assert got[key].shape == value.shape, key
-        assert (got[key] - value).abs().max() < 1e-3, key
+        assert ((got[key] - value).abs() / value.abs().clamp(min=1.0)).max() < 1e-4, key  # box sides: pixels
 
 
 def _letterbox(picture, size):

@@ -6,6 +6,8 @@ from PIL import Image
 
 import torchworks
 from torchworks.errors import ConfigError
+from torchworks.tasks import get_task
+from torchworks.tasks.object_detection.models import COMPACT_OPTIONS, FIRST_COMPACT_OPTIONS
 
 
 def test_a_trained_run_records_coco_metrics_and_its_state(detection_run):
@@ -17,6 +19,21 @@ def test_a_trained_run_records_coco_metrics_and_its_state(detection_run):
     bundle = json.loads((detection_run / "bundle.json").read_text())
     assert bundle["state"]["labels"] == ["car", "person", "sign", "cone"]
     assert bundle["state"]["image_size"] == 128 and bundle["state"]["model"] == "compact"
+    assert bundle["state"]["architecture"] == COMPACT_OPTIONS  # the bundle says how to rebuild its detector
+
+
+def test_a_bundle_rebuilds_the_detector_it_was_trained_with():
+    """The compact detector's options come from the bundle, so new defaults never break an older bundle;
+    a bundle that predates the record rebuilds the first design."""
+    task = get_task("object-detection")
+    config = task.config_class(data="unused")
+    state = {"labels": ["a", "b"], "image_size": 64, "model": "compact"}
+    narrow = task.build_model(config, {**state, "architecture": {**COMPACT_OPTIONS, "width": 8, "fpn": 32}},
+                              for_training=False)
+    assert narrow.cls_out.in_channels == 32 and narrow.stem[0].out_channels == 8
+    first = task.build_model(config, {**state, "architecture": None}, for_training=False)
+    assert first.cls_out.in_channels == FIRST_COMPACT_OPTIONS["fpn"]
+    assert first.stem[0].out_channels == FIRST_COMPACT_OPTIONS["width"]
 
 
 def test_predictions_are_boxes_in_the_stored_images_pixels(detection_run, scenes_dir, tmp_path):

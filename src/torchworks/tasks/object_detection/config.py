@@ -30,10 +30,10 @@ class ObjectDetectionConfig(TrainConfig):
                                 "checkpoint); the class head is replaced.")
     image_size: int = Field(320, ge=64, le=2048, description="Side of the square model input: images are "
                             "letterboxed (scaled, aspect kept, padded) to it.")
-    batch_size: int = Field(16, ge=1, le=4096, description="Images per optimisation step; when unset, smaller "
+    batch_size: int = Field(8, ge=1, le=4096, description="Images per optimisation step; when unset, smaller "
                             "for a training split too small to make 8 steps an epoch.")
-    epochs: int = Field(8, ge=1, le=100_000, description="Maximum number of training epochs.")
-    lr: float = Field(6e-3, gt=0, le=10.0, description="Peak learning rate.")
+    epochs: int = Field(10, ge=1, le=100_000, description="Maximum number of training epochs.")
+    lr: float = Field(4e-3, gt=0, le=10.0, description="Peak learning rate.")
     weight_decay: float = Field(5e-4, ge=0, le=1.0, description="AdamW/SGD weight decay.")
     grad_clip: float = Field(10.0, ge=0, description="Clip gradient norm to this value; 0 turns it off.")
     val_fraction: float = Field(0.1, gt=0, lt=0.9, description="Share held out for validation (unsplit data).")

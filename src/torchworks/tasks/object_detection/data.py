@@ -16,6 +16,7 @@ from torchworks.tasks.object_detection.annotations import DetectionData, Detecti
 from torchworks.tasks.object_detection.config import ObjectDetectionConfig
 from torchworks.tasks.object_detection.dataset import DetectionDataset
 from torchworks.tasks.object_detection.layout import read_detection_data
+from torchworks.tasks.object_detection.models import architecture_of
 from torchworks.tasks.object_detection.splitting import split_images
 from torchworks.tasks.object_detection.transforms import eval_transform, train_transform
 from torchworks.tasks.values import PreparedData
@@ -51,6 +52,7 @@ def prepare_detection_data(config: ObjectDetectionConfig, state: dict[str, Any] 
                         hint="add images (a few dozen at least), or raise val_fraction= / test_fraction=")
     if state is None:
         state = {"labels": list(data.classes), "image_size": config.image_size, "model": config.model,
+                 "architecture": architecture_of(config.model),
                  "max_pixels": config.max_pixels, "data_format": data.format,
                  "train_boxes": dict(zip(data.classes, _box_counts(splits.train, len(data.classes))))}
     size = state["image_size"]

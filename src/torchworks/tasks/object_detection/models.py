@@ -17,10 +17,17 @@ from torch import nn
 from torchworks.errors import ConfigError, did_you_mean
 
 COMPACT = "compact"
-# the compact detector's size (see compact.py); a bundle rebuilds it from the name, so change these only
-# together with a new name
-COMPACT_OPTIONS: dict[str, Any] = {"width": 16, "fpn": 64, "cls_loss": "quality_focal", "quality": "iou",
-                                   "box_weight": 2.0}
+# the compact detector's size and losses (see compact.py) for new runs; a bundle records the options it was
+# trained with (its state's ``architecture``), so changing these never breaks a bundle
+COMPACT_OPTIONS: dict[str, Any] = {
+    "width": 16, "fpn": 96, "depths": [1, 2, 3, 2], "head_depth": 2, "center_radius": 1.5,
+    "scale_ranges": [[0.0, 64.0], [64.0, 128.0], [128.0, 1e8]], "cls_loss": "quality_focal", "quality": "iou",
+    "box_weight": 2.0, "focal_alpha": 0.25, "focal_gamma": 2.0, "prior": 0.01}
+# what bundles made before the options were recorded were trained with
+FIRST_COMPACT_OPTIONS: dict[str, Any] = {
+    "width": 16, "fpn": 64, "depths": [1, 2, 3, 2], "head_depth": 2, "center_radius": 1.5,
+    "scale_ranges": [[0.0, 64.0], [64.0, 128.0], [128.0, 1e8]], "cls_loss": "quality_focal", "quality": "iou",
+    "box_weight": 2.0, "focal_alpha": 0.25, "focal_gamma": 2.0, "prior": 0.01}
 TORCHVISION_MODELS = ("fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_mobilenet_v3_large_fpn",
                       "fasterrcnn_resnet50_fpn_v2", "retinanet_resnet50_fpn_v2", "fcos_resnet50_fpn",
                       "ssdlite320_mobilenet_v3_large")
@@ -45,14 +52,29 @@ def check_model(name: str, pretrained: bool, weights_file: str | None) -> None:
     check_torchvision_model(name, pretrained, weights_file)
 
 
+def architecture_of(name: str) -> dict[str, Any]:
+    """The constructor options a new run of ``name`` trains with, recorded in its bundle."""
+    return dict(COMPACT_OPTIONS) if name == COMPACT else {}
+
+
+def recorded_architecture(state: dict[str, Any]) -> dict[str, Any]:
+    """The options a bundle's detector was trained with (the first compact design for bundles that
+    predate the record)."""
+    if "architecture" in state and state["architecture"] is not None:
+        return dict(state["architecture"])
+    return dict(FIRST_COMPACT_OPTIONS) if state["model"] == COMPACT else {}
+
+
 def build_detector(name: str, num_classes: int, image_size: int, *, pretrained: bool = False,
-                   weights_file: str | None = None) -> nn.Module:
-    """The detector ``name`` for ``num_classes`` classes; with ``pretrained``/``weights_file`` (torchvision
-    detectors only) everything but the class head starts from those weights."""
+                   weights_file: str | None = None, architecture: dict[str, Any] | None = None) -> nn.Module:
+    """The detector ``name`` for ``num_classes`` classes, built with ``architecture`` (constructor options;
+    default: :func:`architecture_of` the name); with ``pretrained``/``weights_file`` (torchvision detectors
+    only) everything but the class head starts from those weights."""
+    options = architecture_of(name) if architecture is None else architecture
     if name == COMPACT:
         from torchworks.tasks.object_detection.compact import CompactDetector
 
-        return CompactDetector(num_classes, **COMPACT_OPTIONS)
+        return CompactDetector(num_classes, **options)
     from torchworks.tasks.object_detection.torchvision_detectors import TorchvisionDetector, pretrained_detector_state
 
     initial = pretrained_detector_state(name, weights_file) if (pretrained or weights_file) else None

@@ -59,11 +59,12 @@ class ObjectDetection(Task, Explainable, Exportable, Servable):
         return collate if labelled else torch.stack
 
     def build_model(self, config: ObjectDetectionConfig, state: dict[str, Any], *, for_training: bool) -> nn.Module:
-        from torchworks.tasks.object_detection.models import build_detector
+        from torchworks.tasks.object_detection.models import build_detector, recorded_architecture
 
         pretrained = for_training and config.pretrained
         return build_detector(state["model"], len(state["labels"]), state["image_size"], pretrained=pretrained,
-                              weights_file=config.weights if for_training else None)
+                              weights_file=config.weights if for_training else None,
+                              architecture=recorded_architecture(state))
 
     def step(self, model: nn.Module, batch: Any, stage: Stage, state: dict[str, Any]) -> StepOutput:
         from torchworks.tasks.object_detection.evaluation import evaluation_detections
