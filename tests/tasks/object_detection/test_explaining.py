@@ -126,9 +126,9 @@ def test_targets_pick_a_box_by_index_or_the_best_box_of_a_class(tmp_path):
     assert spot.record["attributions"]["box"]["index"] == 0
     (missing,) = _explain_spots(image, target="other")
     assert missing.record["attributions"] is None and missing.record["target"] == \
-        "no other box scores over conf=0.25 in this image"
+        "no other box scores over conf=0.5 in this image"
     (beyond,) = _explain_spots(image, target="7")
-    assert beyond.record["target"] == "no box 7: the image has 3 boxes over conf=0.25 (0 to 2)"
+    assert beyond.record["target"] == "no box 7: the image has 3 boxes over conf=0.5 (0 to 2)"
     with pytest.raises(ConfigError, match="unknown target class 'spots'") as info:
         _explain_spots(image, target="spots")
     assert "spot, other" in info.value.expected and "box index" in info.value.expected
@@ -143,7 +143,7 @@ def test_an_image_without_a_box_gets_a_record_that_says_so(tmp_path):
     (explanation,) = _explain_spots(_spot_image(tmp_path / "dark.png", []))
     assert explanation.record["prediction"] == {"count": 0, "boxes": []}
     assert explanation.record["attributions"] is None and explanation.figures == {}
-    assert "no box scores over conf=0.25" in explanation.record["target"]
+    assert "no box scores over conf=0.5" in explanation.record["target"]
     assert "lower conf=" in explanation.summary
 
 

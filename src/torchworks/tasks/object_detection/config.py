@@ -51,7 +51,9 @@ class ObjectDetectionConfig(TrainConfig):
     bad_files: Literal["skip", "fail"] = Field("skip", description="Images the annotations name that are "
                                                "missing or unreadable: skip them (counted) or fail.")
     max_pixels: int = Field(60_000_000, ge=64, description="Images larger than this are refused without decoding.")
-    conf: float = Field(0.25, ge=0, le=1, description="Prediction: smallest score of a box kept.")
+    conf: float = Field(0.5, ge=0, le=1, description="Prediction: smallest score of a box kept (the compact "
+                        "detector's score is the geometric mean of its class score and predicted IoU; at 0.5 about "
+                        "seven in ten kept boxes are right on the sample).")
     iou: float = Field(0.5, gt=0, le=1, description="Prediction: IoU above which NMS removes the weaker box.")
     max_det: int = Field(100, ge=1, le=10_000, description="Prediction: most boxes per image.")
     classes: str | None = Field(None, description="Prediction: keep only these classes (names, comma-separated).")
