@@ -296,6 +296,11 @@ def scene_jpg(scenes_dir) -> tuple[str, bytes]:
     return str(path), path.read_bytes()
 
 
+def own_conf(run) -> float:
+    """The score threshold a detection run predicts with when a request names none (its training config's)."""
+    return json.loads((run / "bundle.json").read_text())["config"]["conf"]
+
+
 def _boxes_are_well_formed(record: dict, labels: list[str], conf: float) -> None:
     assert record["count"] == len(record["boxes"])
     scores = [box["score"] for box in record["boxes"]]
@@ -310,7 +315,7 @@ def test_detection_image_in_boxes_out_as_the_python_api_gives_them(detector, det
     path, data = scene_jpg
     about = detector.get("/v1/models/scenes").json()
     assert about["draws"] == "boxes" and about["backend"] == "onnx" and about["backend_parity"]["metric"] == "map"
-    assert about["options"] == ["conf", "iou", "max_det", "classes"] and about["option_details"]["conf"]["default"] == 0.25
+    assert about["options"] == ["conf", "iou", "max_det", "classes"] and about["option_details"]["conf"]["default"] == own_conf(detection_served)
     labels = about["labels"]
     options = {"conf": 0.01}
     multipart = detector.post("/v1/models/scenes/predict", files={"file": ("scene.jpg", data, "image/jpeg")},
@@ -333,7 +338,7 @@ def test_detection_image_in_boxes_out_as_the_python_api_gives_them(detector, det
     assert multipart.json()["backend"] == "onnx" and eager.json()["backend"] == "eager"
 
 
-def test_detection_options_apply_per_request(detector, scene_jpg):
+def test_detection_options_apply_per_request(detector, detection_served, scene_jpg):
     _, data = scene_jpg
 
     def boxes(**options):
@@ -354,7 +359,8 @@ def test_detection_options_apply_per_request(detector, scene_jpg):
     assert only and {b["label"] for b in only} == {wanted}
     looser = boxes(conf=0.01, iou=0.9)  # NMS removes less when boxes may overlap more
     assert len(looser) >= len(low)
-    assert boxes() == [b for b in low if b["score"] > 0.25]  # the model's own conf when none is given
+    conf = own_conf(detection_served)
+    assert boxes() == [b for b in low if b["score"] > conf]  # the model's own conf when none is given
 
 
 @pytest.mark.parametrize("name, send, status, error, says", [
