@@ -7,7 +7,8 @@ gate), decode and filter the boxes, put them back in the frame's pixels, and mak
 ``--track`` the tracker too. Nothing is written (the annotated video is a separate cost, timed on
 its own). Batch 1 is a live stream (each frame as it arrives); batch 16 is a file read ahead.
 
-The clip: a 320 x 320 camera panning across a 640 x 640 generated scene (the sample's generator),
+The run is exported (``format=all``, each export kept only if it passes its parity gate) into its own
+folder first, as ``torchworks export RUN format=all`` would. The clip: a 320 x 320 camera panning across a 640 x 640 generated scene (the sample's generator),
 300 frames at 30 frames per second, H.264.
 
     .venv/bin/python benchmarks/detection_video.py --run runs/object-detection/RUN

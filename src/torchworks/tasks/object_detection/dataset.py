@@ -66,6 +66,24 @@ def open_picture(source: Any) -> Image.Image:
     return Image.open(source)
 
 
+def picture_size(source: Any, name: str) -> tuple[int, int]:
+    """``(width, height)`` of ``source`` from its header alone; a file opened for it is closed again (a
+    PIL image is the caller's and stays open).
+
+    Raises:
+        DataError: Missing or not an image.
+    """
+    try:
+        if isinstance(source, Image.Image):
+            return source.size
+        with open_picture(source) as opened:
+            return opened.size
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise DataError(f"cannot read image '{name}'", expected="a readable image file",
+                        got="no such file" if isinstance(error, FileNotFoundError) else decoder_complaint(error),
+                        hint="fix or remove that file") from None
+
+
 def decoder_complaint(error: Exception) -> str:
     """A decoder's complaint on one line, without the address of an in-memory file object."""
     text = str(error).splitlines()[0][:200] if str(error) else type(error).__name__

@@ -24,11 +24,7 @@ from PIL import Image
 from torchworks.bad_inputs import pass_over
 from torchworks.errors import DataError
 from torchworks.image_inputs import Source, expand_input, input_name
-from torchworks.tasks.object_detection.dataset import (
-    decode_rgb,
-    decoder_complaint,
-    open_picture,
-)
+from torchworks.tasks.object_detection.dataset import decode_rgb, picture_size
 from torchworks.tasks.object_detection.decoding import decode
 from torchworks.tasks.object_detection.tiling import (
     Tile,
@@ -158,13 +154,7 @@ def _listed(source: Source, name: str, state: dict[str, Any]) -> list[ImageItem 
     """The picture items of one listed source: an image, or a video's frames."""
     if is_video(source):
         return frames_of(open_clip(source, name, state["max_pixels"]))
-    try:
-        width, height = open_picture(source).size
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        reason = decoder_complaint(error)
-        raise DataError(f"cannot read image '{name}'", expected="a readable image file",
-                        got="no such file" if isinstance(error, FileNotFoundError) else reason,
-                        hint="fix or remove that file") from None
+    width, height = picture_size(source, name)
     return [ImageItem(name, source, height, width)]
 
 
