@@ -99,6 +99,8 @@ def main() -> None:
 def save(result: dict, rows: list[dict], args: argparse.Namespace, earlier: dict | None) -> None:
     """Write the JSON and Markdown results as they stand (earlier rows kept for models not run)."""
     result["rows"] = with_earlier_rows(rows, args.minutes, args.data, earlier)
+    if earlier and not args.ultralytics and any(row["model"].startswith("ultralytics") for row in result["rows"]):
+        result["ultralytics"] = earlier["ultralytics"]  # an earlier YOLO row keeps the note on how it was trained
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "detection_quality.json").write_text(json.dumps(result, indent=2) + "\n")
     (HERE / "results" / "detection_quality.md").write_text(markdown(result))
@@ -117,6 +119,17 @@ def with_earlier_rows(rows: list[dict], minutes: float, data: str, earlier: dict
     return sorted(rows + kept, key=lambda row: order.get(row["model"], len(order)))
 
 
+def processor() -> str:
+    """The CPU's model name and whether it has AVX-512 (CPU training speed differs about 2x between such
+    machines), from /proc/cpuinfo where there is one."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown CPU"
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "CPU")
+    return f"{name}, {'with' if 'avx512f' in info else 'no'} AVX-512"
+
+
 def recipe_numbers(run: Path, seconds: float | None) -> dict:
     """The test metrics of a default-recipe run and how long the whole run took (``seconds``; for a run
     trained elsewhere, from its folder's ``config.json`` to the bundle's ``created`` time)."""
@@ -126,8 +139,10 @@ def recipe_numbers(run: Path, seconds: float | None) -> dict:
     metrics = bundle["metrics"]
     if seconds is None:
         seconds = datetime.fromisoformat(bundle["created"]).timestamp() - (run / "config.json").stat().st_mtime
-    return {"epochs": bundle["config"]["epochs"], "batch_size": bundle["config"]["batch_size"],
-            "run_s": round(seconds, 1), "map": metrics["map"], "map_50": metrics["map_50"],
+    epoch_seconds = [row["seconds"] for row in bundle["history"] if "seconds" in row]
+    return {"epochs": bundle.get("training", {}).get("epochs_run", bundle["config"]["epochs"]),
+            "max_minutes": bundle["config"].get("max_minutes") or None, "batch_size": bundle["config"]["batch_size"],
+            "processor": processor(), "run_s": round(seconds, 1), "train_s": round(sum(epoch_seconds), 1) if epoch_seconds else None, "map": metrics["map"], "map_50": metrics["map_50"],
             "map_75": metrics["map_75"], "map_small": metrics["map_small"],
             "val_map": [round(row["val_map"], 4) for row in bundle["history"] if "val_map" in row],
             "batch1_ms": (metrics.get("speed") or {}).get("batch1_ms")}
@@ -212,9 +227,11 @@ def markdown(result: dict) -> str:
                      f"{latency} | {row.get('measured', '-')} |")
     recipe = result.get("default_recipe")
     if recipe:
-        lines += ["", f"The default recipe through `torchworks train object-detection` ({recipe['epochs']} epochs at "
-                  f"batch {recipe.get('batch_size', '-')}, {recipe['run_s']:.0f} s for the whole run: data, training with "
-                  f"validation each epoch, test, report): mAP {recipe['map']:.4f}, mAP50 {recipe['map_50']:.4f}, "
+        budget = (f", as many as fit in max_minutes={recipe['max_minutes']:g}" if recipe.get("max_minutes") else "")
+        trained = f"{recipe['train_s']:.0f} s of training and validation, " if recipe.get("train_s") else ""
+        lines += ["", f"The default recipe through `torchworks train object-detection` ({recipe['epochs']} epochs"
+                  f"{budget}, at batch {recipe.get('batch_size', '-')}, on {recipe.get('processor', 'an unrecorded CPU')}; {trained}{recipe['run_s']:.0f} s for the whole "
+                  f"run: data, training with validation each epoch, test, report): mAP {recipe['map']:.4f}, mAP50 {recipe['map_50']:.4f}, "
                   f"mAP75 {recipe.get('map_75') or 0:.4f}, AP small {recipe['map_small'] or 0:.4f}; validation mAP by "
                   f"epoch {recipe.get('val_map', [])}."]
     lines += ["", f"Ultralytics: {result['ultralytics']}", ""]

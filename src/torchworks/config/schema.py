@@ -22,7 +22,7 @@ class TrainConfig(BaseModel):
     setting_groups: ClassVar[dict[str, tuple[str, ...]]] = {
         "data": ("data", "val_fraction", "test_fraction", "num_workers"),
         "training": ("epochs", "batch_size", "lr", "weight_decay", "optimizer", "scheduler", "patience",
-                     "grad_clip", "seed", "device", "precision"),
+                     "grad_clip", "ema", "max_minutes", "seed", "device", "precision"),
         "run": ("name", "output", "resume", "keep_checkpoints", "mlflow", "baselines", "progress"),
     }
 
@@ -69,7 +69,12 @@ class TrainConfig(BaseModel):
     )
     num_workers: int = Field(0, ge=0, le=64, description="DataLoader worker processes.")
     patience: int = Field(0, ge=0, description="Early stopping patience in epochs; 0 turns it off.")
+    max_minutes: float = Field(0.0, ge=0, description="Train for as many epochs as fit in this many minutes "
+                               "(training and validation, timed per epoch; epochs at most), the learning-rate "
+                               "schedule fitted to them; 0 turns it off.")
     grad_clip: float = Field(0.0, ge=0, description="Clip gradient norm to this value; 0 turns it off.")
+    ema: float = Field(0.0, ge=0, lt=1, description="Decay of an exponential moving average of the weights "
+                       "(0.999 is usual), used for validation and kept as the model; 0 turns it off.")
     resume: bool = Field(False, description="Resume the named (or latest unfinished) run.")
     keep_checkpoints: Literal["none", "last", "best", "all"] = Field(
         "none", description="Checkpoints kept once the run finishes (the bundle holds the weights): "

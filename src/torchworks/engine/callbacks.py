@@ -65,13 +65,19 @@ class EpochLines(ProgressBar):
 
 
 class HistoryRecorder(Callback):
-    """Keeps one row of epoch-level metrics per epoch; survives resume via the checkpoint."""
+    """Keeps one row of epoch-level metrics per epoch, with the epoch's ``seconds`` (training and
+    validation); survives resume via the checkpoint."""
 
     def __init__(self) -> None:
         self.history: list[dict[str, Any]] = []
+        self._started = time.monotonic()
+
+    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._started = time.monotonic()
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        row: dict[str, Any] = {"epoch": trainer.current_epoch + 1}
+        row: dict[str, Any] = {"epoch": trainer.current_epoch + 1,
+                               "seconds": round(time.monotonic() - self._started, 2)}
         for key, value in trainer.callback_metrics.items():
             if getattr(value, "numel", lambda: 1)() == 1:
                 row[key] = float(value)

@@ -80,12 +80,13 @@ class TaskModule(pl.LightningModule):
         # not trainer.estimated_stepping_batches: it builds the train loader's iterator before a resumed
         # run's loop state is restored, and a prefetching (num_workers > 0) iterator then replays epoch 1
         batches = self.trainer.datamodule.batches_per_epoch
-        total = max(1, batches * self.trainer.max_epochs)
-        warmup = max(1, min(total // 20, 200))
+        warmup = max(1, min(batches * self.config.epochs // 20, 200))
 
         def cosine_with_warmup(step: int) -> float:
             if step < warmup:
                 return (step + 1) / warmup
+            # the run's length as it is now: max_minutes= may shorten it once epochs are timed
+            total = max(1, batches * self.trainer.max_epochs)
             progress = min(1.0, (step - warmup) / max(1, total - warmup))
             return 0.5 * (1.0 + math.cos(math.pi * progress))
 
@@ -137,8 +138,19 @@ class TaskDataModule(pl.LightningDataModule):
 
 
 def _optimizer(config: TrainConfig, params: Any) -> torch.optim.Optimizer:
+    params = [{**p, "params": list(p["params"])} if isinstance(p, dict) else p for p in params]
+    # one fused kernel for all parameters where torch has it (CPU and CUDA): on a CPU the default loop
+    # over tensors took ~10 ms a step for a 180k-parameter detector, the fused step ~1.4 ms
+    fused = {"fused": True} if _all_on(params, ("cpu", "cuda")) else {}
     if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay, nesterov=True)
+        return torch.optim.SGD(params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay, nesterov=True,
+                               **fused)
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, **fused)
+    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, **fused)
+
+
+def _all_on(params: list[Any], device_types: tuple[str, ...]) -> bool:
+    """Whether every parameter (plain, or in a group's ``params``) is a floating tensor on one of ``device_types``."""
+    tensors = [t for p in params for t in (p["params"] if isinstance(p, dict) else [p])]
+    return all(t.is_floating_point() and t.device.type in device_types for t in tensors)

@@ -133,12 +133,14 @@ def _fit(task, model, data, config, run_dir: Path, checkpoint: Path | None, conf
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import EarlyStopping
 
+    from torchworks.engine.averaging import ExponentialAverage
     from torchworks.engine.callbacks import HistoryRecorder, training_progress
     from torchworks.engine.checkpointing import RunCheckpoint, SafeCheckpointIO
     from torchworks.engine.devices import resolve_accelerator, resolve_precision, supported_precision
     from torchworks.engine.module import TaskDataModule, TaskModule
     from torchworks.engine.reproducibility import EpochSeeder
     from torchworks.engine.runs import CHECKPOINTS
+    from torchworks.engine.time_budget import TimeBudget
     from torchworks.engine.tracking import make_logger
 
     checkpoints = run_dir / CHECKPOINTS
@@ -152,6 +154,10 @@ def _fit(task, model, data, config, run_dir: Path, checkpoint: Path | None, conf
         history,
         *task.training_callbacks(config),
     ]
+    if config.ema:
+        callbacks.append(ExponentialAverage(config.ema))
+    if config.max_minutes:
+        callbacks.append(TimeBudget(config.max_minutes, config.epochs))
     if config.patience:
         callbacks.append(EarlyStopping(monitor=watched, mode=direction, patience=config.patience))
     if config.progress:

@@ -11,6 +11,7 @@ from torchvision.transforms import v2
 from torchworks.tasks.object_detection.transforms import (
     PAD_FILL,
     Letterbox,
+    QuickIoUCrop,
     eval_transform,
     letterbox_size,
     to_original,
@@ -76,7 +77,7 @@ def test_letterbox_of_a_plain_resize_scales_each_axis_by_its_factor():
 
 def test_iou_crop_keeps_boxes_inside_and_non_empty_and_drops_labels_with_boxes():
     torch.manual_seed(0)
-    transform = v2.Compose([v2.ToImage(), v2.RandomIoUCrop(), v2.ClampBoundingBoxes(),
+    transform = v2.Compose([v2.ToImage(), QuickIoUCrop(), v2.ClampBoundingBoxes(),
                             v2.SanitizeBoundingBoxes(labels_getter=lambda x: (x[1]["labels"], x[1]["iscrowd"]))])
     boxes = [[x, y, x + 25, y + 18] for x in range(0, 180, 30) for y in range(0, 80, 20)]
     dropped = 0
@@ -93,6 +94,41 @@ def test_iou_crop_keeps_boxes_inside_and_non_empty_and_drops_labels_with_boxes()
         assert torch.equal(out["iscrowd"], out["labels"] % 2 == 1)
         dropped += len(boxes) - len(b)
     assert dropped > 0
+
+
+def _crops(crop, boxes, draws: int) -> list[dict]:
+    image, target = sample(boxes, size=(200, 100))
+    inputs = [v2.ToImage()(image), target["boxes"]]
+    return [crop.make_params(inputs) for _ in range(draws)]
+
+
+def test_the_quick_iou_crop_draws_crops_as_torchvision_does():
+    boxes = [[10, 10, 40, 30], [120, 50, 190, 95], [60, 20, 70, 28]]
+    torch.manual_seed(3)
+    quick = _crops(QuickIoUCrop(), boxes, 600)
+    torch.manual_seed(4)
+    reference = _crops(v2.RandomIoUCrop(), boxes, 600)
+
+    def summary(params: list[dict]) -> tuple[float, float, float]:
+        cropped = [p for p in params if p]
+        return (len(cropped) / len(params), sum(p["width"] * p["height"] for p in cropped) / len(cropped) / 20_000,
+                sum(float(p["is_within_crop_area"].float().mean()) for p in cropped) / len(cropped))
+
+    (share, area, kept), (share_ref, area_ref, kept_ref) = summary(quick), summary(reference)
+    assert abs(share - share_ref) < 0.06 and abs(area - area_ref) < 0.04 and abs(kept - kept_ref) < 0.06
+    target = torch.tensor(boxes, dtype=torch.float32)
+    for p in quick:  # each crop keeps a box centre and lies in the image with an aspect ratio in [0.5, 2]
+        if p:
+            assert p["is_within_crop_area"].any() and p["left"] + p["width"] <= 200 and p["top"] + p["height"] <= 100
+            assert 0.5 <= p["width"] / p["height"] <= 2.0
+            centres = (target[:, :2] + target[:, 2:]) / 2
+            inside = ((centres[:, 0] > p["left"]) & (centres[:, 0] < p["left"] + p["width"])
+                      & (centres[:, 1] > p["top"]) & (centres[:, 1] < p["top"] + p["height"]))
+            assert torch.equal(inside, p["is_within_crop_area"])
+
+
+def test_the_quick_iou_crop_leaves_an_image_without_boxes_whole():
+    assert _crops(QuickIoUCrop(), [], 20) == [{}] * 20
 
 
 def test_full_training_pipeline_keeps_boxes_valid_and_output_square():

@@ -58,5 +58,7 @@ SCENES = register_sample(
         materialize=materialize_scenes,
         generator="torchworks.tasks.object_detection.samples:make_detection_scenes",
         aliases=("scenes",),
+        # the default recipe: as many epochs as fit in nine minutes of training, sixteen at most
+        defaults={"epochs": 16, "max_minutes": 9.0},
     )
 )
