@@ -142,7 +142,9 @@ def recipe_numbers(run: Path, seconds: float | None) -> dict:
     epoch_seconds = [row["seconds"] for row in bundle["history"] if "seconds" in row]
     return {"epochs": bundle.get("training", {}).get("epochs_run", bundle["config"]["epochs"]),
             "max_minutes": bundle["config"].get("max_minutes") or None, "batch_size": bundle["config"]["batch_size"],
-            "processor": processor(), "run_s": round(seconds, 1), "train_s": round(sum(epoch_seconds), 1) if epoch_seconds else None, "map": metrics["map"], "map_50": metrics["map_50"],
+            "processor": processor(), "run_s": round(seconds, 1),
+            "train_s": round(sum(epoch_seconds), 1) if epoch_seconds else None,
+            "map": metrics["map"], "map_50": metrics["map_50"],
             "map_75": metrics["map_75"], "map_small": metrics["map_small"],
             "val_map": [round(row["val_map"], 4) for row in bundle["history"] if "val_map" in row],
             "batch1_ms": (metrics.get("speed") or {}).get("batch1_ms")}
@@ -229,9 +231,11 @@ def markdown(result: dict) -> str:
     if recipe:
         budget = (f", as many as fit in max_minutes={recipe['max_minutes']:g}" if recipe.get("max_minutes") else "")
         trained = f"{recipe['train_s']:.0f} s of training and validation, " if recipe.get("train_s") else ""
+        cpu = recipe.get("processor", "an unrecorded CPU")
         lines += ["", f"The default recipe through `torchworks train object-detection` ({recipe['epochs']} epochs"
-                  f"{budget}, at batch {recipe.get('batch_size', '-')}, on {recipe.get('processor', 'an unrecorded CPU')}; {trained}{recipe['run_s']:.0f} s for the whole "
-                  f"run: data, training with validation each epoch, test, report): mAP {recipe['map']:.4f}, mAP50 {recipe['map_50']:.4f}, "
+                  f"{budget}, at batch {recipe.get('batch_size', '-')}, on {cpu}; {trained}{recipe['run_s']:.0f} s "
+                  f"for the whole run: data, training with validation each epoch, test, report): "
+                  f"mAP {recipe['map']:.4f}, mAP50 {recipe['map_50']:.4f}, "
                   f"mAP75 {recipe.get('map_75') or 0:.4f}, AP small {recipe['map_small'] or 0:.4f}; validation mAP by "
                   f"epoch {recipe.get('val_map', [])}."]
     lines += ["", f"Ultralytics: {result['ultralytics']}", ""]

@@ -24,7 +24,6 @@ class ExponentialAverage(WeightAveraging):
     def __init__(self, decay: float):
         if not 0.0 < decay < 1.0:
             raise ValueError(f"an EMA decay lies strictly between 0 and 1, got {decay}")
-        self.decay = decay
 
         def blend(averaged: list[torch.Tensor], current: list[torch.Tensor], updates: torch.Tensor) -> None:
             keep = warming_decay(decay, int(updates))
