@@ -75,6 +75,23 @@ def test_full_queue_is_refused_at_once_with_retry_after():
     assert 5 <= len(refused) <= 6 and time.perf_counter() - started < 5  # 2 wait, at most 1 more started
 
 
+def test_requests_on_their_way_count_against_the_queue_before_any_work_is_spent_on_a_new_one():
+    batcher = Batcher(Recorder(), max_batch=1, max_wait_ms=0, queue_size=3, concatenate=join_batches)
+    batcher.refuse_when_full(on_their_way=2)  # one place left: admitted
+    with pytest.raises(RequestError) as refused:
+        batcher.refuse_when_full(on_their_way=3)
+    assert refused.value.status == 503 and refused.value.headers["Retry-After"] == "1"
+
+    async def enqueue_one():
+        waiting = asyncio.ensure_future(batcher.submit([1], timeout=5))
+        await asyncio.sleep(0.01)  # no worker started: the request stays in the queue
+        waiting.cancel()
+
+    asyncio.run(enqueue_one())
+    with pytest.raises(RequestError):
+        batcher.refuse_when_full(on_their_way=2)  # 1 waiting + 2 decoding fill 3 places
+
+
 def test_deadline_gives_504_drops_unstarted_work_and_the_queue_empties():
     model = Recorder(delay=0.3)
     batcher = _batcher(model, max_batch=1, max_wait_ms=0)

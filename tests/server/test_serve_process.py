@@ -183,28 +183,30 @@ def test_saturation_sheds_load_with_503_and_memory_stays_flat(image_run, server_
     with server_process(arguments, prelude=SLOW_MODEL.format(seconds=0.05)) as (process, url):
         body = json.dumps({"inputs": [{"name": "c.png", "base64": base64.b64encode(shapes_png).decode()}]})
         server = psutil.Process(process.pid)
-        statuses, latencies, memory = [], [], []
+        statuses, memory = [], []
 
         def client(_):
             with httpx.Client(timeout=30) as session:
                 for _ in range(8):
-                    started = time.perf_counter()
                     response = session.post(f"{url}/v1/models/shapes/predict", content=body,
                                             headers={"content-type": "application/json"})
                     statuses.append(response.status_code)
-                    if response.status_code == 200:
-                        latencies.append(time.perf_counter() - started)
-                    else:
+                    if response.status_code != 200:
                         assert response.headers.get("retry-after") == "1"
 
+        client(0)  # warm: the first calls pay for lazy set-up, not for waiting
+        statuses.clear()
+        warm, _ = _histogram_share(url, "shapes", float("inf"))
         with concurrent.futures.ThreadPoolExecutor(64) as pool:
             for round_ in range(3):
                 list(pool.map(client, range(64)))
                 memory.append(server.memory_info().rss)
         assert set(statuses) <= {200, 503}, set(statuses)
         assert statuses.count(200) > 0 and statuses.count(503) > 0
-        latencies.sort()
-        assert latencies[int(0.99 * (len(latencies) - 1))] < 5.0  # accepted requests wait a bounded time
+        # accepted requests wait a bounded time (p99 within 2.5 s, 0.25-0.5 s is usual) on the server's own
+        # clock: the clients' also counts 64 threads taking turns on a loaded machine
+        within, accepted = (count - warm for count in _histogram_share(url, "shapes", 2.5))
+        assert accepted == statuses.count(200) and within >= 0.99 * accepted, (within, accepted)
         assert memory[-1] - memory[0] < 50 * 1024 * 1024, memory  # no growth across rounds
         metrics = httpx.get(f"{url}/metrics").text
         assert 'torchworks_requests_total{code="503",model="shapes",route="predict"}' in metrics
@@ -216,6 +218,24 @@ def _gauge(url: str, series: str) -> float:
         if line.startswith(series + " "):
             return float(line.split()[-1])
     return 0.0
+
+
+def _histogram_share(url: str, model: str, bound: float) -> tuple[float, float]:
+    """How many answered predictions the server timed within ``bound`` seconds, and how many in all."""
+    wanted = {f'model="{model}"', 'route="predict"'}
+    within = total = None
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        series, _, rest = line.partition("{")
+        labels, _, value = rest.partition("} ")
+        labels = set(labels.split(","))
+        if not wanted <= labels:
+            continue
+        (le,) = labels - wanted or {"le=none"}
+        if series == "torchworks_request_seconds_bucket" and float(le[4:-1]) == bound:
+            within = float(value)
+        elif series == "torchworks_request_seconds_count":
+            total = float(value)
+    return within, total
 
 
 def _wait_for(condition, what: str, timeout: float = 60) -> None:

@@ -59,7 +59,7 @@ def test_upload_an_image_and_type_a_text(browser, server_process, image_run, tex
         expect(page.locator("#error")).to_contain_text("cannot read image 'broken.png'", timeout=60_000)
 
         page.click("nav button[data-model=tickets]")
-        page.fill("#text", "my refund and invoice please\nthe parcel courier is late")
+        page.fill("#text", "my refund and invoice please\nmy parcel and courier please")  # phrased as trained: sure answers
         page.click("#predict")
         answers = page.locator("#result .answer")
         expect(answers).to_have_count(2, timeout=60_000)

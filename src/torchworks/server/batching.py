@@ -3,7 +3,7 @@
 A worker thread takes the oldest request, then keeps taking more until ``max_batch`` inputs are
 gathered or ``max_wait_ms`` has passed, runs them as one batch off the event loop, and hands each
 request its slice of the outputs. A full queue is refused at once (503 with ``Retry-After``) rather
-than growing; a request past its deadline is answered 504 and its inputs are dropped if they have not
+than growing, and requests still being decoded on their way to it count as taking their place; a request past its deadline is answered 504 and its inputs are dropped if they have not
 started.
 """
 
@@ -91,11 +91,7 @@ class Batcher:
         try:
             self._queue.put_nowait(job)
         except queue.Full:
-            raise RequestError(f"model '{self.name}' is busy", status=503, code="overloaded",
-                               expected="a free place in its queue",
-                               got=f"{self._queue.maxsize} requests already waiting",
-                               hint="retry after a second, or start the server with a larger --queue-size",
-                               headers={"Retry-After": "1"}) from None
+            raise self._busy_error() from None
         try:
             return await asyncio.wait_for(asyncio.shield(job.future), timeout)
         except (asyncio.TimeoutError, asyncio.CancelledError) as stop:
@@ -105,6 +101,19 @@ class Batcher:
             raise RequestError(f"model '{self.name}' did not answer in time", status=504, code="timeout",
                                expected=f"an answer within {timeout:g} s", got="no answer yet",
                                hint="send fewer inputs per request, or raise --timeout-s") from None
+
+    def refuse_when_full(self, on_their_way: int) -> None:
+        """Refuse a new request (503) when the requests waiting and those ``on_their_way`` to the queue
+        (being decoded) already fill it: a saturated server sheds load before spending work on it."""
+        if self._queue.qsize() + on_their_way >= self._queue.maxsize:
+            raise self._busy_error()
+
+    def _busy_error(self) -> RequestError:
+        return RequestError(f"model '{self.name}' is busy", status=503, code="overloaded",
+                            expected="a free place in its queue",
+                            got=f"{self._queue.maxsize} requests already waiting",
+                            hint="retry after a second, or start the server with a larger --queue-size",
+                            headers={"Retry-After": "1"})
 
     # ------------------------------------------------------------- worker
     def _work(self) -> None:

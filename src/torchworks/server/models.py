@@ -119,6 +119,7 @@ class ServedModel:
         """Records for ``items``: decoded in a worker thread, batched with other requests, formatted."""
         deadline = time.perf_counter() + self.settings.timeout_s
         state = self._state(options)
+        self.batcher.refuse_when_full(self._decoding)
         self._decoding += 1
         try:
             samples, ids = await anyio.to_thread.run_sync(self._prepare, items, state)
