@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import torchworks
@@ -31,6 +32,10 @@ def test_a_bundle_rebuilds_the_detector_it_was_trained_with():
     narrow = task.build_model(config, {**state, "architecture": {**COMPACT_OPTIONS, "width": 8, "fpn": 32}},
                               for_training=False)
     assert narrow.cls_out.in_channels == 32 and narrow.stem[0].out_channels == 8
+    recorded = {key: value for key, value in COMPACT_OPTIONS.items() if key not in ("lean_head", "out_kernel")}
+    before_lean = task.build_model(config, {**state, "architecture": {**recorded, "fpn": 96}}, for_training=False)
+    assert before_lean.cls_out.kernel_size == (3, 3)
+    assert isinstance(before_lean.smooth[0].depthwise, torch.nn.Sequential)
     first = task.build_model(config, {**state, "architecture": None}, for_training=False)
     assert first.cls_out.in_channels == FIRST_COMPACT_OPTIONS["fpn"]
     assert first.stem[0].out_channels == FIRST_COMPACT_OPTIONS["width"]

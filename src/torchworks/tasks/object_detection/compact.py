@@ -9,7 +9,9 @@ Design (FCOS-like, sized for 320 px inputs and a few classes):
 * **Head**: shared across levels, a classification tower and a regression tower of
   ``head_depth`` depthwise-separable blocks each; per level it gives class logits (sigmoid focal
   loss), ``ltrb`` distances from each location to the box sides (``exp`` of a per-level learnable
-  scale times the stride, GIoU loss) and a centerness logit (BCE), as in FCOS.
+  scale times the stride, GIoU loss) and a centerness logit (BCE), as in FCOS. The stride-8 level
+  costs most of a training step, so ``lean_head`` drops the BN and ReLU between each neck and head
+  block's depthwise and pointwise convs, and ``out_kernel=1`` makes the three output convs 1x1.
 * **Targets**: a location is positive for a box when it lies inside the box and within
   ``center_radius`` strides of its centre, and the box's largest ``ltrb`` distance falls in the
   level's scale range (``(0, 64]``, ``(64, 128]``, ``(128, inf)`` pixels at strides 8/16/32); a
@@ -52,11 +54,14 @@ def _conv_bn(cin: int, cout: int, kernel: int = 1, stride: int = 1, groups: int 
 
 
 class SeparableBlock(nn.Module):
-    """3x3 depthwise conv-BN-ReLU then 1x1 pointwise conv-BN-ReLU; a residual sum when shapes allow."""
+    """3x3 depthwise conv-BN-ReLU then 1x1 pointwise conv-BN-ReLU; a residual sum when shapes allow.
+    ``lean``: the depthwise conv alone (no BN or ReLU of its own; the pointwise conv's BN follows it),
+    which saves a third of a training step's normalisation work on the largest feature maps."""
 
-    def __init__(self, cin: int, cout: int, stride: int = 1):
+    def __init__(self, cin: int, cout: int, stride: int = 1, lean: bool = False):
         super().__init__()
-        self.depthwise = _conv_bn(cin, cin, 3, stride, groups=cin)
+        self.depthwise = (nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False) if lean
+                          else _conv_bn(cin, cin, 3, stride, groups=cin))
         self.pointwise = _conv_bn(cin, cout, 1)
         self.residual = stride == 1 and cin == cout
 
@@ -91,14 +96,16 @@ class CompactDetector(nn.Module):
     class's target is the IoU of the predicted box with its ground truth, so the class score ranks boxes
     by how well they fit; ``focal_gamma`` is then its modulating power). ``quality``: what the ``ctr``
     branch learns, the FCOS ``centerness`` or the ``iou`` of the predicted box. ``box_weight`` scales
-    the GIoU loss.
+    the GIoU loss. ``lean_head`` and ``out_kernel``: see the module's docstring (the defaults build the
+    first design, which bundles that do not record them were trained with).
     """
 
     def __init__(self, num_classes: int, width: int = 16, fpn: int = 64, depths: tuple[int, ...] = (1, 2, 3, 2),
                  head_depth: int = 2, center_radius: float = 1.5,
                  scale_ranges: tuple[tuple[float, float], ...] = ((0.0, 64.0), (64.0, 128.0), (128.0, math.inf)),
                  focal_alpha: float = 0.25, focal_gamma: float = 2.0, prior: float = 0.01,
-                 cls_loss: str = "focal", quality: str = "centerness", box_weight: float = 1.0):
+                 cls_loss: str = "focal", quality: str = "centerness", box_weight: float = 1.0,
+                 lean_head: bool = False, out_kernel: int = 3):
         super().__init__()
         if num_classes < 1:
             raise ValueError(f"num_classes must be at least 1, got {num_classes}")
@@ -121,12 +128,12 @@ class CompactDetector(nn.Module):
         self.stem = _conv_bn(3, c[0], 3, stride=2)
         self.stages = nn.ModuleList(_stage(c[i], c[i + 1], depths[i]) for i in range(4))
         self.laterals = nn.ModuleList(_conv_bn(ch, fpn, 1, act=False) for ch in c[2:])
-        self.smooth = nn.ModuleList(SeparableBlock(fpn, fpn) for _ in STRIDES)
-        self.cls_tower = nn.Sequential(*[SeparableBlock(fpn, fpn) for _ in range(head_depth)])
-        self.reg_tower = nn.Sequential(*[SeparableBlock(fpn, fpn) for _ in range(head_depth)])
-        self.cls_out = nn.Conv2d(fpn, num_classes, 3, padding=1)
-        self.box_out = nn.Conv2d(fpn, 4, 3, padding=1)
-        self.ctr_out = nn.Conv2d(fpn, 1, 3, padding=1)
+        self.smooth = nn.ModuleList(SeparableBlock(fpn, fpn, lean=lean_head) for _ in STRIDES)
+        self.cls_tower = nn.Sequential(*[SeparableBlock(fpn, fpn, lean=lean_head) for _ in range(head_depth)])
+        self.reg_tower = nn.Sequential(*[SeparableBlock(fpn, fpn, lean=lean_head) for _ in range(head_depth)])
+        self.cls_out = nn.Conv2d(fpn, num_classes, out_kernel, padding=out_kernel // 2)
+        self.box_out = nn.Conv2d(fpn, 4, out_kernel, padding=out_kernel // 2)
+        self.ctr_out = nn.Conv2d(fpn, 1, out_kernel, padding=out_kernel // 2)
         self.box_scales = nn.Parameter(torch.zeros(len(STRIDES)))  # log-scale per level
         for conv in (self.cls_out, self.box_out, self.ctr_out):
             nn.init.normal_(conv.weight, std=0.01)

@@ -20,9 +20,9 @@ COMPACT = "compact"
 # the compact detector's size and losses (see compact.py) for new runs; a bundle records the options it was
 # trained with (its state's ``architecture``), so changing these never breaks a bundle
 COMPACT_OPTIONS: dict[str, Any] = {
-    "width": 16, "fpn": 96, "depths": [1, 2, 3, 2], "head_depth": 2, "center_radius": 1.5,
+    "width": 16, "fpn": 64, "depths": [1, 2, 3, 2], "head_depth": 2, "center_radius": 1.5,
     "scale_ranges": [[0.0, 64.0], [64.0, 128.0], [128.0, 1e8]], "cls_loss": "quality_focal", "quality": "iou",
-    "box_weight": 2.0, "focal_alpha": 0.25, "focal_gamma": 2.0, "prior": 0.01}
+    "box_weight": 2.0, "focal_alpha": 0.25, "focal_gamma": 2.0, "prior": 0.01, "lean_head": True, "out_kernel": 1}
 # what bundles made before the options were recorded were trained with
 FIRST_COMPACT_OPTIONS: dict[str, Any] = {
     "width": 16, "fpn": 64, "depths": [1, 2, 3, 2], "head_depth": 2, "center_radius": 1.5,
