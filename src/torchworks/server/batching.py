@@ -3,8 +3,8 @@
 A worker thread takes the oldest request, then keeps taking more until ``max_batch`` inputs are
 gathered or ``max_wait_ms`` has passed, runs them as one batch off the event loop, and hands each
 request its slice of the outputs. A full queue is refused at once (503 with ``Retry-After``) rather
-than growing, and requests still being decoded on their way to it count as taking their place; a request past its deadline is answered 504 and its inputs are dropped if they have not
-started.
+than growing, and requests still being decoded on their way to it count as taking their place; a
+request past its deadline is answered 504 and its inputs are dropped if they have not started.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ def _conv_bn(cin: int, cout: int, kernel: int = 1, stride: int = 1, groups: int 
 class SeparableBlock(nn.Module):
     """3x3 depthwise conv-BN-ReLU then 1x1 pointwise conv-BN-ReLU; a residual sum when shapes allow.
     ``lean``: the depthwise conv alone (no BN or ReLU of its own; the pointwise conv's BN follows it),
-    which saves a third of a training step's normalisation work on the largest feature maps."""
+    which halves the block's normalisation work (the costliest part of a training step after the convs)."""
 
     def __init__(self, cin: int, cout: int, stride: int = 1, lean: bool = False):
         super().__init__()
