@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 import httpx
 import psutil
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 SLOW_MODEL = """
 import time
@@ -222,19 +223,15 @@ def _gauge(url: str, series: str) -> float:
 
 def _histogram_share(url: str, model: str, bound: float) -> tuple[float, float]:
     """How many answered predictions the server timed within ``bound`` seconds, and how many in all."""
-    wanted = {f'model="{model}"', 'route="predict"'}
     within = total = None
-    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
-        series, _, rest = line.partition("{")
-        labels, _, value = rest.partition("} ")
-        labels = set(labels.split(","))
-        if not wanted <= labels:
-            continue
-        (le,) = labels - wanted or {"le=none"}
-        if series == "torchworks_request_seconds_bucket" and float(le[4:-1]) == bound:
-            within = float(value)
-        elif series == "torchworks_request_seconds_count":
-            total = float(value)
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=10).text):
+        for sample in family.samples:
+            if sample.labels.get("model") != model or sample.labels.get("route") != "predict":
+                continue
+            if sample.name == "torchworks_request_seconds_bucket" and float(sample.labels["le"]) == bound:
+                within = sample.value
+            elif sample.name == "torchworks_request_seconds_count":
+                total = sample.value
     return within, total
 
 
