@@ -71,7 +71,7 @@ def write_panning_clip(path: Path, frames: int) -> Path:
     import av
     import numpy as np
 
-    from torchworks.tasks.object_detection.scenes import render_scene
+    from torchworks.scenes.street import render_scene
 
     scene = render_scene(7, size=2 * FRAME_SIZE).image
     span = scene.shape[0] - FRAME_SIZE

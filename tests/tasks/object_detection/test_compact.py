@@ -10,7 +10,7 @@ from torchvision.ops import box_iou
 
 from torchworks.tasks.object_detection.compact import CompactDetector
 from torchworks.tasks.object_detection.models import COMPACT_OPTIONS
-from torchworks.tasks.object_detection.scenes import render_scene
+from torchworks.scenes.street import render_scene
 
 
 @pytest.fixture

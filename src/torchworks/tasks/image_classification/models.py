@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from torchworks.errors import ConfigError, did_you_mean
-from torchworks.weights import cached_torchvision_weights
+from torchworks.weights import cached_torchvision_weights, read_weights_file
 
 SMALL_CNN = "smallcnn"
 AUTO = "auto"
@@ -113,8 +113,8 @@ def pretrained_state(name: str, weights_file: str | None) -> dict[str, torch.Ten
     Never downloads: offline machines get an immediate error saying how to provide the file.
     """
     if weights_file:
-        return _read_weights_file(Path(weights_file).expanduser())
-    return _read_weights_file(_cached_weights_file(name))
+        return read_weights_file(Path(weights_file).expanduser())
+    return read_weights_file(_cached_weights_file(name))
 
 
 def _cached_weights_file(name: str) -> Path:
@@ -123,33 +123,6 @@ def _cached_weights_file(name: str) -> Path:
         raise ConfigError("smallcnn has no pretrained weights", expected="pretrained=false or a torchvision model",
                           got="model=smallcnn pretrained=true", hint="drop pretrained=true, or pass weights=FILE")
     return cached_torchvision_weights(name)
-
-
-def _read_weights_file(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise ConfigError(f"weights file '{path}' does not exist", expected="a .pth, .pt or .safetensors file",
-                          got="no such file", hint="check the weights= path")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            from torchworks.bundle.safetensors_check import read_safetensors_header
-
-            read_safetensors_header(path)
-            state = load_file(path)
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except ConfigError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same answer
-        raise ConfigError(f"cannot read weights file '{path}'", expected="a state dict of tensors (no pickled code)",
-                          got=f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}",
-                          hint="save the weights with torch.save(model.state_dict(), path)") from None
-    state = state.get("state_dict", state) if isinstance(state, dict) else state
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ConfigError(f"weights file '{path}' is not a state dict", expected="a mapping of names to tensors",
-                          got=type(state).__name__)
-    return state
 
 
 def _load_backbone_state(network: nn.Module, state: dict[str, Any], name: str) -> None:

@@ -4,22 +4,18 @@
 PNG with its boxes drawn (:mod:`~torchworks.tasks.object_detection.drawing`), each video as a video of
 the same container (MP4, MOV, MKV, AVI; others as MP4) with every frame annotated. Inputs that are
 not files any more (in-memory pictures, uploads, a live camera) cannot be drawn again and are left
-out. The folder is built under a temporary name and renamed when complete: a failure leaves nothing
-half-written, and an existing folder is replaced only then (predict refuses beforehand, unless
-``--force``, to replace one).
+out. The folder is built whole (:mod:`torchworks.companion_folders`).
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from torchworks.errors import OutputError
+from torchworks.companion_folders import FreeNames, folder_built_whole
 
 BOX_COLUMNS = ("x1", "y1", "x2", "y2", "label", "score", "track_id")
 _VIDEO_KEEPS = (".mp4", ".mov", ".mkv", ".avi")
@@ -55,10 +51,9 @@ def write_annotated(records: list[dict[str, Any]], output: Path, classes: list[s
     if not images and not videos:
         return []
     folder = annotated_folder(output)
-    building = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     written: list[str] = []
-    try:
-        names = _Names()
+    with folder_built_whole(folder) as building:
+        names = FreeNames()
         for name, record in images.items():
             target = building / names.take(Path(name).stem, ".png")
             draw_boxes(read_picture(Path(name), name, 2**62), record.get("boxes", []), classes).save(target)
@@ -68,10 +63,6 @@ def write_annotated(records: list[dict[str, Any]], output: Path, classes: list[s
             target = building / names.take(Path(name).stem, suffix if suffix in _VIDEO_KEEPS else ".mp4")
             _write_clip(name, frames, target, classes)
             written.append(target.name)
-        _replace(building, folder)
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
-        raise
     return [folder / name for name in written]
 
 
@@ -111,37 +102,3 @@ def _write_clip(name: str, frames: dict[int, dict], target: Path, classes: list[
             reader.close()
 
     write_video(annotated(), target, clip)
-
-
-class _Names:
-    """File names unique within the folder: ``a.png``, ``a-2.png``, ..."""
-
-    def __init__(self) -> None:
-        self.taken: set[str] = set()
-
-    def take(self, stem: str, suffix: str) -> str:
-        name, number = f"{stem}{suffix}", 1
-        while name.lower() in self.taken:
-            number += 1
-            name = f"{stem}-{number}{suffix}"
-        self.taken.add(name.lower())
-        return name
-
-
-def _replace(building: Path, folder: Path) -> None:
-    """Put the finished folder in place, swapping out an existing one (predict checked ``--force``)."""
-    old = None
-    if folder.exists() or folder.is_symlink():
-        if not folder.is_dir():
-            raise OutputError(f"cannot write '{folder}'", expected="a folder name that is free",
-                              got="an existing file", hint="move that file, or choose another --output")
-        old = folder.with_name(f".{folder.name}.{building.name}.old")
-        folder.rename(old)
-    try:
-        building.rename(folder)
-    except OSError:
-        if old is not None:
-            old.rename(folder)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

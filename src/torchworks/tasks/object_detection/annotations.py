@@ -15,9 +15,9 @@ import numpy as np
 from PIL import Image
 
 from torchworks.errors import DataError
+from torchworks.image_files import DEFAULT_MAX_PIXELS
 
 BAD_FILES = ("skip", "fail")
-DEFAULT_MAX_PIXELS = 60_000_000
 CLIP_TOLERANCE = 1e-3  # pixels a box may stick out (float rounding of normalised coordinates) without counting
 
 

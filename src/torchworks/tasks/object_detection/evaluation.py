@@ -12,9 +12,13 @@ import torch
 from torchmetrics import Metric
 
 from torchworks.evaluation import Evaluation, Evaluator
-from torchworks.tasks.object_detection.annotations import DEFAULT_MAX_PIXELS
+from torchworks.image_files import DEFAULT_MAX_PIXELS
 from torchworks.tasks.object_detection.decoding import Detections, decode
-from torchworks.tasks.object_detection.matching import DetectionConfusion, ImageMatches, match_image
+from torchworks.tasks.object_detection.matching import (
+    DetectionConfusion,
+    ImageMatches,
+    match_image,
+)
 from torchworks.tasks.object_detection.metrics import SIZES, DetectionMetrics
 from torchworks.tasks.object_detection.transforms import in_image, to_original
 

@@ -99,7 +99,7 @@ def image_pairs(images: Sequence[ImageMatches], paths: Sequence[Path], classes: 
     missed object in red) and the boxes the model gave (right: solid, with label and score; a false alarm
     or a wrong class in red; only the ``LABELLED`` best are labelled). Images that can no longer be read are
     left out; None when none can."""
-    from torchworks.tasks.object_detection.dataset import decode_rgb
+    from torchworks.image_files import decode_rgb
 
     shown = []
     for matches, path in zip(images, paths):

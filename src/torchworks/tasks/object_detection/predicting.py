@@ -23,8 +23,8 @@ from PIL import Image
 
 from torchworks.bad_inputs import pass_over
 from torchworks.errors import DataError
+from torchworks.image_files import decode_rgb, picture_size
 from torchworks.image_inputs import Source, expand_input, input_name
-from torchworks.tasks.object_detection.dataset import decode_rgb, picture_size
 from torchworks.tasks.object_detection.decoding import decode
 from torchworks.tasks.object_detection.tiling import (
     Tile,

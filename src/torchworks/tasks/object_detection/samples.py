@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from torchworks.datasets import SampleDataset, materialize_once, refuse_existing, register_sample
+from torchworks.datasets import (
+    SampleDataset,
+    materialize_once,
+    refuse_existing,
+    register_sample,
+)
 
 SAMPLE_IMAGES = 2000  # the cached copy: enough for the default recipe to reach its quality targets
 
@@ -24,7 +29,7 @@ def make_detection_scenes(out: Path, n: int = SAMPLE_IMAGES, size: int = 320, se
         ConfigError: ``n`` or ``size`` out of range.
     """
     from torchworks.errors import ConfigError
-    from torchworks.tasks.object_detection.scenes import make_scenes
+    from torchworks.tasks.object_detection.coco_scenes import make_scenes
 
     if not 1 <= n <= 1_000_000:
         raise ConfigError("n is out of range", expected="1 to 1,000,000 scenes", got=str(n))
@@ -43,7 +48,7 @@ def materialize_scenes(target: Path) -> Path:
     """The cached sample, drawn once (about half a minute); a finished copy holds ``annotations.json``."""
     if (target / "annotations.json").exists():
         return target
-    from torchworks.tasks.object_detection.scenes import make_scenes
+    from torchworks.tasks.object_detection.coco_scenes import make_scenes
 
     materialize_once(target, lambda folder: make_scenes(folder, n=SAMPLE_IMAGES, progress=True))
     return target

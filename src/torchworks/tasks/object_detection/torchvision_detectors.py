@@ -36,7 +36,11 @@ import torch
 from torch import Tensor, nn
 
 from torchworks.errors import ConfigError, did_you_mean
-from torchworks.weights import cached_torchvision_weights
+from torchworks.weights import (
+    cached_torchvision_weights,
+    read_weights_file,
+    without_prefix,
+)
 
 TORCHVISION_MODELS = (
     "fasterrcnn_mobilenet_v3_large_320_fpn",
@@ -176,9 +180,9 @@ def check_torchvision_model(name: str, pretrained: bool, weights_file: str | Non
     """
     _check_name(name)
     if weights_file:
-        _read_weights_file(Path(weights_file).expanduser())
+        read_weights_file(Path(weights_file).expanduser())
     elif pretrained:
-        _read_weights_file(cached_weights_path(name))
+        read_weights_file(cached_weights_path(name))
 
 
 def pretrained_detector_state(name: str, weights_file: str | None) -> dict[str, Tensor]:
@@ -188,7 +192,7 @@ def pretrained_detector_state(name: str, weights_file: str | None) -> dict[str, 
     """
     _check_name(name)
     path = Path(weights_file).expanduser() if weights_file else cached_weights_path(name)
-    return _read_weights_file(path)
+    return read_weights_file(path)
 
 
 def cached_weights_path(name: str) -> Path:
@@ -263,7 +267,7 @@ def _freeze_batch_norm(module: nn.Module) -> None:
 def _load_state(model: nn.Module, state: Mapping[str, Tensor], name: str) -> tuple[int, tuple[str, ...]]:
     """Load ``state`` into ``model`` except the head; (tensors loaded, head keys left fresh)."""
     own = model.state_dict()
-    state = _without_prefix(state, own)
+    state = without_prefix(state, own)
     head = re.compile(_HEAD_KEYS[name])
     replaced = tuple(key for key in own if head.match(key))
     usable = {key: value for key, value in state.items()
@@ -278,49 +282,6 @@ def _load_state(model: nn.Module, state: Mapping[str, Tensor], name: str) -> tup
                           hint="pass the weights of the same architecture as model=")
     model.load_state_dict(usable, strict=False)
     return len(usable), replaced
-
-
-def _without_prefix(state: Mapping[str, Tensor], own: Mapping[str, Tensor]) -> Mapping[str, Tensor]:
-    """``state`` with the key prefix removed that makes most of its keys ours (a saved wrapper has ``model.``)."""
-    best, best_hits = state, sum(key in own for key in state)
-    for prefix in ("model.", "module.", "module.model.", "model.model."):
-        trimmed = {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
-        hits = sum(key in own for key in trimmed)
-        if hits > best_hits:
-            best, best_hits = trimmed, hits
-    return best
-
-
-def _read_weights_file(path: Path) -> dict[str, Tensor]:
-    """The state dict in ``path`` (.pth/.pt via ``torch.load(weights_only=True)``, or .safetensors)."""
-    if not path.is_file():
-        raise ConfigError(f"weights file '{path}' does not exist", expected="a .pth, .pt or .safetensors file",
-                          got="no such file", hint="check the weights= path")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(path)
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same answer
-        raise ConfigError(f"cannot read weights file '{path}'", expected="a state dict of tensors (no pickled code)",
-                          got=f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}",
-                          hint="save the weights with torch.save(model.state_dict(), path)") from None
-    for wrapper in ("state_dict", "model"):
-        if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
-            state = state[wrapper]
-    if not isinstance(state, dict) or not state or not all(isinstance(v, Tensor) for v in state.values()):
-        raise ConfigError(f"weights file '{path}' is not a state dict", expected="a mapping of names to tensors",
-                          got=type(state).__name__ if not isinstance(state, dict) or not state
-                          else "a mapping with values that are not tensors",
-                          hint="save the weights with torch.save(model.state_dict(), path)")
-    return state
-
-
-def _is_zip(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return handle.read(4) == b"PK\x03\x04"
 
 
 def _pad(values: Tensor, size: int) -> Tensor:

@@ -1,4 +1,4 @@
-"""A deterministic generator of street-like scenes with ground-truth boxes, written as COCO JSON.
+"""A deterministic generator of street-like scenes with ground truth: a box and a pixel mask per object.
 
 Four classes (``car``, ``person``, ``sign``, ``cone``), each drawn from parts (a car is a body, a
 cabin with windows, lights and wheels; a person a head, torso, arms and legs; a sign a plate with a
@@ -15,6 +15,10 @@ occlusion and after the image border) would be under ``1 - max_hidden`` (30 % by
 drawn at all*, so every drawn object has a box and no box hides an invisible object. The box of a
 drawn object is its full extent (the box it would have if nothing were in front of it), clipped to
 the image; each annotation also carries ``visibility``, the share of the object that can be seen.
+The mask gives every pixel the class of the object seen there (after occlusion by objects and clutter
+in front of it), ``0`` for background and clutter, ``k + 1`` for class ``k``; it is exact where the
+object's layer is at least half opaque, so the anti-aliased rim of an object follows that rule too.
+Drawing the mask draws no random numbers: the pixels are the same with or without it.
 
 Image ``i`` depends only on ``(seed, i, size)`` and the settings, not on ``n``: a small sample is
 a prefix of a larger one. Same arguments, same bytes (with the same Pillow build).
@@ -22,15 +26,13 @@ a prefix of a larger one. Same arguments, same bytes (with the same Pillow build
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from torchworks.tasks.object_detection.scene_objects import (
+from torchworks.scenes.objects import (
     SUPERSAMPLE,
     any_colour,
     draw_object,
@@ -48,58 +50,16 @@ VERSION = 1
 @dataclass
 class Scene:
     """One rendered image: ``image`` (H x W x 3 uint8), boxes ``[x, y, w, h]`` in pixels, class indices
-    into :data:`CLASSES`, visible shares; ``background`` is the same image without objects and clutter
-    (same lighting and noise), kept only when asked for."""
+    into :data:`CLASSES`, visible shares, ``mask`` (H x W uint8: 0 background, ``k + 1`` class ``k``);
+    ``background`` is the same image without objects and clutter (same lighting and noise), kept only
+    when asked for."""
 
     image: np.ndarray
     boxes: list[list[int]]
     labels: list[int]
     visibility: list[float]
+    mask: np.ndarray
     background: np.ndarray | None = None
-
-
-def make_scenes(out: Path, n: int = 2000, size: int = 320, seed: int = 0, *, empty_share: float = 0.1,
-                max_objects: int = 8, max_hidden: float = 0.7, image_format: str = "jpg",
-                quality: int = 92, progress: bool = False) -> Path:
-    """Write ``out/images/<index>.<format>`` and ``out/annotations.json`` (COCO) for ``n`` scenes.
-
-    The annotations file is written last and atomically: its presence marks a finished sample.
-    Returns ``out``.
-    """
-    from torchworks.bundle.atomic import atomic_write_bytes
-    from torchworks.progress import track
-
-    if image_format not in ("jpg", "png"):
-        raise ValueError(f"image_format must be 'jpg' or 'png', got {image_format!r}")
-    out = Path(out)
-    images_dir = out / "images"
-    images_dir.mkdir(parents=True, exist_ok=True)
-    images, annotations = [], []
-    for index in track(range(n), "drawing scenes", total=n, enabled=progress):
-        scene = render_scene(index, size=size, seed=seed, empty_share=empty_share,
-                             max_objects=max_objects, max_hidden=max_hidden)
-        name = f"{index:06d}.{image_format}"
-        picture = Image.fromarray(scene.image)
-        if image_format == "jpg":
-            picture.save(images_dir / name, format="JPEG", quality=quality, subsampling=0)
-        else:
-            picture.save(images_dir / name, format="PNG", compress_level=6)
-        images.append({"id": index + 1, "file_name": f"images/{name}", "width": size, "height": size})
-        for box, label, visible in zip(scene.boxes, scene.labels, scene.visibility):
-            annotations.append({"id": len(annotations) + 1, "image_id": index + 1, "category_id": label + 1,
-                                "bbox": box, "area": box[2] * box[3], "iscrowd": 0,
-                                "visibility": round(visible, 3)})
-    coco = {
-        "info": {"description": "detection-scenes: generated street-like scenes", "version": str(VERSION),
-                 "seed": seed, "size": size, "images": n},
-        "licenses": [],
-        "images": images,
-        "annotations": annotations,
-        "categories": [{"id": i + 1, "name": name, "supercategory": SUPERCATEGORY[name]}
-                       for i, name in enumerate(CLASSES)],
-    }
-    atomic_write_bytes(out / "annotations.json", (json.dumps(coco, indent=1) + "\n").encode("utf-8"))
-    return out
 
 
 def render_scene(index: int, size: int = 320, seed: int = 0, *, empty_share: float = 0.1,
@@ -143,8 +103,10 @@ def render_scene(index: int, size: int = 320, seed: int = 0, *, empty_share: flo
         kept.append((label, layer, x, y, visible))
 
     boxes, labels, visibility = [], [], []
+    mask = np.zeros((size, size), dtype=np.uint8)
     for label, layer, x, y in ((k[0], k[1], k[2], k[3]) for k in reversed(kept)):
         canvas.paste(layer, (x, y), layer)
+        _paint_mask(mask, layer, x, y, label + 1)  # clutter (label -1) paints background over what it hides
     for label, layer, x, y, visible in kept[::-1]:
         if label < 0:
             continue
@@ -160,7 +122,17 @@ def render_scene(index: int, size: int = 320, seed: int = 0, *, empty_share: flo
     noise = rng.standard_normal((size, size, 3), dtype=np.float32) * np.float32(rng.uniform(1.5, 6.0))
     image = _finish(canvas, light, blur, noise)
     background = _finish(plain, light, blur, noise) if plain is not None else None
-    return Scene(image, boxes, labels, visibility, background)
+    return Scene(image, boxes, labels, visibility, mask, background)
+
+
+def _paint_mask(mask: np.ndarray, layer: Image.Image, x: int, y: int, value: int) -> None:
+    """Set ``value`` where ``layer`` (pasted at ``x, y``) is at least half opaque, within the image."""
+    size_y, size_x = mask.shape
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + layer.width, size_x), min(y + layer.height, size_y)
+    if x1 <= x0 or y1 <= y0:
+        return
+    opaque = np.asarray(layer.getchannel("A"))[y0 - y:y1 - y, x0 - x:x1 - x] >= 128
+    mask[y0:y1, x0:x1][opaque] = value
 
 
 # ---------------------------------------------------------------- colours and placement
