@@ -8,9 +8,9 @@ import pytest
 import torch
 from torchvision.ops import box_iou
 
+from torchworks.scenes.street import render_scene
 from torchworks.tasks.object_detection.compact import CompactDetector
 from torchworks.tasks.object_detection.models import COMPACT_OPTIONS
-from torchworks.scenes.street import render_scene
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from torchworks.errors import DataError
-from torchworks.tasks.object_detection.annotations import DetectionImage
 from torchworks.image_files import decode_rgb
+from torchworks.tasks.object_detection.annotations import DetectionImage
 from torchworks.tasks.object_detection.dataset import DetectionDataset, collate
 from torchworks.tasks.object_detection.transforms import eval_transform, train_transform
 
@@ -89,8 +89,8 @@ def test_an_image_over_max_pixels_is_refused(tmp_path):
 
 
 def test_generated_scenes_batch_through_a_data_loader(tmp_path):
-    from torchworks.tasks.object_detection.layout import read_detection_data
     from torchworks.tasks.object_detection.coco_scenes import make_scenes
+    from torchworks.tasks.object_detection.layout import read_detection_data
 
     data = read_detection_data(make_scenes(tmp_path / "scenes", n=12, size=128) / "annotations.json")
     torch.manual_seed(0)

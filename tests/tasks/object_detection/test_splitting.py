@@ -114,8 +114,8 @@ def test_no_training_images_and_bad_fractions_are_refused():
 
 
 def test_generated_scenes_split_with_every_class_in_every_split(tmp_path):
-    from torchworks.tasks.object_detection.layout import read_detection_data
     from torchworks.tasks.object_detection.coco_scenes import make_scenes
+    from torchworks.tasks.object_detection.layout import read_detection_data
 
     data = read_detection_data(make_scenes(tmp_path / "scenes", n=40, size=96) / "annotations.json")
     splits = split_images(data, 0.2, 0.2, seed=0)

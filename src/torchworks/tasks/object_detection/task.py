@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Any
 from torchworks.tasks import register_task
 from torchworks.tasks.object_detection.config import ObjectDetectionConfig
 from torchworks.tasks.object_detection.state import ObjectDetectionState
-from torchworks.tasks.protocol import Explainable, Exportable, PreparedData, Servable, ServingSpec, Stage, StepOutput, Task
+from torchworks.tasks.protocol import (
+    Explainable,
+    Exportable,
+    PreparedData,
+    Servable,
+    ServingSpec,
+    Stage,
+    StepOutput,
+    Task,
+)
 from torchworks.tasks.values import InputKinds
 
 if TYPE_CHECKING:  # the task's modules import torch; they load when a method needs them
