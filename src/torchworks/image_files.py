@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from PIL import Image
@@ -29,23 +31,36 @@ def decode_rgb(source: Any, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | No
         DataError: Missing, not an image, truncated, or over ``max_pixels`` (checked before decoding).
     """
     name = str(source) if name is None else name
+    with errors_naming(name), open_picture(source) as opened:
+        refuse_too_large(opened, max_pixels, name, hint="raise max_pixels=, shrink the image, or predict on it "
+                         "with tile=")
+        opened.load()
+        return flatten_pixels(opened, keep_gray=False)
+
+
+@contextmanager
+def errors_naming(name: str, what: str = "image", expected: str = "a readable image file") -> Iterator[None]:
+    """Turn what the file system or a decoder raises inside the block into a DataError naming ``name`` (the
+    ``what`` it is); a DataError passes as it is."""
     try:
-        with open_picture(source) as opened:
-            width, height = opened.size
-            if width * height > max_pixels:
-                raise DataError(f"image '{name}' is too large", expected=f"at most max_pixels={max_pixels:,} pixels",
-                                got=f"{width}x{height}", hint="raise max_pixels=, shrink the image, or predict on "
-                                "it with tile=")
-            opened.load()
-            return flatten_pixels(opened, keep_gray=False)
+        yield
     except DataError:
         raise
     except FileNotFoundError:
-        raise DataError(f"image '{name}' does not exist", expected="the image file named", got="no such file",
+        raise DataError(f"{what} '{name}' does not exist", expected=f"the {what} file named", got="no such file",
                         hint="restore the file, or use bad_files=skip") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        raise DataError(f"cannot read image '{name}'", expected="a readable image file", got=decoder_complaint(error),
+        raise DataError(f"cannot read {what} '{name}'", expected=expected, got=decoder_complaint(error),
                         hint="fix or remove that file") from None
+
+
+def refuse_too_large(opened: Image.Image, max_pixels: int, name: str, what: str = "image",
+                     hint: str = "raise max_pixels=") -> None:
+    """Raise DataError when the opened (not yet decoded) picture has more than ``max_pixels`` pixels."""
+    width, height = opened.size
+    if width * height > max_pixels:
+        raise DataError(f"{what} '{name}' is too large", expected=f"at most max_pixels={max_pixels:,} pixels",
+                        got=f"{width}x{height}", hint=hint)
 
 
 def open_picture(source: Any) -> Image.Image:

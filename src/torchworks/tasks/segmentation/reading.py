@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from torchworks.errors import DataError
-from torchworks.image_files import DEFAULT_MAX_PIXELS, decoder_complaint, picture_size
+from torchworks.image_files import DEFAULT_MAX_PIXELS, errors_naming, picture_size, refuse_too_large
 from torchworks.progress import track
 from torchworks.tasks.segmentation.classes import colour_code
 
@@ -266,21 +266,10 @@ def load_mask(source: Path | DrawnMask, name: str, *, max_pixels: int = DEFAULT_
     """
     if not isinstance(source, Path):
         return RawMask(source.render(), colour=False, mode="coco")
-    try:
-        with Image.open(source) as opened:
-            if opened.width * opened.height > max_pixels:
-                raise DataError(f"mask '{name}' is too large", expected=f"at most max_pixels={max_pixels:,} pixels",
-                                got=f"{opened.width}x{opened.height}", hint="raise max_pixels=")
-            opened.load()
-            return _pixels(opened, name, grey_rgb)
-    except DataError:
-        raise
-    except FileNotFoundError:
-        raise DataError(f"mask '{name}' does not exist", expected="the mask file", got="no such file",
-                        hint="restore the file, or use bad_files=skip") from None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        raise DataError(f"cannot read mask '{name}'", expected="a readable PNG mask", got=decoder_complaint(error),
-                        hint="fix or remove that file") from None
+    with errors_naming(name, "mask", "a readable PNG mask"), Image.open(source) as opened:
+        refuse_too_large(opened, max_pixels, name, "mask")
+        opened.load()
+        return _pixels(opened, name, grey_rgb)
 
 
 def _pixels(opened: Image.Image, name: str, grey_rgb: bool) -> RawMask:
