@@ -120,6 +120,12 @@ def get_sample(name: str) -> SampleDataset | None:
     return _SAMPLES.get(name)
 
 
+def sample_or_path(data: str) -> Path:
+    """The folder or file ``data`` names: a sample's cached copy (made now if it is not yet), or the path."""
+    sample = get_sample(data)
+    return sample.path() if sample is not None else Path(data).expanduser()
+
+
 def check_data_name(data: str, task: str) -> None:
     """Refuse ``data=`` that names neither a sample nor an existing path but is a typo of a sample name
     of ``task`` (``data=tikets``), with a did-you-mean hint. Anything else is left to the task, which

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from torchworks.console import say
-from torchworks.datasets import get_sample
+from torchworks.datasets import sample_or_path
 from torchworks.errors import DataError
 from torchworks.tasks.object_detection.annotations import DetectionData, DetectionImage
 from torchworks.tasks.object_detection.config import ObjectDetectionConfig
@@ -25,12 +25,6 @@ REPEAT_THRESHOLD = 0.1  # LVIS: classes in fewer than this share of training ima
 SHOWN = 20  # skipped images and dropped boxes named in the report
 
 
-def data_source(data: str) -> Path:
-    """The path ``data`` names: a sample's cached copy, or the path itself."""
-    sample = get_sample(data)
-    return sample.path() if sample is not None else Path(data).expanduser()
-
-
 def prepare_detection_data(config: ObjectDetectionConfig, state: dict[str, Any] | None) -> PreparedData:
     """Read the annotations named by ``config.data``, split them and wrap them as datasets.
 
@@ -38,7 +32,7 @@ def prepare_detection_data(config: ObjectDetectionConfig, state: dict[str, Any] 
         config: The run's settings.
         state: A bundle's state: its classes are kept (the data must not declare others).
     """
-    source = data_source(config.data)
+    source = sample_or_path(config.data)
     data = read_detection_data(source, bad_files=config.bad_files, max_pixels=config.max_pixels,
                                classes=state["labels"] if state else None)
     _say_what_reading_changed(data)

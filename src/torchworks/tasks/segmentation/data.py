@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from torchworks.console import say
-from torchworks.datasets import get_sample
+from torchworks.datasets import sample_or_path
 from torchworks.errors import ConfigError, DataError
 from torchworks.splitting import assign_splits
 from torchworks.tasks.segmentation.classes import (
@@ -69,12 +69,6 @@ class SegmentationData:
     unpaired: list[str]
 
 
-def data_source(data: str) -> Path:
-    """The path ``data`` names: a sample's cached copy, or the path itself."""
-    sample = get_sample(data)
-    return sample.path() if sample is not None else Path(data).expanduser()
-
-
 def target_ignore(classes: int) -> int:
     """The value ignored pixels take in coded masks: 255 (what :func:`dataset.collate` pads with by default),
     or 65535 for more than 255 classes. It is never a class index, whatever value the stored masks use."""
@@ -118,7 +112,7 @@ def read_segmentation_data(config: SegmentationConfig, state: dict[str, Any] | N
         DataError: Unknown layout, a bad mask or annotation (naming the file), or no usable image.
         ConfigError: A bad class map.
     """
-    source = data_source(config.data)
+    source = sample_or_path(config.data)
     layout, target = detect_layout(source)
     bad = BadFiles(config.bad_files)
     own = _own_class_map(config, target if layout == "folders" else target.parent)
