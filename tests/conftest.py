@@ -156,6 +156,52 @@ def detection_run(tmp_path_factory, scenes_dir) -> Path:
     return run.path
 
 
+def write_blob_scans(folder: Path, count: int = 48, size: int = 96, seed: int = 0) -> Path:
+    """``folder/images/NNN.png`` (8-bit grey) and ``folder/masks/NNN.png`` (0 or 255) with ``classes.yaml``
+    as the lesions sample lays them out: one to three bright discs (the lesions) on a noisy darker
+    background with a dim disc as a decoy, easy enough for a small U-Net to learn in seconds."""
+    rng = np.random.default_rng(seed)
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    (folder / "masks").mkdir(parents=True, exist_ok=True)
+    rows, columns = np.mgrid[:size, :size]
+    for index in range(count):
+        picture = rng.normal(70, 12, (size, size))
+        mask = np.zeros((size, size), dtype=np.uint8)
+        for disc in range(int(rng.integers(1, 4)) + 1):
+            y, x = rng.integers(8, size - 8, 2)
+            inside = (rows - y) ** 2 + (columns - x) ** 2 <= int(rng.integers(4, 12)) ** 2
+            if disc == 0:
+                picture[inside] += 35  # the decoy: dimmer than any lesion
+            else:
+                picture[inside] = rng.normal(190, 12, int(inside.sum()))
+                mask[inside] = 255
+        Image.fromarray(picture.clip(0, 255).astype(np.uint8)).save(folder / "images" / f"{index:03d}.png")
+        Image.fromarray(mask).save(folder / "masks" / f"{index:03d}.png")
+    (folder / "classes.yaml").write_text("background: {value: 0, colour: [0, 0, 0]}\n"
+                                         "lesion: {value: 255, colour: [255, 64, 64]}\n")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def lesion_scans(tmp_path_factory) -> Path:
+    """48 96x96 grey scans of bright lesions with 0/255 masks (:func:`write_blob_scans`), shared by the
+    session: copy before changing."""
+    return write_blob_scans(tmp_path_factory.mktemp("lesions") / "lesions")
+
+
+@pytest.fixture(scope="session")
+def segmentation_run(tmp_path_factory, lesion_scans) -> Path:
+    """A small U-Net trained on ``lesion_scans`` (seconds): it finds most lesions. Shared by the session:
+    copy it before changing anything."""
+    import torchworks
+
+    root = tmp_path_factory.mktemp("segmentation-run")
+    run = torchworks.train("segmentation", data=str(lesion_scans), output=str(root / "runs"), name="lesions",
+                           base_channels=8, depth=3, image_size=64, epochs=8, batch_size=8, lr=0.01, mlflow=False,
+                           progress=False, baselines=False)
+    return run.path
+
+
 KEYWORD = "zorblax"
 
 

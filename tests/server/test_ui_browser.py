@@ -1,7 +1,7 @@
 """The web page in a real headless Chromium (Debian's package, driven by Playwright): upload an
 image, type a text, read the predictions back, ask why; bad files show the server's message and hint;
-a forecast drawn with its history and interval; the speech decoder chosen from a list; the API docs
-rendered with every request beyond this machine blocked."""
+a forecast drawn with its history and interval; the speech decoder chosen from a list; detection boxes and a
+segmentation mask over the image; the API docs rendered with every request beyond this machine blocked."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
+import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
 
@@ -259,5 +261,103 @@ def test_detection_boxes_drawn_over_the_image_and_filtered_by_the_slider(browser
         tag = page.locator("#result g.box text").first.text_content()
         assert re.fullmatch(r"(car|person|sign|cone) 0\.\d\d", tag), tag
         screenshot(page, "ui-detection")
+        assert not outside, outside
+        assert not problems, problems
+
+
+# the lesion model's network replaced by a brightness threshold (in the served process), so that the mask
+# the page must draw is known whatever a few seconds of training taught the U-Net
+BRIGHT_IS_LESION = """
+import torch
+from torchworks.tasks.segmentation.unet import UNet
+
+def _bright(self, images):
+    grey = images.mean(dim=1)
+    return torch.stack([0.5 - grey, grey - 0.5], dim=1) * 20
+
+UNet.forward = _bright
+"""
+
+
+def _discs(path: Path) -> np.ndarray:
+    """A 160 x 120 picture: bright discs and a bar on a dark gradient; writes it, returns where it is bright."""
+    ys, xs = np.mgrid[:120, :160]
+    grey = 30 + xs * 0.5
+    grey[(xs - 55) ** 2 + (ys - 62) ** 2 < 34 ** 2] = 225
+    grey[(xs - 125) ** 2 + (ys - 32) ** 2 < 16 ** 2] = 200
+    grey[95:108, 100:150] = 190
+    pixels = np.stack([grey, grey * 0.9, grey * 0.8], axis=2).round().astype(np.uint8)
+    Image.fromarray(pixels).save(path)
+    return pixels.astype(np.float64).mean(axis=2) / 255 > 0.5
+
+
+def test_segmentation_mask_overlaid_with_an_opacity_slider_and_a_class_legend(browser, server_process,
+                                                                             segmentation_run, lesion_scans, tmp_path):
+    """The masks come as COCO RLE; the page decodes them onto a canvas over each image sent, exactly where
+    the mask says, in the model's class colours; the slider changes the overlay's opacity and the legend
+    lists the classes present, hides and shows them."""
+    discs = tmp_path / "discs.png"
+    bright = {"discs.png": _discs(discs)}
+    scan = sorted((lesion_scans / "images").glob("*.png"))[0]
+    bright[scan.name] = np.asarray(Image.open(scan).convert("RGB"), dtype=np.float64).mean(axis=2) / 255 > 0.5
+    state = json.loads((segmentation_run / "bundle.json").read_text())["state"]
+    colours, labels = state["colours"], state["labels"]
+    with server_process([f"lesions={segmentation_run}", "--port", "0"], prelude=BRIGHT_IS_LESION) as (_, url):
+        page = browser.new_page(viewport={"width": 1100, "height": 1100})
+        page.set_default_timeout(60_000)
+        outside, problems = offline(page), watched(page)
+        page.goto(f"{url}/ui")
+        page.click("nav button[data-model=lesions]")
+        page.set_input_files("#file", [str(discs), str(scan)])
+        page.click("#predict")
+        canvases = page.locator("#result canvas.mask")
+        expect(canvases).to_have_count(2, timeout=60_000)
+        expect(page.locator("#result img.masked")).to_have_count(2)
+        for index, (name, expected) in enumerate(bright.items()):
+            canvas = canvases.nth(index)
+            assert canvas.get_attribute("aria-label") == f"classes of {name}"
+            assert (int(canvas.get_attribute("width")), int(canvas.get_attribute("height"))) == expected.shape[::-1]
+            drawn = canvas.evaluate("""canvas => {
+                const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+                const colours = new Set(), alpha = [];
+                for (let i = 0; i < data.length; i += 4) {
+                    alpha.push(data[i + 3] ? 1 : 0);
+                    if (data[i + 3]) colours.add(`${data[i]},${data[i + 1]},${data[i + 2]},${data[i + 3]}`);
+                }
+                return {alpha: alpha.join(''), colours: [...colours]};
+            }""")
+            # the lesion class painted opaque exactly where the image is bright; the background starts hidden
+            assert drawn["alpha"] == "".join("1" if b else "0" for b in expected.ravel()), name
+            assert drawn["colours"] == [",".join(map(str, [*colours[1], 255]))]
+        assert page.evaluate("document.querySelector('#result img.masked').naturalWidth") == 160
+
+        slider = page.locator("#opacity")
+        assert (slider.get_attribute("min"), slider.get_attribute("max"), slider.input_value()) == ("0", "100", "50")
+        first = canvases.first
+        assert first.evaluate("c => getComputedStyle(c).opacity") == "0.5"
+        expect(page.locator("#opacity-value")).to_have_text("50%")
+        screenshot(page, "ui-segmentation")
+        slider.fill("80")
+        expect(page.locator("#opacity-value")).to_have_text("80%")
+        assert canvases.evaluate_all("cs => cs.map(c => getComputedStyle(c).opacity)") == ["0.8", "0.8"]
+        slider.fill("0")
+        assert first.evaluate("c => getComputedStyle(c).opacity") == "0"
+        slider.fill("50")
+
+        legend = page.locator("#result .mask-legend").first
+        rows = legend.locator("tr[data-label]")
+        assert rows.evaluate_all("rows => rows.map(r => r.dataset.label)") == labels  # both classes are present
+        swatches = rows.locator(".swatch").evaluate_all("s => s.map(e => getComputedStyle(e).backgroundColor)")
+        assert swatches == [f"rgb({r}, {g}, {b})" for r, g, b in colours]
+        share = bright["discs.png"].mean()
+        assert rows.nth(1).locator("td").nth(2).text_content() == f"{100 * share:.1f}%"
+        assert rows.nth(0).locator("td").nth(2).text_content() == f"{100 * (1 - share):.1f}%"
+        lesion, background = legend.locator("input[data-class=lesion]"), legend.locator("input[data-class=background]")
+        assert lesion.is_checked() and not background.is_checked()
+        lesion.uncheck()
+        expect(first).to_have_attribute("data-painted", "0")
+        background.check()
+        expect(first).to_have_attribute("data-painted", str(int((~bright["discs.png"]).sum())))
+        expect(canvases.nth(1)).to_have_attribute("data-shown", "lesion")  # each image has its own legend
         assert not outside, outside
         assert not problems, problems

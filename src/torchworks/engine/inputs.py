@@ -30,7 +30,7 @@ def wrong_kind(task: Any, item: Any) -> DataError | None:
     except (OSError, ValueError):  # a text too long or too odd to be a file name
         return None
     if is_file:
-        if path.suffix.lower() in kinds.files:
+        if has_suffix(path, kinds.files):
             return None
         got = describe_file(path)
     elif is_dir:
@@ -38,7 +38,7 @@ def wrong_kind(task: Any, item: Any) -> DataError | None:
             found: dict[str, int] = {}
             for inner in path.rglob("*"):
                 if inner.is_file() and not inner.name.startswith("."):
-                    if inner.suffix.lower() in kinds.folder_files:
+                    if has_suffix(inner, kinds.folder_files):
                         return None
                     found[inner.suffix.lower() or "no extension"] = found.get(inner.suffix.lower() or "no extension",
                                                                              0) + 1
@@ -51,6 +51,11 @@ def wrong_kind(task: Any, item: Any) -> DataError | None:
     return DataError(f"cannot predict from '{item}'",
                      expected=f"what a {task.name} model takes: {kinds.description or ', '.join(kinds.files) + ' files'}",
                      got=got)
+
+
+def has_suffix(path: Path, suffixes: tuple[str, ...]) -> bool:
+    """Whether ``path``'s name ends in one of ``suffixes`` (any case), double ones such as ``.nii.gz`` too."""
+    return path.name.lower().endswith(tuple(suffix.lower() for suffix in suffixes))
 
 
 def describe_file(path: Path) -> str:

@@ -198,6 +198,8 @@ def predict_items(task: Any, model: Any, items: list[Any], state: dict[str, Any]
 
     reduce = getattr(task, "reduce_outputs", None)  # what is held of each batch until the records are made
     keep = (lambda outputs: reduce(outputs, state)) if reduce is not None else None
+    runner = getattr(task, "prediction_runner", None)  # the model, or what runs it piecewise (a sliding window)
+    model = runner(model, state) if runner is not None else model
 
     if bad_files == "fail":
         try:

@@ -106,7 +106,7 @@ def _add_predict_route(app: FastAPI, model: ServedModel, metrics: ServerMetrics)
     async def predict(request: Request) -> Any:
         async def answer() -> Any:
             asked = await read_model_request(model, request, await request.body())
-            return await model.predict(asked.items, asked.top_k, asked.options)
+            return await model.predict(asked.items, asked.top_k, asked.options, asked.include)
 
         return await _observed(metrics, model.name, "predict", answer)
 
@@ -120,7 +120,7 @@ def _add_predict_route(app: FastAPI, model: ServedModel, metrics: ServerMetrics)
                       operation_id=f"predict_{model.name}",
                       summary=f"Predict with {model.name} ({model.task.name})",
                       openapi_extra={"requestBody": _request_body(model, model.request_model, {
-                          "top_k": {"type": "integer", "minimum": 1, "maximum": 1000}})},
+                          "top_k": {"type": "integer", "minimum": 1, "maximum": 1000}, **_include_field(model)})},
                       responses={status: {"description": text} for status, text in _ERROR_STATUSES.items()})
 
 
@@ -162,6 +162,14 @@ async def _observed(metrics: ServerMetrics, name: str, route: str, answer: Any) 
 _ERROR_STATUSES = {400: "Malformed request", 401: "Missing or wrong API key", 413: "Body or inputs over the limit",
                    415: "Unsupported content type or file kind", 422: "Inputs that do not fit the model",
                    503: "Queue full (Retry-After)", 504: "Deadline passed"}
+
+
+def _include_field(model: ServedModel) -> dict[str, Any]:
+    """The multipart ``include`` field of a model with extra record fields (none otherwise)."""
+    if not model.spec.extras:
+        return {}
+    return {"include": {"type": "string", "description": "extra record fields, separated by commas: one of "
+                                                         + ", ".join(model.spec.extras)}}
 
 
 def _request_body(model: ServedModel, request_model: type, form_fields: dict[str, Any]) -> dict[str, Any]:

@@ -18,14 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from torchworks.batches import join_batches
 from torchworks.engine.loading import load_model
 from torchworks.engine.predict import prediction_state
-from torchworks.errors import BundleError, RequestError
 from torchworks.engine.runners import choose_runner
+from torchworks.errors import BundleError, RequestError
 from torchworks.server.batching import Batcher
 from torchworks.server.settings import ServeSettings
 from torchworks.server.telemetry import ServerMetrics
 from torchworks.tasks.protocol import Explainable, Exportable, Servable, ServingSpec
 from torchworks.uploads import Upload
-
 
 EXPLAIN_BACKLOG = 4  # explain requests per model running or waiting; more are answered 503
 
@@ -115,8 +114,10 @@ class ServedModel:
                                got=repr(upload.suffix or "no extension"), hint="send a file of a supported kind")
         return upload
 
-    async def predict(self, items: list[Any], top_k: int, options: dict[str, Any]) -> dict[str, Any]:
-        """Records for ``items``: decoded in a worker thread, batched with other requests, formatted."""
+    async def predict(self, items: list[Any], top_k: int, options: dict[str, Any],
+                      include: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Records for ``items``: decoded in a worker thread, batched with other requests, formatted,
+        with the fields of the spec's ``extras`` named in ``include`` added."""
         deadline = time.perf_counter() + self.settings.timeout_s
         state = self._state(options)
         self.batcher.refuse_when_full(self._decoding)
@@ -126,8 +127,26 @@ class ServedModel:
         finally:
             self._decoding -= 1
         outputs = await self.batcher.submit(samples, max(0.001, deadline - time.perf_counter()))
-        records = await anyio.to_thread.run_sync(self.task.format_predictions, outputs, ids, state, top_k)
+        records = await anyio.to_thread.run_sync(self._records, outputs, ids, state, top_k, include)
         return {"model": self.name, "backend": self.runner.name, "predictions": records}
+
+    def included(self, names: list[str]) -> tuple[str, ...]:
+        """``names`` of extra record fields asked for, checked against the spec's ``extras`` (422 otherwise)."""
+        unknown = [name for name in names if name not in self.spec.extras]
+        if unknown:
+            offered = ", ".join(self.spec.extras)
+            raise RequestError(f"{self.name} has no extra field '{unknown[0]}' to include", status=422,
+                               code="unknown_include", expected="one of: " + (offered or "none"), got=unknown[0],
+                               hint=f"ask for one of {offered}" if offered else "leave include out")
+        return tuple(dict.fromkeys(names))
+
+    def _records(self, outputs: Any, ids: list[Any], state: dict[str, Any], top_k: int,
+                 include: tuple[str, ...]) -> list[dict[str, Any]]:
+        records = self.task.format_predictions(outputs, ids, state, top_k)
+        for record in records:
+            if "error" not in record:  # a record that failed has nothing to add to
+                record.update({name: self.spec.extras[name](record, state) for name in include})
+        return records
 
     def _state(self, options: dict[str, Any]) -> dict[str, Any]:
         unknown = [key for key in options if key not in self.spec.options]
@@ -219,6 +238,8 @@ class ServedModel:
             "table": self.spec.table or None,
             "draws": self.spec.draws or None,
             "labels": self.bundle.state.get("labels"),
+            "colours": [list(colour) for colour in self.spec.colours] or None,
+            "extras": list(self.spec.extras),
             "backend": self.runner.name,
             # how the served export scored against eager on the test split (none for eager)
             "backend_parity": ((manifest.get("exports") or {}).get(self.runner.name) or {}).get("parity"),
@@ -253,12 +274,17 @@ def _option_details(config_class: type[BaseModel], options: tuple[str, ...], tra
 
 def _request_model(name: str, spec: ServingSpec, max_inputs: int) -> type[BaseModel]:
     item = spec.json_item if spec.json_item is not None else FileInput
+    extras = {}
+    if spec.extras:  # only a model that has extra fields takes `include`
+        extras["include"] = (list[Literal[tuple(spec.extras)]], Field(  # type: ignore[valid-type]
+            default_factory=list, description="Extra record fields to add to each prediction."))
     return create_model(
         f"{_title(name)}Request",
         __config__=ConfigDict(extra="forbid"),
         inputs=(Annotated[list[item], Field(min_length=1, max_length=max_inputs)], ...),
         top_k=(int, Field(3, ge=1, le=1000)),
         options=(dict[str, str | int | float | bool], Field(default_factory=dict)),
+        **extras,
     )
 
 

@@ -31,6 +31,7 @@ class ModelRequest:
     options: dict[str, Any] = field(default_factory=dict)
     method: str | None = None
     target: str | None = None
+    include: tuple[str, ...] = ()
 
 
 async def read_model_request(model: ServedModel, request: Request, body: bytes, *,
@@ -85,7 +86,8 @@ def _from_json(model: ServedModel, body: bytes, route: str) -> ModelRequest:
     if route == "explain":
         return ModelRequest(model.items_from_json(request.inputs), options=dict(request.options),
                             method=request.method, target=request.target)
-    return ModelRequest(model.items_from_json(request.inputs), request.top_k, dict(request.options))
+    return ModelRequest(model.items_from_json(request.inputs), request.top_k, dict(request.options),
+                        include=model.included(getattr(request, "include", [])))
 
 
 def validation_error(error: ValidationError, hint: str) -> RequestError:
@@ -122,9 +124,20 @@ async def _from_form(model: ServedModel, request: Request, route: str) -> ModelR
             raise RequestError("the 'options' field is not a JSON object", status=422, code="invalid_request",
                                expected='{"decoder": "greedy"}', got=_short(options))
         return ModelRequest(items, top_k, options, method=_form_text(form.get("method")),
-                            target=_form_text(form.get("target")))
+                            target=_form_text(form.get("target")), include=_form_include(model, form, route))
     finally:
         await form.close()
+
+
+def _form_include(model: ServedModel, form: Any, route: str) -> tuple[str, ...]:
+    """The extra record fields a predict form asks for: ``include`` fields, each one name or several
+    separated by commas."""
+    texts = [_form_text(value) for value in form.getlist("include")]
+    names = [name.strip() for text in texts if text for name in text.split(",") if name.strip()]
+    if names and route == "explain":
+        raise RequestError("an explain request cannot include extra fields", status=422, code="invalid_request",
+                           expected="no 'include' field", got=", ".join(names), hint="include them when predicting")
+    return model.included(names)
 
 
 def _form_text(value: Any) -> str | None:

@@ -180,6 +180,15 @@ class Task(ABC):
         """JSON-ready records for the joined outputs of ``ids``' items (in the model's output
         structure): one per input, or one per input and step for sequence outputs."""
 
+    def prediction_runner(self, model: Any, state: dict[str, Any]) -> Any:
+        """What predict runs on each batch of :meth:`predict_inputs` items, given the model (a module,
+        or an export's runner from CPU inputs to outputs) and the state with the prediction options:
+        the model itself by default. A task that predicts a large input piecewise (segmentation's
+        sliding window with ``tile=``) returns a callable that runs the model on the pieces and returns
+        the batch's outputs, in a structure its :meth:`reduce_outputs` and :meth:`format_predictions`
+        take."""
+        return model
+
     def reduce_outputs(self, outputs: Any, state: dict[str, Any]) -> Any:
         """One prediction batch's outputs reduced to what :meth:`format_predictions` needs, as they
         are held until the last batch: a task whose raw outputs are large (a detector's dense maps,

@@ -5,7 +5,7 @@ dataclasses, importable without torch."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -101,7 +101,18 @@ class ServingSpec:
         draws: How the page shows a record over its input, when it is more than text: ``"boxes"``
             (each record has ``width`` and ``height`` of the image sent and ``boxes``, each with
             ``xyxy`` in its pixels, ``label`` and ``score``; the page draws them on the image with a
-            score slider, asking with ``conf`` low when ``conf`` is an option). Empty: the default view.
+            score slider, asking with ``conf`` low when ``conf`` is an option), or ``"mask"`` (each
+            record has ``width``, ``height``, ``share`` of each class present and ``masks``: a COCO
+            compressed run-length mask ``{"size": [h, w], "counts": str}`` per class present, by label;
+            the page lays the classes over the image in their ``colours`` with an opacity slider and a
+            legend whose classes can be hidden; the model's first label, the background, starts
+            hidden). Empty: the default view.
+        colours: An RGB colour per label of the model, by the labels' order, in which the page draws
+            each class; empty: the page picks its own.
+        extras: Record fields a request may ask for by name (``"include": ["mask_png"]``), each
+            computed from a finished record and the model's state (``extras[name](record, state)``),
+            so that an answer stays small unless asked for more. The record model declares each as an
+            optional field that is None by default (and so left out of answers that do not ask).
     """
 
     input_kind: str
@@ -112,6 +123,8 @@ class ServingSpec:
     options: tuple[str, ...] = ()
     table: dict[str, Any] = field(default_factory=dict)
     draws: str = ""
+    colours: tuple[tuple[int, int, int], ...] = ()
+    extras: Mapping[str, Callable[[dict[str, Any], dict[str, Any]], Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,10 @@ import pytest
 from PIL import Image
 
 from torchworks.tasks.object_detection.predicting import ImageItem
-from torchworks.tasks.object_detection.tiling import Tile, cut_by_window, merge_boxes, starts, tiles_of
+from torchworks.tasks.object_detection.tiling import Tile, cut_by_window, merge_boxes, tiles_of
 
 
 def test_windows_overlap_and_the_last_ends_at_the_edge():
-    assert starts(100, 128, 0.2) == [0]
-    assert starts(300, 128, 0.25) == [0, 96, 172]
     picture = ImageItem("big.png", None, 200, 300)  # type: ignore[arg-type]
     parts = tiles_of(picture, 128, 0.25)
     assert [tile.window for tile in parts[:3]] == [(0, 0, 128, 128), (96, 0, 224, 128), (172, 0, 300, 128)]

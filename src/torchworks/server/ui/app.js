@@ -153,6 +153,7 @@ async function predict(event) {
   let sent = null;
   if (model.input_kind === "table") sent = await sentTable(options());
   else if (model.draws === "boxes") sent = { files: $("#file") ? [...$("#file").files] : [], threshold: boxThreshold(model, options()) };
+  else if (model.draws === "mask") sent = { files: $("#file") ? [...$("#file").files] : [] };
   await ask("predict", (answer) => showPredictions(answer.predictions, model, sent));
 }
 
@@ -214,6 +215,7 @@ function showPredictions(records, model, sent) {
   result.replaceChildren();
   if (records.length && "forecast" in records[0]) { result.append(forecastView(records, model, sent)); return; }
   if (model.draws === "boxes") { result.append(boxesView(records, model, sent)); placeTags(); return; }
+  if (model.draws === "mask") { result.append(masksView(records, model, sent)); return; }
   for (const record of records) {
     const block = el("div", { class: "prediction" }, el("div", { class: "hint", text: record.input }));
     if ("transcript" in record) block.append(el("div", { class: "answer", text: record.transcript || "(silence)" }));
@@ -502,9 +504,18 @@ const PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#0f9ba8
   "#9a6324", "#800000", "#2f4b7c", "#b8860b"];
 
 function classColour(model, label) {
+  const [r, g, b] = classRgb(model, label);
+  return `rgb(${r}, ${g}, ${b})`;
+}
+
+// [r, g, b] of a class: the model's own colour (ServingSpec.colours) where it has one, else the palette's.
+function classRgb(model, label) {
   const index = (model.labels || []).indexOf(label);
+  const own = index >= 0 && model.colours ? model.colours[index] : null;
+  if (own) return own;
   const key = index >= 0 ? index : [...label].reduce((sum, c) => sum + c.charCodeAt(0), 0);
-  return PALETTE[key % PALETTE.length];
+  const hex = PALETTE[key % PALETTE.length];
+  return [1, 3, 5].map((at) => parseInt(hex.slice(at, at + 2), 16));
 }
 
 function boxesView(records, model, sent) {
@@ -620,6 +631,157 @@ function placeTags() {
 }
 
 window.addEventListener("resize", placeTags);
+
+// ------------------------------------------------------------ masks
+// A model whose records are masks over the image sent (ServingSpec.draws == "mask") answers one COCO
+// run-length mask per class present; the page paints them over the image in the class colours on a
+// canvas of the image's own pixels. The slider sets the overlay's opacity; each image's legend lists
+// its classes with their share and hides or shows each (the model's first label, the background,
+// starts hidden). Nothing is asked of the server again.
+const MASK_OPACITY = 50; // percent
+
+function masksView(records, model, sent) {
+  const files = (sent && sent.files) || [];
+  const slider = el("input", { type: "range", id: "opacity", min: "0", max: "100", step: "1",
+    value: String(MASK_OPACITY), "aria-label": "Mask opacity" });
+  const readout = el("output", { id: "opacity-value", for: "opacity" });
+  const view = el("div", { class: "masks" },
+    el("div", { class: "row opacity" }, el("label", { for: "opacity", text: "Mask opacity" }), slider, readout));
+  records.forEach((record, i) => view.append(maskOf(record, model, files.find((f) => f.name === record.input) || files[i])));
+  const update = () => {
+    readout.textContent = `${slider.value}%`;
+    for (const canvas of view.querySelectorAll("canvas.mask")) canvas.style.opacity = String(Number(slider.value) / 100);
+  };
+  slider.addEventListener("input", update);
+  update();
+  return view;
+}
+
+// One image with its classes painted over it, and its legend: swatch, class, share and pixels, and
+// a box that shows or hides the class.
+function maskOf(record, model, file) {
+  const block = el("div", { class: "prediction" }, el("div", { class: "hint", text: record.input }));
+  let classes = null, problem = record.error || "no masks in this answer";
+  try {
+    if (record.masks) classes = classMap(record, model);
+  } catch (error) {
+    problem = `the masks cannot be read (${error.message})`;
+  }
+  if (!classes) {
+    block.append(el("p", { class: "error", text: problem }));
+    return block;
+  }
+  const [H, W] = classes.size;
+  const stage = el("div", { class: "stage" });
+  if (file) stage.append(el("img", { src: URL.createObjectURL(file), alt: record.input, class: "masked" }));
+  else {
+    const blank = el("div", { class: "blank" });
+    blank.style.aspectRatio = `${W} / ${H}`;
+    stage.append(blank);
+  }
+  const canvas = el("canvas", { class: "mask", width: String(W), height: String(H), role: "img",
+    "aria-label": `classes of ${record.input}` });
+  stage.append(canvas);
+  const labels = model.labels || [];
+  const shown = new Set(classes.present.filter((index) => index !== 0 || labels.length < 2));
+  const paint = () => paintClasses(canvas, classes, shown, model);
+  block.append(el("div", { class: "boxes-pair" }, stage, maskLegend(record, model, classes.present, shown, paint)));
+  paint();
+  return block;
+}
+
+function maskLegend(record, model, present, shown, paint) {
+  const labels = model.labels || [];
+  const table = el("table", { class: "mask-legend" },
+    el("tr", {}, ...["show", "class", "share", "pixels"].map((c) => el("th", { text: c }))));
+  for (const index of present) {
+    const label = labels[index];
+    const box = el("input", { type: "checkbox", "data-class": label, "aria-label": `show ${label}` });
+    box.checked = shown.has(index);
+    box.addEventListener("change", () => {
+      if (box.checked) shown.add(index); else shown.delete(index);
+      paint();
+    });
+    const swatch = el("span", { class: "swatch" });
+    swatch.style.background = classColour(model, label);
+    const share = (record.share || {})[label];
+    table.append(el("tr", { "data-label": label }, el("td", {}, box), el("td", {}, swatch, label),
+      el("td", { text: share === undefined ? "" : `${(100 * share).toFixed(1)}%` }),
+      el("td", { text: String((record.pixels || {})[label] ?? "") })));
+  }
+  return el("div", { class: "box-list" }, table);
+}
+
+// The class index of every pixel (row-major; -1 where no mask says) from a record's masks, the
+// classes present in the labels' order, and the size [height, width].
+function classMap(record, model) {
+  const labels = model.labels || [];
+  const names = Object.keys(record.masks);
+  const [H, W] = record.masks[names[0]]?.size || [record.height, record.width];
+  const map = new Int32Array(H * W).fill(-1);
+  const present = [];
+  for (const name of names) {
+    const rle = record.masks[name];
+    if (rle.size[0] !== H || rle.size[1] !== W) throw new Error(`the mask of ${name} has another size`);
+    const index = labels.indexOf(name);
+    if (index < 0) throw new Error(`'${name}' is not a class of ${model.name}`);
+    fillRuns(rleCounts(rle.counts), H, W, map, index);
+    present.push(index);
+  }
+  return { map, present: present.sort((a, b) => a - b), size: [H, W] };
+}
+
+// COCO's compressed runs: each count in 5-bit groups, low first, one character each (48 + group,
+// 0x20 set while more follow, 0x10 of the last the sign); from the fourth count on, each is the
+// difference from the count two before it.
+function rleCounts(text) {
+  const counts = [];
+  let at = 0;
+  while (at < text.length) {
+    let value = 0, shift = 0, code = 0;
+    do {
+      if (at >= text.length) throw new Error("the run-length counts end mid-number");
+      code = text.charCodeAt(at++) - 48;
+      value += (code & 0x1f) * 2 ** shift;
+      shift += 5;
+    } while (code & 0x20);
+    if (code & 0x10) value -= 2 ** shift;
+    counts.push(counts.length > 2 ? value + counts[counts.length - 2] : value);
+  }
+  return counts;
+}
+
+// Runs alternate background and mask, starting with background, down each column in turn.
+function fillRuns(counts, H, W, map, index) {
+  const total = counts.reduce((sum, run) => sum + run, 0);
+  if (total !== H * W || counts.some((run) => run < 0)) throw new Error(`runs cover ${total} of ${H * W} pixels`);
+  let at = 0;
+  counts.forEach((run, i) => {
+    if (i % 2) for (let q = at; q < at + run; q++) map[(q % H) * W + Math.floor(q / H)] = index;
+    at += run;
+  });
+}
+
+function paintClasses(canvas, classes, shown, model) {
+  const labels = model.labels || [];
+  const rgba = new Uint8ClampedArray(4 * labels.length); // transparent where a class is hidden
+  for (const index of shown) rgba.set([...classRgb(model, labels[index]), 255], 4 * index);
+  const picture = new ImageData(classes.size[1], classes.size[0]);
+  const pixels = picture.data, map = classes.map;
+  let painted = 0;
+  for (let pixel = 0; pixel < map.length; pixel++) {
+    const index = map[pixel];
+    if (index < 0 || !shown.has(index)) continue;
+    pixels[4 * pixel] = rgba[4 * index];
+    pixels[4 * pixel + 1] = rgba[4 * index + 1];
+    pixels[4 * pixel + 2] = rgba[4 * index + 2];
+    pixels[4 * pixel + 3] = 255;
+    painted += 1;
+  }
+  canvas.getContext("2d").putImageData(picture, 0, 0);
+  canvas.dataset.painted = String(painted);
+  canvas.dataset.shown = [...shown].sort((a, b) => a - b).map((i) => labels[i]).join(",");
+}
 
 // ------------------------------------------------------------ microphone -> 16-bit WAV
 let recording = null;

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from torchworks.image_windows import window_starts
+
 MERGE_IOS = 0.5  # intersection over the smaller box above which a cut piece joins a box of its class
 EDGE = 2.0  # pixels: a box side this close to a window's inner edge is cut by it
 
@@ -46,15 +48,6 @@ class Tile:
         return self.window[2] - self.window[0]
 
 
-def starts(length: int, size: int, overlap: float) -> list[int]:
-    """Where windows of ``size`` start along a side of ``length``, overlapping by ``overlap`` of ``size``."""
-    if length <= size:
-        return [0]
-    step = max(1, int(round(size * (1 - overlap))))
-    positions = list(range(0, length - size, step))
-    return positions + [length - size]
-
-
 def tiles_of(picture: Any, size: int, overlap: float) -> list[Any]:
     """The items of a picture: itself when tiling is off or it fits in one window; else its windows and
     then the whole picture (as a window covering it)."""
@@ -62,7 +55,7 @@ def tiles_of(picture: Any, size: int, overlap: float) -> list[Any]:
     if size <= 0 or max(height, width) <= size:
         return [picture]
     windows = [Tile(picture, (left, top, min(width, left + size), min(height, top + size)))
-               for top in starts(height, size, overlap) for left in starts(width, size, overlap)]
+               for top in window_starts(height, size, overlap) for left in window_starts(width, size, overlap)]
     return windows + [Tile(picture, (0, 0, width, height))]
 
 

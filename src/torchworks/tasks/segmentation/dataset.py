@@ -97,6 +97,9 @@ def collate(batch: Sequence[tuple[torch.Tensor, torch.Tensor]], ignore_index: in
     return pad_to([image for image, _ in batch], 0.0), pad_to([mask for _, mask in batch], ignore_index)
 
 
-def collate_images(batch: Sequence[Any]) -> torch.Tensor:
-    """Unlabelled prediction items (tensors ``[3, H, W]``) padded with 0 at the bottom and right, stacked."""
+def collate_images(batch: Sequence[Any]) -> torch.Tensor | list[Any]:
+    """Unlabelled prediction items (tensors ``[3, H, W]``) padded with 0 at the bottom and right, stacked;
+    pictures for the sliding window (``tile=``) stay whole, a list."""
+    if batch and not isinstance(batch[0], torch.Tensor):
+        return list(batch)
     return pad_to(list(batch), 0.0)

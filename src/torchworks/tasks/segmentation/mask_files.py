@@ -4,10 +4,14 @@
 values (0/255 for binary data, the class index for colour-mask data) and whose palette shows each class
 in its colour, and ``<name>_overlay.png``, the image with the classes blended over it. Inputs that are
 not files any more (uploads, in-memory pictures) get no files. The folder is built whole.
+
+A volume's record gets its mask volume there instead, ``<volume stem>_mask.nii.gz`` or ``_mask.npy``
+(:mod:`~torchworks.tasks.segmentation.volume_masks`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,8 @@ def masks_folder(output: Path) -> Path:
 def class_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     """A segmentation record as CSV rows: one per class present (``input``, ``class``, ``pixels``, ``share``)."""
     head = {"input": record["input"], "width": record.get("width"), "height": record.get("height")}
+    if "slices" in record:  # a volume's: width and height are its slices'
+        head["slices"] = record["slices"]
     rows = [{**head, "class": name, "pixels": pixels, "share": record["share"][name]}
             for name, pixels in record.get("pixels", {}).items()]
     return rows or [{**head, "class": "", "pixels": "", "share": ""}]
@@ -35,6 +41,7 @@ def write_mask_files(records: list[dict[str, Any]], output: Path, state: dict[st
     the files written, or none (and no folder) when no record names a file."""
     from torchworks.tasks.segmentation.drawing import overlay
     from torchworks.tasks.segmentation.predicting import class_map_of, picture_of
+    from torchworks.tasks.segmentation.volume_masks import is_volume_record, write_mask_volume
 
     shown = [r for r in records if "error" not in r and isinstance(r.get("input"), str) and Path(r["input"]).is_file()]
     if not shown:
@@ -44,6 +51,10 @@ def write_mask_files(records: list[dict[str, Any]], output: Path, state: dict[st
     with folder_built_whole(folder) as building:
         names = FreeNames()
         for record in shown:
+            if is_volume_record(record):
+                volume_name = write_mask_volume(record, building, names, state["labels"], mask_values(state))
+                written += [volume_name] if volume_name else []
+                continue
             classes = class_map_of(record, state["labels"])
             stem = Path(record["input"]).stem
             mask_name = names.take(stem, ".png")
@@ -57,16 +68,27 @@ def write_mask_files(records: list[dict[str, Any]], output: Path, state: dict[st
     return [folder / name for name in written]
 
 
-def stored_mask(classes: np.ndarray, state: dict[str, Any]) -> Image.Image:
-    """A class-index map as the data stored its masks: a palette PNG of the data's mask values (class
-    indices when those do not fit a byte, or for colour masks), coloured by class."""
+def mask_values(state: dict[str, Any]) -> list[int]:
+    """The value each class is written as in mask files (PNGs and mask volumes): the data's own mask
+    values (0/255 for binary data), or class indices for colour masks and values that do not fit a byte."""
     values = state["values"] if state.get("mask_format") != "colour" else list(range(len(state["labels"])))
     if max(values) > 255:
         values = list(range(len(state["labels"])))
-    lookup = np.asarray(values, dtype=np.uint8)
-    picture = Image.fromarray(lookup[classes], mode="P")
-    palette = np.zeros((256, 3), dtype=np.uint8)
-    for value, colour in zip(values, state["colours"]):
+    return list(values)
+
+
+def stored_mask(classes: np.ndarray, state: dict[str, Any]) -> Image.Image:
+    """A class-index map as the data stored its masks: a palette PNG of :func:`mask_values`, coloured by class."""
+    values = mask_values(state)
+    return palette_picture(np.asarray(values, dtype=np.uint8)[classes], values, state["colours"])
+
+
+def palette_picture(pixels: np.ndarray, values: Sequence[int], colours: Sequence[Sequence[int]]) -> Image.Image:
+    """``pixels`` (H x W uint8) as a palette picture whose entry ``values[i]`` shows ``colours[i]`` (others black);
+    the palette ends at the largest value (a PNG of two classes carries two entries, not 256)."""
+    picture = Image.fromarray(pixels, mode="P")
+    palette = np.zeros((max(values, default=0) + 1, 3), dtype=np.uint8)
+    for value, colour in zip(values, colours):
         palette[value] = colour
     picture.putpalette(palette.ravel().tolist())
     return picture

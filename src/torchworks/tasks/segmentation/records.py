@@ -22,3 +22,6 @@ class MaskRecord(BaseModel):
     share: dict[str, float] = Field(description="Share of the image of each class present.")
     mean_confidence: float = Field(description="Mean probability of the winning class over the image.")
     masks: dict[str, RunLength] = Field(description="One run-length mask per class present.")
+    mask_png: str | None = Field(None, description="Only when the request includes mask_png: the class map as a "
+                                 "base64 PNG whose pixel values are class indices (by the model's labels), with a "
+                                 "palette in the class colours.")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from torchworks.tasks import register_task
-from torchworks.tasks.protocol import Exportable, PreparedData, Servable, ServingSpec, Task
+from torchworks.tasks.protocol import Explainable, Exportable, PreparedData, Servable, ServingSpec, Task
 from torchworks.tasks.segmentation.config import SegmentationConfig
 from torchworks.tasks.segmentation.state import SegmentationState
 from torchworks.tasks.values import InputKinds
@@ -19,10 +19,12 @@ if TYPE_CHECKING:  # the task's modules import torch; they load when a method ne
 
 # the suffixes predicting.IMAGE_SUFFIXES reads (that module imports PIL and torch; this one stays light)
 _IMAGE_FILES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+# volume_reading.VOLUME_SUFFIXES (that module imports numpy)
+_VOLUME_FILES = (".nii", ".nii.gz", ".npy")
 
 
 @register_task
-class Segmentation(Task, Exportable, Servable):
+class Segmentation(Task, Explainable, Exportable, Servable):
     """A class for every pixel: organs and lesions on scans, roads, defects (image and mask folders,
     a CSV of pairs, or COCO polygons)."""
 
@@ -33,8 +35,13 @@ class Segmentation(Task, Exportable, Servable):
     primary_metric = "miou"
     monitor = ("val_miou", "max")
     prediction_options = ("tile", "overlap")
-    input_kinds = InputKinds(files=(*_IMAGE_FILES, ".csv"), folder_files=_IMAGE_FILES,
-                             description="images (.png, .jpg, .tif, ...), folders of them, or a CSV of their paths")
+    # the explaining module's METHODS and OPTIONS (that module imports torch; this one stays light)
+    explain_methods = ("gradcam", "saliency", "integrated_gradients")
+    explain_options = ("layer", "steps")
+    input_kinds = InputKinds(files=(*_IMAGE_FILES, *_VOLUME_FILES, ".csv"),
+                             folder_files=(*_IMAGE_FILES, *_VOLUME_FILES),
+                             description="images (.png, .jpg, .tif, ...), volumes (.nii, .nii.gz, .npy), folders "
+                                         "of them, or a CSV of their paths")
 
     def check_config(self, config: SegmentationConfig) -> None:
         from torchworks.tasks.segmentation.models import check_model
@@ -91,6 +98,11 @@ class Segmentation(Task, Exportable, Servable):
 
         return picture_inputs(inputs, state)
 
+    def prediction_runner(self, model: Any, state: dict[str, Any]) -> Any:
+        from torchworks.tasks.segmentation.predicting import prediction_runner
+
+        return prediction_runner(model, state)
+
     def reduce_outputs(self, outputs: torch.Tensor, state: dict[str, Any]) -> dict[str, torch.Tensor]:
         from torchworks.tasks.segmentation.predicting import class_maps
 
@@ -98,9 +110,9 @@ class Segmentation(Task, Exportable, Servable):
 
     def format_predictions(self, outputs: dict[str, torch.Tensor], ids: list[Any], state: dict[str, Any],
                            top_k: int) -> list[dict[str, Any]]:
-        from torchworks.tasks.segmentation.predicting import mask_records
+        from torchworks.tasks.segmentation.predicting import prediction_records
 
-        return mask_records(outputs, ids, state)
+        return prediction_records(outputs, ids, state)
 
     def csv_rows(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         from torchworks.tasks.segmentation.mask_files import class_rows
@@ -117,6 +129,12 @@ class Segmentation(Task, Exportable, Servable):
 
         return write_mask_files(records, output, state)
 
+    def explain(self, model: nn.Module, inputs: torch.Tensor, ids: list[Any], state: dict[str, Any], method: str,
+                target: str | None, options: dict[str, str]):
+        from torchworks.tasks.segmentation.explaining import explain_segments
+
+        return explain_segments(model, inputs, ids, state, method, target, options)
+
     def example_input(self, state: dict[str, Any]) -> torch.Tensor:
         import torch
 
@@ -126,9 +144,9 @@ class Segmentation(Task, Exportable, Servable):
         return {"input": {0: "batch", 2: "height", 3: "width"}}
 
     def serving(self, state: dict[str, Any]) -> ServingSpec:
-        from torchworks.tasks.segmentation.records import MaskRecord
+        from torchworks.tasks.segmentation.serving import segmentation_serving
 
-        return ServingSpec(input_kind="image", file_types=_IMAGE_FILES, json_item=None, record=MaskRecord)
+        return segmentation_serving(state, _IMAGE_FILES)
 
     def quickstart_settings(self) -> dict[str, Any]:
         return {"data": "lesions", "name": "quickstart-lesions", "epochs": 2}
