@@ -41,7 +41,7 @@ def test_a_folder_of_index_masks_gives_the_state_splits_and_summary(tmp_path, ma
     SegmentationState(**state)  # exactly the declared fields, of the declared types
     assert state["labels"] == ["background", "class_1", "class_2"] and state["values"] == [0, 1, 2]
     assert state["mask_format"] == "index" and state["ignore_index"] == 255 and state["colours"][0] == [0, 0, 0]
-    assert state["architecture"] == {"base_channels": 16, "depth": 2} and state["image_size"] == 32
+    assert state["architecture"] == {"base_channels": 16, "depth": 2, "input_stride": 1} and state["image_size"] == 32
     assert state["class_weights"] is None and state["loss"] == "ce_dice"
     assert (len(prepared.train), len(prepared.val), len(prepared.test)) == (8, 1, 1)
     expected = np.bincount(np.concatenate([stored(item.mask).ravel() for item in prepared.train.items]), minlength=3)

@@ -107,7 +107,8 @@ def test_samples_are_registered_with_their_recipe_and_cached_with_the_default_si
                                                                                   monkeypatch) -> None:
     scenes, lesions = get_sample("segmentation-scenes"), get_sample("lesions")
     assert scenes.task == lesions.task == "segmentation" and scenes.aliases == ()
-    assert scenes.defaults == {"epochs": 30, "max_minutes": 9.0}
+    assert scenes.defaults == {"epochs": 40, "max_minutes": 9.0, "image_size": 192, "input_stride": 2,
+                               "base_channels": 16, "depth": 3}
     assert lesions.defaults == {"epochs": 30, "max_minutes": 9.0, "image_size": 160}
     assert scenes.generator_function() is make_segmentation_scenes and lesions.generator_function() is make_lesions
     lesion_defaults = inspect.signature(make_lesions).parameters

@@ -14,8 +14,8 @@ map (there is no region to sum its logits over).
 
 Grad-CAM reads, in its per-position form (see :func:`_gradcam`), for the U-Net the first decoder merge
 ``merge.{depth-1}``: it has already seen the bottleneck's context (the whole receptive field), joined
-with the encoder's skip features at twice the bottleneck's resolution (stride ``2 ** (depth - 1)``: 8
-pixels at the default depth 4). The bottleneck ``down.{depth}`` alone is twice as coarse (a 96-pixel
+with the encoder's skip features at twice the bottleneck's resolution (stride
+``input_stride * 2 ** (depth - 1)``: 8 pixels at the default depth 4). The bottleneck ``down.{depth}`` alone is twice as coarse (a 96-pixel
 scan is 6 x 6 cells at depth 4), too coarse for small lesions; the last merge ``merge.0`` feeds the
 1 x 1 head directly, so its map would be the class's own logits inside the region and nothing outside
 it, a restatement of the prediction rather than an explanation of it. For torchvision's models the last

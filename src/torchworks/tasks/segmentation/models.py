@@ -34,7 +34,7 @@ _MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 def architecture_of(config: Any) -> dict[str, Any]:
     """The constructor options a new run of ``config.model`` trains with, recorded in its bundle."""
     if config.model == UNET:
-        return {"base_channels": config.base_channels, "depth": config.depth}
+        return {"base_channels": config.base_channels, "depth": config.depth, "input_stride": config.input_stride}
     return {}
 
 
