@@ -36,7 +36,8 @@ from torch import nn
 from torchvision.ops import box_iou
 
 from torchworks.attribution.explainer import Explainer, Explanation, Presentation, Row, Target, explain_rows
-from torchworks.attribution.layers import find_module, last_feature_map, to_input_pixels
+from torchworks.attribution.layers import find_module, last_feature_map
+from torchworks.attribution.score_maps import gradcam_map, saliency_map
 from torchworks.attribution.values import class_named, fraction, positive_int, rounded
 from torchworks.errors import ConfigError
 from torchworks.tasks.object_detection.decoding import decode
@@ -160,22 +161,8 @@ def box_score(model: nn.Module, box: torch.Tensor, label: int, image_size: int, 
 
 
 def _gradcam(model: nn.Module, score, image: torch.Tensor, options: dict[str, str], state: dict[str, Any]):
-    """Grad-CAM with the gradients kept per position (the HiResCAM form): the layer's activations
-    times the box score's gradients, summed over channels, negatives cut. Grad-CAM's usual channel
-    weights (gradients averaged over the whole map) would spread one box's few local gradients
-    over every object that shares its features, and the map would stop being about this box."""
-    from captum.attr import LayerGradientXActivation
-
     name, layer = gradcam_layer(model, image, options.get("layer"), state)
-    products = LayerGradientXActivation(score, layer).attribute(image)
-    if not isinstance(products, torch.Tensor) or products.dim() != 4 or products.shape[0] != image.shape[0]:
-        shape = list(products.shape) if isinstance(products, torch.Tensor) else type(products).__name__
-        raise ConfigError(f"layer '{name}' gives no map of the image for Grad-CAM", expected="a layer whose output "
-                          "is batch x channels x height x width", got=f"an output of shape {shape}",
-                          hint="name a backbone layer with layer=, or leave layer out")
-    cam = products.sum(dim=1, keepdim=True).clamp_min(0)
-    heat = to_input_pixels(cam, tuple(image.shape[-2:]))[0, 0].detach().clamp_min(0).cpu().numpy()
-    return heat, {"layer": name, "layer_size": list(cam.shape[-2:]), "weights": "gradients per position (HiResCAM)"}
+    return gradcam_map(score, layer, name, image, hint="name a backbone layer with layer=, or leave layer out")
 
 
 def gradcam_layer(model: nn.Module, image: torch.Tensor, name: str | None, state: dict[str, Any]
@@ -192,10 +179,7 @@ def gradcam_layer(model: nn.Module, image: torch.Tensor, name: str | None, state
 
 
 def _saliency(model: nn.Module, score, image: torch.Tensor, options: dict[str, str], state: dict[str, Any]):
-    from captum.attr import Saliency
-
-    gradients = Saliency(score).attribute(image.detach().clone().requires_grad_(), abs=True)
-    return gradients[0].amax(dim=0).detach().cpu().numpy(), {"reduction": "largest absolute gradient over channels"}
+    return saliency_map(score, image)
 
 
 def _integrated_gradients(model: nn.Module, score, image: torch.Tensor, options: dict[str, str],

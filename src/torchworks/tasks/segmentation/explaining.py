@@ -45,9 +45,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from torchworks.attribution.explainer import Explainer, Explanation, Presentation, Row, Target, explain_rows
-from torchworks.attribution.layers import find_module, last_feature_map, to_input_pixels
+from torchworks.attribution.layers import find_module, last_feature_map
+from torchworks.attribution.score_maps import gradcam_map, saliency_map
 from torchworks.attribution.values import class_named, positive_int, rounded
-from torchworks.errors import ConfigError
 from torchworks.tasks.segmentation.models import UNET
 from torchworks.tasks.segmentation.predicting import PictureItem
 
@@ -139,22 +139,8 @@ def region_score(model: nn.Module, region: torch.Tensor, label: int):
 
 
 def _gradcam(model: nn.Module, score, image: torch.Tensor, options: dict[str, str], state: dict[str, Any]):
-    """Grad-CAM with the gradients kept per position (the HiResCAM form): the layer's activations times
-    the region score's gradients, summed over channels, negatives cut. Averaging the gradients over the
-    whole map first (Grad-CAM's channel weights) would spread a small region's local evidence over
-    every place with similar features, and the map would stop being about this region."""
-    from captum.attr import LayerGradientXActivation
-
     name, layer = gradcam_layer(model, image, options.get("layer"), state)
-    products = LayerGradientXActivation(score, layer).attribute(image)
-    if not isinstance(products, torch.Tensor) or products.dim() != 4 or products.shape[0] != image.shape[0]:
-        shape = list(products.shape) if isinstance(products, torch.Tensor) else type(products).__name__
-        raise ConfigError(f"layer '{name}' gives no map of the image for Grad-CAM", expected="a layer whose output "
-                          "is batch x channels x height x width", got=f"an output of shape {shape}",
-                          hint="name an encoder or decoder layer with layer=, or leave layer out")
-    cam = products.sum(dim=1, keepdim=True).clamp_min(0)
-    heat = to_input_pixels(cam, tuple(image.shape[-2:]))[0, 0].detach().clamp_min(0).cpu().numpy()
-    return heat, {"layer": name, "layer_size": list(cam.shape[-2:]), "weights": "gradients per position (HiResCAM)"}
+    return gradcam_map(score, layer, name, image, hint="name an encoder or decoder layer with layer=, or leave layer out")
 
 
 def gradcam_layer(model: nn.Module, image: torch.Tensor, name: str | None, state: dict[str, Any]
@@ -176,10 +162,7 @@ def unet_layer(depth: int) -> str:
 
 
 def _saliency(model: nn.Module, score, image: torch.Tensor, options: dict[str, str], state: dict[str, Any]):
-    from captum.attr import Saliency
-
-    gradients = Saliency(score).attribute(image.detach().clone().requires_grad_(), abs=True)
-    return gradients[0].amax(dim=0).detach().cpu().numpy(), {"reduction": "largest absolute gradient over channels"}
+    return saliency_map(score, image)
 
 
 def _integrated_gradients(model: nn.Module, score, image: torch.Tensor, options: dict[str, str],
