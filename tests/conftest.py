@@ -321,3 +321,25 @@ def load_toy_task():
 def toy_task():
     """The toy task's module: its ``ToyPoints`` task (registered), ``make_points`` generator and state."""
     return load_toy_task()
+
+
+@pytest.fixture(scope="session")
+def interactions_log(tmp_path_factory) -> Path:
+    """A generated MovieLens-layout log of 120 users and 150 items (6,000 ratings), shared by the session:
+    copy before changing."""
+    from torchworks.tasks.recommendation.generator import make_interactions
+
+    return make_interactions(tmp_path_factory.mktemp("interactions") / "shop", n_users=120, n_items=150,
+                             n_interactions=6000, progress=False)
+
+
+@pytest.fixture(scope="session")
+def recommendation_run(tmp_path_factory, interactions_log) -> Path:
+    """A small matrix factorisation trained on ``interactions_log`` (seconds), with its baselines. Shared by
+    the session: copy it before changing anything."""
+    import torchworks
+
+    root = tmp_path_factory.mktemp("recommendation-run")
+    run = torchworks.train("recommendation", data=str(interactions_log), output=str(root / "runs"), name="shop",
+                           factors=16, epochs=6, lr=0.02, negatives=64, batch_size=256, mlflow=False, progress=False)
+    return run.path

@@ -179,7 +179,7 @@ def _serve(task_name: str, context: dict) -> None:
     settings = ServeSettings(max_wait_ms=1.0)
     models, metrics = load_models([f"contract={context['run']}"], settings)
     spec = models[0].spec
-    assert spec.input_kind in ("image", "audio", "text", "table"), spec.input_kind
+    assert spec.input_kind in ("image", "audio", "text", "table", "query"), spec.input_kind
     with TestClient(build_app(models, settings, metrics), base_url="http://127.0.0.1:8080") as client:
         assert client.get("/readyz").status_code == 200
         for item in FIXTURES[task_name].predict_inputs(context["data"]):

@@ -50,7 +50,8 @@ def test_the_registry_and_the_samples_modules_import_no_heavy_library() -> None:
     assert found["samples"] == {"digits": "image-classification", "sunspots": "forecasting", "co2": "forecasting",
                                 "prices": "forecasting", "tickets": "text-classification",
                                 "spoken-digits": "speech-recognition", "detection-scenes": "object-detection",
-                                "segmentation-scenes": "segmentation", "lesions": "segmentation"}
+                                "segmentation-scenes": "segmentation", "lesions": "segmentation",
+                                "movies": "recommendation"}
 
 
 def test_the_registry_alone_imports_no_task() -> None:

@@ -361,3 +361,87 @@ def test_segmentation_mask_overlaid_with_an_opacity_slider_and_a_class_legend(br
         expect(canvases.nth(1)).to_have_attribute("data-shown", "lesion")  # each image has its own legend
         assert not outside, outside
         assert not problems, problems
+
+
+def test_recommendations_for_a_user_and_for_new_items(browser, server_process, recommendation_run):
+    """A recommender's form: a user picked from the model's most active users gets a top-10 list without
+    what they have seen; a new user from two titles picked as chips gets a list without those two; a
+    row's "why?" shows the explanation under it; an unknown item shows the server's message and hint."""
+    state = json.loads((recommendation_run / "bundle.json").read_text())["state"]
+    with server_process([f"shop={recommendation_run}", "--port", "0"]) as (_, url):
+        page = browser.new_page(viewport={"width": 1100, "height": 1000})
+        page.set_default_timeout(60_000)
+        outside, problems = offline(page), watched(page)
+        page.goto(f"{url}/ui")
+        page.click("nav button[data-model=shop]")
+        expect(page.locator("#mode-user")).to_be_checked()
+        users = page.locator("#user-choices option")
+        assert users.count() == len(state["users"])  # fewer than the 2,000 offered
+        assert re.fullmatch(r"\d+ items", users.first.get_attribute("label"))
+        k, seen_box = page.locator("#option-k"), page.locator("#option-exclude_seen")
+        assert (k.get_attribute("type"), k.input_value()) == ("number", "10")
+        assert seen_box.get_attribute("type") == "checkbox" and seen_box.is_checked()
+
+        user = users.nth(2).get_attribute("value")
+        page.fill("#user", user)
+        with page.expect_request(lambda request: request.url.endswith("/v1/models/shop/predict")) as sent:
+            page.click("#predict")
+        assert json.loads(sent.value.post_data) == {"inputs": [{"user": user}], "options": {}}
+        rows = page.locator("#result li.rec")
+        expect(rows).to_have_count(10, timeout=60_000)
+        assert all(title.strip() for title in rows.locator(".title").all_inner_texts())
+        listed = rows.evaluate_all("rows => rows.map(r => r.dataset.item)")
+        seen = {state["items"][i] for i in state["histories"][state["users"].index(user)]}
+        assert listed and not seen & set(listed), "a known user's list leaves out what they have seen"
+        assert rows.first.locator(".item-id").inner_text() == f"#{listed[0]}"
+        assert page.locator("#result .badge.fallback").count() == 0
+
+        page.check("#mode-items")
+        expect(page.locator("#user")).to_be_hidden()
+        titles = page.locator("#item-choices option").evaluate_all("options => options.map(o => o.value)")
+        for title in titles[:3]:
+            page.fill("#item-search", title)  # as when a title is picked from the list
+        chips = page.locator("#chips .chip")
+        expect(chips).to_have_count(3)
+        page.click(f"#chips button[aria-label='remove {titles[2]}']")
+        expect(chips).to_have_count(2)
+        picked = chips.evaluate_all("chips => chips.map(c => c.dataset.item)")
+        assert [state["titles"][state["items"].index(item)] for item in picked] == titles[:2]
+        with page.expect_request(lambda request: request.url.endswith("/v1/models/shop/predict")) as sent:
+            page.click("#predict")
+        assert json.loads(sent.value.post_data)["inputs"] == [{"items": picked}]
+        expect(page.locator("#result .list-head .hint")).to_have_text(f"items={','.join(picked)}", timeout=60_000)
+        expect(rows).to_have_count(10)
+        listed = rows.evaluate_all("rows => rows.map(r => r.dataset.item)")
+        assert not set(picked) & set(listed), "the items a new user chose are not recommended back"
+
+        first = rows.first
+        with page.expect_request(lambda request: request.url.endswith("/v1/models/shop/explain")) as asked:
+            first.locator("button.why").click()
+        assert json.loads(asked.value.post_data) == {"inputs": [{"items": picked, "item": listed[0]}],
+                                                     "method": "similarity"}
+        figure = first.locator(".why-answer img")
+        expect(figure).to_have_attribute("src", re.compile(r"^data:image/png;base64,iVBOR"), timeout=60_000)
+        assert figure.evaluate("img => img.naturalWidth") > 0
+        title = first.locator(".title").inner_text()
+        expect(first.locator(".why-answer .summary")).to_contain_text(f"{title}: because of")
+        screenshot(page, "ui-recommendation")
+        first.locator("button.why").click()  # folds the explanation away
+        expect(first.locator(".why-answer img")).to_have_count(0)
+
+        page.check("#mode-user")
+        page.fill("#user", "nobody-we-know")
+        page.click("#predict")
+        expect(page.locator("#result .badge.fallback")).to_have_text("fallback: most popular items", timeout=60_000)
+        expect(page.locator("#result ul.notes")).to_contain_text("not one the model knows")
+
+        assert not problems, problems
+
+        page.check("#mode-similar")
+        page.fill("#similar", "no such film")
+        page.click("#predict")
+        expect(page.locator("#error")).to_contain_text("similar=no such film is not an item of the catalogue",
+                                                       timeout=60_000)
+        expect(page.locator("#result .hint")).not_to_be_empty()
+        assert not outside, outside
+        assert problems == ["Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"]

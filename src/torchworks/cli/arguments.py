@@ -42,6 +42,15 @@ def split_settings(arguments: list[str], legacy: bool = False) -> tuple[list[str
     return inputs, parse_overrides(settings)
 
 
+def with_query(inputs: list, settings: dict[str, str], keys: tuple[str, ...]) -> tuple[list, dict[str, str]]:
+    """Settings among a task's ``query_options`` (``user=42``) become one more input, a dict of them;
+    the other settings are returned as they were."""
+    query = {key: value for key, value in settings.items() if key in keys}
+    if not query:
+        return inputs, settings
+    return [*inputs, query], {key: value for key, value in settings.items() if key not in keys}
+
+
 def wants_help(arguments: list[str]) -> bool:
     return HELP in arguments
 

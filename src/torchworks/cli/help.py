@@ -72,7 +72,15 @@ def predict_help(run: str | None) -> list[tuple[str, list[str]]]:
     options = settings_help(task.config_class, names=task.prediction_options, values=bundle.config)
     title = (f"Prediction options of this {task.name} run (current values):" if options
              else f"This {task.name} run has no prediction options.")
-    return [*sections, (title, options), (SETTING_NOTE, [])]
+    return [*sections, (title, options), *_query_section(task), (SETTING_NOTE, [])]
+
+
+def _query_section(task) -> list[tuple[str, list[str]]]:
+    """What a task lets settings ask for (``user=42``): they make one input together."""
+    if not task.query_options:
+        return []
+    return [(f"What to ask for ({', '.join(f'{key}=...' for key in task.query_options)}): given as settings, "
+             "they make one input together", [])]
 
 
 def explain_help(run: str | None) -> list[tuple[str, list[str]]]:
@@ -88,7 +96,7 @@ def explain_help(run: str | None) -> list[tuple[str, list[str]]]:
     methods = ", ".join(task.explain_methods)
     options = ", ".join(f"{name}=..." for name in task.explain_options) or "none"
     return [*sections, (f"Methods of {task.name} (the first is the default): {methods}", []),
-            (f"Options of its methods: {options}", []), (SETTING_NOTE, [])]
+            (f"Options of its methods: {options}", []), *_query_section(task), (SETTING_NOTE, [])]
 
 
 def mode_help(title: str, settings_class) -> list[tuple[str, list[str]]]:

@@ -20,7 +20,9 @@ from torchworks.cli.arguments import (
     split_settings,
     subject,
     wants_help,
+    with_query,
 )
+from torchworks.cli.data import data_app
 from torchworks.cli.help import (
     explain_help,
     mode_help,
@@ -29,7 +31,6 @@ from torchworks.cli.help import (
     task_as_command,
     train_help,
 )
-from torchworks.cli.data import data_app
 from torchworks.cli.registry import REGISTRY_HELP, registry_app
 from torchworks.cli.results import print_metrics
 from torchworks.cli.runs import runs
@@ -121,6 +122,7 @@ def predict(
 
     inputs, settings = split_settings(arguments or [], legacy=True)
     bundle, task = run_task(run)
+    inputs, settings = with_query(inputs, settings, task.query_options)
     chosen, options = mode_settings(PredictSettings, settings, mode="predict", extra=task.prediction_options)
     prediction_state(task, bundle, options)  # their values, against the task's config
     if not inputs:
@@ -179,6 +181,7 @@ def explain(
 
     inputs, settings = split_settings(arguments or [])
     _, task = run_task(run)
+    inputs, settings = with_query(inputs, settings, task.query_options)
     check_explainable(task)  # before its explain options are read: a task without the mode has none
     chosen, options = mode_settings(ExplainSettings, settings, mode="explain", extra=task.explain_options)
     choose_method(task, chosen.method)
@@ -262,8 +265,9 @@ def serve(
 ) -> None:
     """Serve models over HTTP: REST API with dynamic batching, Prometheus metrics, a web page at /ui."""
     from torchworks.config.loading import resolve_config
-    from torchworks.server.startup import read_api_keys, serve as run_server
     from torchworks.server.settings import ServeSettings
+    from torchworks.server.startup import read_api_keys
+    from torchworks.server.startup import serve as run_server
 
     keys = read_api_keys(api_key_file) if api_key_file else ()
     per_model = dict(item.split("=", 1) for item in backend or [] if "=" in item)

@@ -239,6 +239,7 @@ class ServedModel:
             "draws": self.spec.draws or None,
             "labels": self.bundle.state.get("labels"),
             "colours": [list(colour) for colour in self.spec.colours] or None,
+            "choices": self.spec.choices or None,
             "extras": list(self.spec.extras),
             "backend": self.runner.name,
             # how the served export scored against eager on the test split (none for eager)
@@ -283,7 +284,7 @@ def _request_model(name: str, spec: ServingSpec, max_inputs: int) -> type[BaseMo
         __config__=ConfigDict(extra="forbid"),
         inputs=(Annotated[list[item], Field(min_length=1, max_length=max_inputs)], ...),
         top_k=(int, Field(3, ge=1, le=1000)),
-        options=(dict[str, str | int | float | bool], Field(default_factory=dict)),
+        options=(dict[str, str | int | float | bool | list[str]], Field(default_factory=dict)),
         **extras,
     )
 

@@ -51,6 +51,9 @@ class Task(ABC):
     # config fields a prediction may override (``decoder=greedy``), checked like training settings and put in
     # the state predict_inputs and format_predictions get; a task may read some as the input's column names
     prediction_options: ClassVar[tuple[str, ...]] = ()
+    # settings that say what to predict or explain rather than how (a recommender's ``user=42``,
+    # ``items=a,b``): the CLI gathers those given into one input, a dict, for ``predict_inputs``
+    query_options: ClassVar[tuple[str, ...]] = ()
     # the files predict reads: an input naming an existing file (or folder) of another kind is refused
     # before predict_inputs, saying what the model takes; None: no such check (any file goes to the task)
     input_kinds: ClassVar[InputKinds | None] = None

@@ -88,7 +88,8 @@ class ServingSpec:
     """How the server and its web page take a task's inputs and describe its predictions.
 
     Attributes:
-        input_kind: ``"image"``, ``"audio"``, ``"text"`` or ``"table"``: the widget the page shows.
+        input_kind: ``"image"``, ``"audio"``, ``"text"``, ``"table"``, or ``"query"`` (a form of the
+            ``json_item``'s fields, such as a recommender's user or items): the widget the page shows.
         file_types: Suffixes a request may upload (``".png"``); a task that takes only JSON has none.
         json_item: The type of one element of a JSON request's ``inputs`` (validated, and shown in
             the OpenAPI schema), or None when inputs are files (JSON then carries them base64-encoded).
@@ -106,9 +107,12 @@ class ServingSpec:
             compressed run-length mask ``{"size": [h, w], "counts": str}`` per class present, by label;
             the page lays the classes over the image in their ``colours`` with an opacity slider and a
             legend whose classes can be hidden; the model's first label, the background, starts
-            hidden). Empty: the default view.
+            hidden), or ``"list"`` (each record has ``recommendations``: ranked entries with ``item``,
+            ``title``, ``genres`` and ``score``, shown as a numbered list). Empty: the default view.
         colours: An RGB colour per label of the model, by the labels' order, in which the page draws
             each class; empty: the page picks its own.
+        choices: For ``"query"`` inputs, values the page offers to pick from, by field of the
+            ``json_item``: ``[value, label]`` pairs (a recommender's users and its items with titles).
         extras: Record fields a request may ask for by name (``"include": ["mask_png"]``), each
             computed from a finished record and the model's state (``extras[name](record, state)``),
             so that an answer stays small unless asked for more. The record model declares each as an
@@ -124,6 +128,7 @@ class ServingSpec:
     table: dict[str, Any] = field(default_factory=dict)
     draws: str = ""
     colours: tuple[tuple[int, int, int], ...] = ()
+    choices: dict[str, list[list[str]]] = field(default_factory=dict)
     extras: Mapping[str, Callable[[dict[str, Any], dict[str, Any]], Any]] = field(default_factory=dict)
 
 

@@ -57,6 +57,8 @@ function widget(model) {
   if (model.input_kind === "text") {
     parts.push(el("label", { for: "text", text: "One text per line" }),
       el("textarea", { id: "text", name: "text", placeholder: model.example || "type a text" }));
+  } else if (model.input_kind === "query") {
+    parts.push(...queryWidget(model));
   } else if (model.input_kind === "table") {
     parts.push(el("label", { for: "table", text: "Paste recent rows as CSV (with the header), or choose a file" }),
       el("textarea", { id: "table", name: "table", placeholder: "date,value\n2024-01-01,12.5\n…" }),
@@ -74,7 +76,7 @@ function widget(model) {
   for (const option of model.options) {
     const about = (model.option_details || {})[option] || {};
     const label = el("label", { for: `option-${option}`, text: option.replaceAll("_", " ") });
-    const row = el("div", { class: "row option" }, label, optionInput(option, about));
+    const row = el("div", { class: "row option" }, label, optionInput(option, about, model));
     if (about.description) row.append(el("span", { class: "hint", text: about.description }));
     parts.push(row);
   }
@@ -87,10 +89,19 @@ function widget(model) {
 
 // A prediction option as the widget its setting needs: a choice from the config's allowed values,
 // a number within its bounds, or free text. The model's own value is preselected (or the placeholder),
-// and only a changed value is sent.
-function optionInput(option, about) {
+// and only a changed value is sent. A query form (input_kind "query") shows a yes/no setting as a
+// checkbox and a number filled in with the model's own value.
+function optionInput(option, about, model) {
   const attributes = { id: `option-${option}`, "data-option": option, "data-type": about.type || "string" };
-  if (about.default !== undefined && about.default !== null) attributes["data-default"] = String(about.default);
+  if (about.default !== undefined && about.default !== null && String(about.default) !== "") {
+    attributes["data-default"] = String(about.default); // an empty list or text is no default to name
+  }
+  const form = model.input_kind === "query";
+  if (form && about.type === "boolean") {
+    const box = el("input", { ...attributes, type: "checkbox" });
+    box.checked = attributes["data-default"] === "true";
+    return box;
+  }
   const choices = about.choices || (about.type === "boolean" ? [true, false] : null);
   if (choices) {
     const select = el("select", attributes, ...choices.map((choice) => el("option", {
@@ -106,6 +117,7 @@ function optionInput(option, about) {
     if (about.maximum !== null && about.maximum !== undefined) attributes.max = String(about.maximum);
   }
   attributes.placeholder = "data-default" in attributes ? `model default: ${attributes["data-default"]}` : "model default";
+  if (form && numeric && "data-default" in attributes) attributes.value = attributes["data-default"];
   return el("input", attributes);
 }
 
@@ -117,7 +129,7 @@ function showPreview() {
 function options() {
   const chosen = {};
   for (const input of document.querySelectorAll("[data-option]")) {
-    const value = input.value.trim();
+    const value = input.type === "checkbox" ? String(input.checked) : input.value.trim();
     if (!value || value === input.dataset.default) continue;
     const type = input.dataset.type;
     if (type === "integer" || type === "number") chosen[input.dataset.option] = Number(value);
@@ -130,6 +142,11 @@ function options() {
 function request(model, explain = false) {
   const chosen = explain ? {} : askedOptions(model, options());
   const method = $("#method").value;
+  if (model.input_kind === "query") {
+    const inputs = [queryOf().query];
+    const body = explain ? { inputs, method } : { inputs, options: chosen };
+    return { headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
+  }
   if (model.input_kind === "text") {
     const texts = $("#text").value.split("\n").map((t) => t.trim()).filter(Boolean);
     const body = explain ? { inputs: texts, method } : { inputs: texts, options: chosen };
@@ -154,6 +171,7 @@ async function predict(event) {
   if (model.input_kind === "table") sent = await sentTable(options());
   else if (model.draws === "boxes") sent = { files: $("#file") ? [...$("#file").files] : [], threshold: boxThreshold(model, options()) };
   else if (model.draws === "mask") sent = { files: $("#file") ? [...$("#file").files] : [] };
+  else if (model.input_kind === "query") sent = queryOf();
   await ask("predict", (answer) => showPredictions(answer.predictions, model, sent));
 }
 
@@ -189,6 +207,8 @@ async function explain() {
 
 async function ask(route, show) {
   const model = current;
+  const problem = model.input_kind === "query" ? queryOf().problem : null;
+  if (problem) { showError(problem); return; }
   $("#busy").hidden = false;
   $("#predict").disabled = $("#explain").disabled = true;
   try {
@@ -206,8 +226,12 @@ async function ask(route, show) {
 }
 
 function showError(answer) {
-  $("#result").replaceChildren(el("p", { class: "error", id: "error", text: answer.message || "the request failed" }),
-    el("p", { class: "hint", text: answer.hint || "" }));
+  $("#result").replaceChildren(...errorLines(answer, "error"));
+}
+
+function errorLines(answer, id = null) {
+  return [el("p", { class: "error", ...(id ? { id } : {}), text: answer.message || "the request failed" }),
+    el("p", { class: "hint", text: answer.hint || "" })];
 }
 
 function showPredictions(records, model, sent) {
@@ -216,6 +240,7 @@ function showPredictions(records, model, sent) {
   if (records.length && "forecast" in records[0]) { result.append(forecastView(records, model, sent)); return; }
   if (model.draws === "boxes") { result.append(boxesView(records, model, sent)); placeTags(); return; }
   if (model.draws === "mask") { result.append(masksView(records, model, sent)); return; }
+  if (model.draws === "list") { result.append(listView(records, model, sent)); return; }
   for (const record of records) {
     const block = el("div", { class: "prediction" }, el("div", { class: "hint", text: record.input }));
     if ("transcript" in record) block.append(el("div", { class: "answer", text: record.transcript || "(silence)" }));
@@ -239,16 +264,21 @@ function showExplanations(records) {
   result.replaceChildren();
   for (const record of records) {
     const predicted = record.prediction?.label ?? record.prediction?.transcript ?? "";
+    const what = record.prediction?.title ?? record.target ?? predicted; // a recommended item by its title
     const block = el("div", { class: "explanation" }, el("div", { class: "hint", text: record.input }),
-      el("div", { class: "answer", text: `${record.method.replaceAll("_", " ")}: why ${record.target ?? predicted}` }));
+      el("div", { class: "answer", text: `${record.method.replaceAll("_", " ")}: why ${what}` }));
+    if (current.draws === "list" && record.summary) block.append(el("p", { class: "summary", text: record.summary }));
     const words = record.attributions?.words;
     if (words) block.append(tokenView(words));
-    for (const [name, png] of Object.entries(record.figures || {})) {
-      block.append(el("figure", {}, el("img", { src: `data:image/png;base64,${png}`, alt: `${name} for ${record.input}` }),
-        el("figcaption", { text: name.replaceAll("_", " ") })));
-    }
+    block.append(...figuresOf(record));
     result.append(block);
   }
+}
+
+function figuresOf(record) {
+  return Object.entries(record.figures || {}).map(([name, png]) => el("figure", {},
+    el("img", { src: `data:image/png;base64,${png}`, alt: `${name} for ${record.input}` }),
+    el("figcaption", { text: name.replaceAll("_", " ") })));
 }
 
 function tokenView(words) {
@@ -261,6 +291,171 @@ function tokenView(words) {
     line.append(span, " ");
   }
   return line;
+}
+
+// ------------------------------------------------------------ queries and lists
+// A model asked with a query rather than a file (input_kind "query": a recommender) gets a form: for
+// a user, for a new user from a few items, or for items like one item. Its `choices` offer the
+// values to pick from (users with how many items each has, items by title); ids are what is sent.
+// Its answer (draws "list") is a ranked list per query, and each row's "why?" asks explain about
+// that row's item for the same query, and shows the answer under the row.
+const QUERY_MODES = [["user", "a user"], ["items", "some items (a new user)"], ["similar", "items like one item"]];
+let catalogue = { ids: new Map(), titles: new Map() }; // a title as offered -> its id; an id -> its title
+
+function queryWidget(model) {
+  const choices = model.choices || {};
+  catalogue = { ids: new Map(), titles: new Map() };
+  const titles = el("datalist", { id: "item-choices" });
+  for (const [id, title] of choices.items || []) {
+    const name = catalogue.ids.has(title) ? `${title} (#${id})` : title; // two items of one title stay apart
+    catalogue.ids.set(name, String(id));
+    catalogue.titles.set(String(id), title);
+    titles.append(el("option", { value: name }));
+  }
+  const users = el("datalist", { id: "user-choices" },
+    ...(choices.user || []).map(([id, count]) => el("option", { value: String(id), label: String(count) })));
+  const modes = el("fieldset", { class: "modes", id: "modes" }, el("legend", { text: "Recommend for" }),
+    ...QUERY_MODES.map(([mode, text], i) => {
+      const radio = el("input", { type: "radio", name: "mode", id: `mode-${mode}`, value: mode });
+      radio.checked = i === 0;
+      radio.addEventListener("change", showMode);
+      return el("label", { class: "mode", for: `mode-${mode}` }, radio, text);
+    }));
+  const example = model.example && model.example.user !== undefined ? String(model.example.user) : "";
+  const user = el("input", { id: "user", name: "user", list: "user-choices", autocomplete: "off", value: example,
+    placeholder: "a user id" });
+  const search = el("input", { id: "item-search", list: "item-choices", autocomplete: "off",
+    placeholder: "type a title, then pick it" });
+  search.addEventListener("input", () => { if (catalogue.ids.has(search.value)) pickItem(search.value); });
+  search.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter") return;
+    event.preventDefault(); // Enter picks what was typed (a title or an id) rather than sending the form
+    pickItem(search.value);
+  });
+  const similar = el("input", { id: "similar", name: "similar", list: "item-choices", autocomplete: "off",
+    placeholder: "a title or an item id" });
+  const count = (list, what) => (list && list.length ? `pick from the ${list.length} ${what}` : "");
+  return [modes, users, titles,
+    el("div", { class: "row query", "data-mode": "user" }, el("label", { for: "user", text: "User" }), user,
+      el("span", { class: "hint", text: count(choices.user, "most active users") })),
+    el("div", { class: "row query", "data-mode": "items", hidden: "" },
+      el("label", { for: "item-search", text: "Items" }), search,
+      el("span", { class: "hint", text: count(choices.items, "most popular items, by title") }),
+      el("div", { class: "chips", id: "chips", "aria-label": "Items chosen" })),
+    el("div", { class: "row query", "data-mode": "similar", hidden: "" }, el("label", { for: "similar", text: "Like" }),
+      similar)];
+}
+
+function queryMode() {
+  const checked = document.querySelector("input[name=mode]:checked");
+  return checked ? checked.value : "user";
+}
+
+function showMode() {
+  const mode = queryMode();
+  for (const row of document.querySelectorAll("#widget [data-mode]")) row.hidden = row.dataset.mode !== mode;
+}
+
+// A picked item becomes a chip (its title, and a button that removes it); a text that is no offered
+// title is taken as an item id, which the server checks.
+function pickItem(text) {
+  const name = text.trim();
+  $("#item-search").value = "";
+  if (!name) return;
+  const id = catalogue.ids.get(name) ?? name;
+  if ([...document.querySelectorAll("#chips .chip")].some((chip) => chip.dataset.item === id)) return;
+  const title = catalogue.titles.get(id) ?? id;
+  const remove = el("button", { type: "button", class: "remove", "aria-label": `remove ${title}`, text: "×" });
+  const chip = el("span", { class: "chip", "data-item": id, title: `item ${id}` }, title, remove);
+  remove.addEventListener("click", () => chip.remove());
+  $("#chips").append(chip);
+}
+
+// The query the form asks ({user}, {items} or {similar}, ids only), or the problem that keeps it from asking.
+function queryOf() {
+  const mode = queryMode();
+  if (mode === "user") {
+    const user = $("#user").value.trim();
+    return user ? { query: { user } }
+      : { problem: { message: "no user chosen", hint: "type a user id, or pick one from the list" } };
+  }
+  if (mode === "items") {
+    if ($("#item-search").value.trim()) pickItem($("#item-search").value);
+    const items = [...document.querySelectorAll("#chips .chip")].map((chip) => chip.dataset.item);
+    return items.length ? { query: { items } }
+      : { problem: { message: "no items chosen", hint: "type a title and pick it from the list; pick a few" } };
+  }
+  const text = $("#similar").value.trim();
+  return text ? { query: { similar: catalogue.ids.get(text) ?? text } }
+    : { problem: { message: "no item chosen", hint: "type a title and pick it from the list, or type an item id" } };
+}
+
+function listView(records, model, sent) {
+  const view = el("div", { class: "lists" });
+  for (const record of records) {
+    const head = el("div", { class: "list-head" }, el("span", { class: "hint", text: record.input }));
+    if (record.known_user) head.append(el("span", { class: "badge", text: "known user" }));
+    if (record.fallback) {
+      head.append(el("span", { class: "badge fallback", text: record.fallback === "popularity"
+        ? "fallback: most popular items" : `fallback: ${record.fallback}` }));
+    }
+    const block = el("div", { class: "prediction recommendations" }, head);
+    if (record.error) block.append(el("p", { class: "error", text: record.error }));
+    const notes = record.notes || [], entries = record.recommendations || [];
+    if (notes.length) block.append(el("ul", { class: "notes" }, ...notes.map((note) => el("li", { text: note }))));
+    const list = el("ol", { class: "recs" }, ...entries.map((entry) => listRow(entry, record, model, sent)));
+    if (list.childElementCount) block.append(list);
+    else if (!record.error) block.append(el("p", { class: "hint", text: "nothing to recommend under these settings" }));
+    view.append(block);
+  }
+  return view;
+}
+
+function listRow(entry, record, model, sent) {
+  const row = el("li", { class: "rec", "data-item": entry.item, "data-rank": String(entry.rank) },
+    el("span", { class: "rank", text: String(entry.rank) }),
+    el("span", { class: "what" }, el("span", { class: "title", text: entry.title }),
+      ...(entry.genres || []).map((genre) => el("span", { class: "tag", text: genre }))),
+    el("span", { class: "score", text: Number.isInteger(entry.score) ? String(entry.score) : entry.score.toFixed(3),
+      title: record.fallback ? "popularity: interactions in the training data" : "the model's score" }),
+    el("span", { class: "item-id", title: "item id", text: `#${entry.item}` }));
+  if ((model.explain_methods || []).length && sent && sent.query) {
+    const button = el("button", { type: "button", class: "why", "aria-expanded": "false", text: "why?",
+      "aria-label": `why ${entry.title}?` });
+    const answer = el("div", { class: "why-answer", "aria-live": "polite" });
+    button.addEventListener("click", () => why(model, sent.query, entry, button, answer));
+    row.append(button, answer);
+  } else row.append(el("span"));
+  return row;
+}
+
+// Explain one row: the same query with item= that row's item; the summary and the figure go under
+// the row, and a second click folds them away. The server reads item= for a user or a few items
+// but not beside similar=, so items like one item are explained as a new user who chose that one
+// item: the same list, from the same history.
+async function why(model, query, entry, button, answer) {
+  if (button.getAttribute("aria-expanded") === "true") {
+    answer.replaceChildren();
+    button.setAttribute("aria-expanded", "false");
+    return;
+  }
+  const asked = "similar" in query ? { items: [query.similar], item: entry.item } : { ...query, item: entry.item };
+  const method = $("#method").value || model.explain_methods[0];
+  button.disabled = true;
+  button.setAttribute("aria-expanded", "true");
+  answer.replaceChildren(el("span", { class: "hint", text: "working…" }));
+  try {
+    const response = await fetch(`/v1/models/${encodeURIComponent(model.name)}/explain`, { method: "POST",
+      headers: { "content-type": "application/json" }, body: JSON.stringify({ inputs: [asked], method }) });
+    const reply = await response.json();
+    answer.replaceChildren(...(!response.ok ? errorLines(reply) : reply.explanations.flatMap((record) => [
+      el("p", { class: "summary", text: record.summary || "" }), ...figuresOf(record)])));
+  } catch (problem) {
+    answer.replaceChildren(...errorLines({ message: `the server could not be reached (${problem})`,
+      hint: "is it still running?" }));
+  } finally {
+    button.disabled = false;
+  }
 }
 
 // ------------------------------------------------------------ forecasts

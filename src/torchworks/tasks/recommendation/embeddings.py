@@ -1,0 +1,108 @@
+"""Matrix factorisation, the default recommender: a user's score for an item is the dot product of
+their embeddings plus the item's bias (and, for ratings, the user's bias and the global mean).
+
+Every recommender here takes ``{"user": [B], "history": [B, L]}`` and returns a score for every item,
+``[B, n_items]``. ``user`` is an index into the trained users, or ``n_users`` for someone new;
+``history`` lists items (``-1`` pads), from which a new user's embedding is folded in: a few
+gradient steps of the training objective's full softmax with the item embeddings frozen, unrolled so
+that exported models do the same arithmetic.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+FOLD_IN_STEPS = 8  # gradient steps of the fold-in (each a softmax over every item)
+FOLD_IN_PENALTY = 1.0  # L2 pull of a folded-in embedding towards zero, per history item
+UNTRAINED_SCORE = -1e4  # what an item no training interaction named scores: its embedding is noise
+
+
+class MatrixFactorization(nn.Module):
+    """Dot product of user and item embeddings with biases.
+
+    Args:
+        n_users: Users trained on (index ``n_users`` is a new user, folded in from its history).
+        n_items: Items scored.
+        factors: Embedding size.
+        mean_rating: Added to every score when predicting ratings; 0 for implicit feedback.
+        trained: Which items training interactions named; the others score ``UNTRAINED_SCORE``.
+    """
+
+    def __init__(self, n_users: int, n_items: int, factors: int = 64, mean_rating: float = 0.0,
+                 trained: list[bool] | None = None):
+        super().__init__()
+        self.register_buffer("trained", torch.tensor(trained if trained is not None else [True] * n_items))
+        self.n_users, self.n_items = n_users, n_items
+        self.user_embedding = nn.Embedding(n_users, factors)
+        self.item_embedding = nn.Embedding(n_items, factors)
+        self.user_bias = nn.Embedding(n_users, 1)
+        self.item_bias = nn.Embedding(n_items, 1)
+        self.register_buffer("mean_rating", torch.tensor(float(mean_rating)))
+        for table in (self.user_embedding, self.item_embedding):
+            nn.init.normal_(table.weight, std=0.1 / factors ** 0.5 * 4)
+        nn.init.zeros_(self.user_bias.weight)
+        nn.init.zeros_(self.item_bias.weight)
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        vectors, biases = self.user_vectors(inputs["user"], inputs["history"])
+        return (self.scores(vectors) + biases[:, None]).masked_fill(~self.trained, UNTRAINED_SCORE)
+
+    def user_vectors(self, users: torch.Tensor, history: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each user's embedding and bias: trained ones for known users, folded in for new ones."""
+        known = users < self.n_users
+        index = users.clamp(max=self.n_users - 1)
+        folded = fold_in(history, self.item_embedding.weight,
+                         self.item_bias.weight[:, 0].masked_fill(~self.trained, UNTRAINED_SCORE))
+        vectors = torch.where(known[:, None], self.user_embedding(index), folded)
+        biases = torch.where(known, self.user_bias(index)[:, 0], torch.zeros_like(folded[:, 0]))
+        return vectors, biases + self.mean_rating
+
+    def scores(self, vectors: torch.Tensor) -> torch.Tensor:
+        """``[B, n_items]`` scores of user embeddings ``vectors`` (without the user's bias)."""
+        return vectors @ self.item_embedding.weight.T + self.item_bias.weight[:, 0]
+
+    def pair_scores(self, inputs: dict[str, torch.Tensor], items: torch.Tensor) -> torch.Tensor:
+        """Scores of known users (``inputs["user"]``) for items: ``items`` is ``[B]`` (one each) or
+        ``[B, m]`` / ``[m]`` (several each, or the same ``m`` for all)."""
+        users = inputs["user"]
+        vectors, biases = self.user_embedding(users), self.user_bias(users)[:, 0] + self.mean_rating
+        item_vectors, item_biases = self.item_embedding(items), self.item_bias(items)[..., 0]
+        if items.dim() == 1 and len(items) == len(users):
+            return (vectors * item_vectors).sum(-1) + item_biases + biases
+        if items.dim() == 1:
+            return vectors @ item_vectors.T + item_biases + biases[:, None]
+        return torch.einsum("bf,bmf->bm", vectors, item_vectors) + item_biases + biases[:, None]
+
+    def penalty(self, inputs: dict[str, torch.Tensor], items: torch.Tensor) -> torch.Tensor:
+        """The squared norms of the embeddings a batch uses, per user."""
+        users = inputs["user"]
+        return (self.user_embedding(users).pow(2).sum() + self.item_embedding(items).pow(2).sum()) / len(users)
+
+    def item_vectors(self) -> torch.Tensor:
+        """One vector per item, for similar items and maps of the catalogue."""
+        return self.item_embedding.weight
+
+
+def fold_in(history: torch.Tensor, item_vectors: torch.Tensor, item_biases: torch.Tensor,
+            steps: int = FOLD_IN_STEPS) -> torch.Tensor:
+    """User embeddings that make their ``history`` items likely under a softmax over every item, the
+    items frozen: gradient ascent from zero on ``mean log p(history) - penalty/|history| * |u|^2 / 2``.
+
+    Args:
+        history: ``[B, L]`` item indices; ``-1`` pads.
+        item_vectors: ``[n_items, f]``.
+        item_biases: ``[n_items]``.
+    """
+    present = (history >= 0).to(item_vectors.dtype)  # [B, L]
+    count = present.sum(1, keepdim=True)
+    liked = (item_vectors[history.clamp(min=0)] * present[..., None]).sum(1) / count.clamp(min=1)
+    # the step: the inverse of the items' spread (a Newton step for a single direction)
+    spread = item_vectors.pow(2).sum(1).mean().clamp(min=1e-6)
+    penalty = FOLD_IN_PENALTY / count.clamp(min=1)
+    vectors = torch.zeros_like(liked)
+    for _ in range(steps):
+        probabilities = torch.softmax(vectors @ item_vectors.T + item_biases, dim=1)
+        gradient = liked - probabilities @ item_vectors - penalty * vectors
+        vectors = vectors + gradient / spread * 2.0
+    return vectors * (count > 0)

@@ -1,0 +1,170 @@
+"""The recommendation task: ties the interaction readers, the leak-proof splits, the embedding models,
+full-ranking evaluation and top-N lists to the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from torchworks.tasks import register_task
+from torchworks.tasks.protocol import (
+    Explainable,
+    Exportable,
+    PreparedData,
+    Resolved,
+    Servable,
+    ServingSpec,
+    StepOutput,
+    Task,
+)
+from torchworks.tasks.recommendation.config import RecommendationConfig
+from torchworks.tasks.recommendation.state import RecommendationState
+from torchworks.tasks.values import InputKinds
+
+if TYPE_CHECKING:  # the task's modules import torch; they load when a method needs them
+    import torch
+    from torch import nn
+
+
+@register_task
+class Recommendation(Task, Explainable, Exportable, Servable):
+    """Top-N lists from user-item interactions (ratings, purchases, plays): for known users, new users
+    from a few items, and items like an item."""
+
+    name = "recommendation"
+    description = "Top-N items for users from interactions (CSV/Parquet/JSONL events or MovieLens folders)"
+    config_class = RecommendationConfig
+    state_class = RecommendationState
+    primary_metric = "ndcg@10"
+    monitor = ("val_ndcg", "max")
+    prediction_options = ("k", "exclude_seen", "include", "exclude", "categories")
+    query_options = ("user", "items", "similar", "item")
+    explain_methods = ("similarity",)
+    input_kinds = InputKinds(files=(".csv", ".tsv", ".parquet", ".pq", ".jsonl", ".ndjson"),
+                             description="user ids, user=ID, items=ID,ID, similar=ID, or a table of user ids "
+                                         "(.csv, .tsv, .parquet, .jsonl)")
+
+    def __init__(self) -> None:
+        self._sampling: tuple[int, Any] | None = None  # (id of the popularity list, its log-probabilities)
+
+    def check_config(self, config: RecommendationConfig) -> None:
+        from torchworks.tasks.recommendation.models import check_model
+
+        check_model(config.model)
+
+    def prepare_data(self, config: RecommendationConfig, state: dict[str, Any] | None = None) -> PreparedData:
+        from torchworks.tasks.recommendation.data import prepare_recommendation_data
+
+        made = prepare_recommendation_data(config, state)
+        self._matrices = made  # the baselines of this run fit on the same split, as matrices
+        return made.prepared
+
+    def data_choices(self, config: RecommendationConfig, data: PreparedData) -> dict[str, Resolved]:
+        from torchworks.tasks.recommendation.data import resolved_loss
+
+        made = getattr(self, "_matrices", None)
+        choices: dict[str, Resolved] = {}
+        if made is not None and made.log.notes.get("layout") == "table":  # a MovieLens folder's columns are fixed
+            for role, column in made.log.columns.items():
+                if getattr(config, role, None) is None and role in ("user", "item", "rating", "weight", "time"):
+                    choices[role] = Resolved(column)
+        if config.loss == "auto":
+            choices["loss"] = Resolved(resolved_loss(config), f"chosen: {config.feedback} feedback")
+        return choices
+
+    def collate_fn(self, *, labelled: bool):
+        from torchworks.tasks.recommendation.dataset import collate, collate_queries
+
+        return collate if labelled else collate_queries
+
+    def build_model(self, config: RecommendationConfig, state: dict[str, Any], *, for_training: bool) -> nn.Module:
+        from torchworks.tasks.recommendation.models import build_recommender
+
+        return build_recommender(state)
+
+    def step(self, model: nn.Module, batch: Any, stage: str, state: dict[str, Any]) -> StepOutput:
+        inputs, targets = batch
+        if "item" not in inputs:  # users to rank: validation
+            return StepOutput(None, model(inputs), targets, batch_size=len(inputs["user"]))
+        from torchworks.tasks.recommendation.training import training_loss
+
+        loss = training_loss(model, inputs, inputs["item"], targets["target"], state, self._log_q(state))
+        return StepOutput(loss, batch_size=len(inputs["user"]))
+
+    def _log_q(self, state: dict[str, Any]) -> torch.Tensor:
+        """The negatives' log sampling probabilities, computed once per state."""
+        if self._sampling is None or self._sampling[0] != id(state["popularity"]):
+            from torchworks.tasks.recommendation.losses import negative_distribution
+
+            self._sampling = (id(state["popularity"]), negative_distribution(state["popularity"]).log())
+        return self._sampling[1]
+
+    def validation_metrics(self, state: dict[str, Any]):
+        from torchmetrics import MetricCollection
+
+        from torchworks.tasks.recommendation.training import ValidationNDCG
+
+        return MetricCollection({"ndcg": ValidationNDCG(state["popularity"])})
+
+    def evaluator(self, data: PreparedData, config: RecommendationConfig):
+        import numpy as np
+
+        from torchworks.tasks.recommendation.evaluation import RecommendationEvaluator
+
+        counts = np.bincount(data.train.users.numpy(), minlength=len(data.state["users"]))
+        return RecommendationEvaluator(data.state, counts, data.baselines)
+
+    def baselines(self, data: PreparedData, config: RecommendationConfig) -> dict[str, dict[str, Any]]:
+        from torchworks.tasks.recommendation.comparison import fit_baselines
+
+        return fit_baselines(self._matrices, data.state, config)
+
+    def baseline_advice(self, config: RecommendationConfig) -> list[str]:
+        return [f"more epochs (epochs={config.epochs * 2})", "a stronger penalty (l2=0.01)",
+                f"other sizes (factors={max(8, config.factors // 2)} or {config.factors * 2})"]
+
+    def predict_inputs(self, inputs: Sequence[Any], state: dict[str, Any]):
+        from torchworks.tasks.recommendation.predicting import recommendation_inputs
+
+        return recommendation_inputs(inputs, state)
+
+    def format_predictions(self, outputs: torch.Tensor, ids: list[Any], state: dict[str, Any],
+                           top_k: int) -> list[dict[str, Any]]:
+        from torchworks.tasks.recommendation.predicting import recommendation_records
+
+        return recommendation_records(outputs, ids, state)
+
+    def csv_rows(self, record: dict[str, Any]) -> list[dict[str, Any]]:
+        from torchworks.tasks.recommendation.predicting import recommendation_rows
+
+        return recommendation_rows(record)
+
+    def explain(self, model: nn.Module, inputs: dict[str, torch.Tensor], ids: list[Any], state: dict[str, Any],
+                method: str, target: str | None, options: dict[str, str]):
+        from torchworks.tasks.recommendation.explaining import explain_recommendations
+
+        return explain_recommendations(model, inputs, ids, state, target)
+
+    def example_input(self, state: dict[str, Any]) -> dict[str, torch.Tensor]:
+        from torchworks.tasks.recommendation.dataset import model_inputs
+        from torchworks.tasks.recommendation.models import MODEL_INPUTS
+
+        inputs = model_inputs([0, len(state["users"])], [[], [0, 1]])
+        return {name: inputs[name] for name in MODEL_INPUTS[state["model"]]}
+
+    def dynamic_axes(self, state: dict[str, Any]) -> dict[str, dict[int, str]]:
+        axes = {"user": {0: "batch"}}
+        return {**axes, "history": {0: "batch", 1: "length"}} if "history" in self.example_input(state) else axes
+
+    def serving(self, state: dict[str, Any]) -> ServingSpec:
+        from torchworks.tasks.recommendation.serving import recommendation_serving
+
+        return recommendation_serving(state)
+
+    def from_json(self, item: Any, state: dict[str, Any]) -> Any:
+        from torchworks.tasks.recommendation.serving import query_from_json
+
+        return query_from_json(item)
+
+    def quickstart_settings(self) -> dict[str, Any]:
+        return {"data": "movies", "name": "quickstart-movies"}
