@@ -83,3 +83,18 @@ def test_too_few_active_users_is_an_error_naming_the_setting(tmp_path):
     path = write_events(tmp_path / "few.csv", [("a", "x", 1, 1), ("a", "y", 2, 1), ("b", "x", 3, 1)])
     with pytest.raises(DataError, match="min_interactions"):
         prepare_recommendation_data(RecommendationConfig(data=str(path)), None)
+
+
+def test_the_cli_names_the_line_of_a_rating_outside_the_scale(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "ratings.csv"
+    path.write_text("user,item,rating\nu1,a,4\nu1,b,7\nu2,a,3\n")
+    done = subprocess.run([sys.executable, "-m", "torchworks", "train", "recommendation", f"data={path}",
+                           "rating_scale=1,5", f"output={tmp_path / 'runs'}", "mlflow=false"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "line 3" in done.stderr and "7" in done.stderr and "1-5" in done.stderr
+    assert not (tmp_path / "runs" / "recommendation").exists() or not any((tmp_path / "runs" / "recommendation").rglob(
+        "bundle.json"))

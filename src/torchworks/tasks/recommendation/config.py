@@ -59,7 +59,7 @@ class RecommendationConfig(TrainConfig):
                             "over popularity-corrected negatives; bpr: pairwise against sampled negatives.")
     negatives: int = Field(2000, ge=1, le=100_000, description="Negatives drawn for each batch (softmax, bpr); "
                            "a softmax over a catalogue no larger than this is exact.")
-    l2: float = Field(0.0, ge=0, le=10.0, description="L2 penalty on the embeddings a batch uses.")
+    l2: float = Field(0.03, ge=0, le=10.0, description="L2 penalty on the embeddings a batch uses (per example).")
     recency: float = Field(0.0, ge=0, le=1_000_000, description="Implicit feedback: a training interaction weighs "
                            "half as much for every this many of the user's later interactions (tastes drift; a "
                            "list should follow the latest); 0 weighs all alike.")
@@ -71,7 +71,7 @@ class RecommendationConfig(TrainConfig):
     categories: list[str] = Field(default_factory=list, description="Prediction: recommend only items of one of "
                                   "these genres or categories.")
     batch_size: int = Field(1024, ge=1, le=65_536, description="Interactions per optimisation step.")
-    epochs: int = Field(30, ge=1, le=100_000, description="Maximum number of training epochs.")
+    epochs: int = Field(20, ge=1, le=100_000, description="Maximum number of training epochs.")
     lr: float = Field(5e-3, gt=0, le=10.0, description="Peak learning rate.")
     weight_decay: float = Field(0.0, ge=0, le=1.0, description="AdamW weight decay (the embeddings' penalty is "
                                 "l2).")

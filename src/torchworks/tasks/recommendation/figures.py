@@ -13,6 +13,7 @@ from torchworks.report.plots import plt
 
 COMPARED = ("ndcg@10", "recall@20", "hr@10")
 MAPPED_GENRES = 8  # the most common first genres get a colour each on the map; the rest are grey
+MAPPED_ITEMS = 3000  # items on the map at most
 
 
 def metrics_figure(metrics: dict[str, Any], baselines: dict[str, dict[str, Any]]) -> Figure:
@@ -28,7 +29,8 @@ def metrics_figure(metrics: dict[str, Any], baselines: dict[str, dict[str, Any]]
             ax.text(bar.get_x() + bar.get_width() / 2, height, f"{height:.3f}", ha="center", va="bottom", fontsize=6)
     ax.set_xticks(np.arange(len(COMPARED)) + 0.4 - width / 2, COMPARED)
     ax.set(title="Full-ranking metrics on the test users: model and baselines", ylabel="value")
-    ax.legend(fontsize=7, ncol=min(len(rows), 5))
+    ax.set_ylim(0, max([float(values.get(key) or 0) for values in rows.values() for key in COMPARED] + [0.01]) * 1.15)
+    ax.legend(fontsize=7, ncol=min(len(rows), 5), loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -53,11 +55,14 @@ def popularity_figure(popularity: np.ndarray, recommended: np.ndarray) -> Figure
     shows as mass at the right of the first histogram only."""
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
     bins = np.unique(np.geomspace(1, max(2.0, popularity.max() + 1), 25).round())
-    ax.hist(popularity + 1, bins=bins, alpha=0.6, label="catalogue (items)", density=True)
-    ax.hist(np.repeat(popularity + 1, recommended), bins=bins, alpha=0.6, label="top-10 lists (slots)", density=True)
+    slots = np.repeat(popularity + 1, recommended)
+    ax.hist(popularity + 1, bins=bins, alpha=0.6, label="catalogue (share of items)",
+            weights=np.full(len(popularity), 1 / max(1, len(popularity))))
+    ax.hist(slots, bins=bins, alpha=0.6, label="top-10 lists (share of slots)",
+            weights=np.full(len(slots), 1 / max(1, len(slots))))
     ax.set_xscale("log")
     ax.set(title="Popularity of recommended items vs the catalogue", xlabel="training interactions + 1",
-           ylabel="density")
+           ylabel="share")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -65,7 +70,11 @@ def popularity_figure(popularity: np.ndarray, recommended: np.ndarray) -> Figure
 
 def item_map(scores: np.ndarray, genres: list[list[str]], popularity: np.ndarray) -> Figure:
     """The items as the model sees them: each item's column of scores over the test users, reduced to
-    two principal components, coloured by its first genre, sized by popularity."""
+    two principal components, coloured by its first genre, sized by popularity (the most popular
+    ``MAPPED_ITEMS`` of a larger catalogue)."""
+    if scores.shape[1] > MAPPED_ITEMS:
+        kept = np.sort(np.argsort(-popularity, kind="stable")[:MAPPED_ITEMS])
+        scores, genres, popularity = scores[:, kept], [genres[i] for i in kept], popularity[kept]
     columns = scores.T - scores.T.mean(axis=0, keepdims=True)
     columns = columns - columns.mean(axis=1, keepdims=True)
     u, s, _ = np.linalg.svd(columns - columns.mean(axis=0), full_matrices=False)

@@ -8,10 +8,11 @@ read back without pickle (``serialize_index`` / ``deserialize_index``), and fais
 Matrix factorisation scores item ``j`` for user ``u`` as ``u . q_j + b_j`` (plus the user's bias, which does
 not change a user's ranking). The index holds ``x_j = [q_j, b_j, sqrt(R^2 - |q_j|^2 - b_j^2)]`` with ``R`` the
 largest ``|[q_j, b_j]|`` and is queried with ``y = [u, 1, 0]``: ``|x_j - y|^2 = R^2 + |y|^2 - 2 (u . q_j + b_j)``,
-so the nearest item by Euclidean distance is the highest-scoring one. Graphs built on the inner product
-itself link almost every item to a few long vectors and lose the others (recall@10 of 0.1-0.5 on clustered
-items with popularity biases, against 0.96-0.99 this way). Scores are recomputed from the stored vectors, so
-they are the model's dot products, not distances turned back into scores.
+so the nearest item by Euclidean distance is the highest-scoring one. A graph built on the inner product
+itself links most items to a few long vectors and misses the others (recall@10 of 0.70-0.93 against 0.93-0.995
+this way, ef_search 32-512, on 100,000 clustered items with popularity biases: see
+``benchmarks/recommendation_serving.py``). Scores are recomputed from the stored vectors: they are the model's
+dot products, not distances turned back into scores.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from torchworks.errors import BundleError, ConfigError
 #: What to run when faiss (the ``recommendation`` extra) is missing.
 INSTALL_HINT = "pip install 'torchworks[recommendation]'"
 KINDS = ("hnsw", "flat")
+#: HNSW settings by default: see benchmarks/recommendation_serving.py for how they were chosen.
+M, EF_CONSTRUCTION, EF_SEARCH = 32, 40, 128
 #: Most scores :meth:`ItemIndex.exact_search` holds at once (64 MB of float32).
 EXACT_BLOCK_SCORES = 1 << 24
 
@@ -78,7 +81,8 @@ class ItemIndex:
 
     @classmethod
     def build(cls, item_vectors: np.ndarray, item_biases: np.ndarray | None = None, *, kind: str = "hnsw",
-              m: int = 32, ef_construction: int = 200, ef_search: int = 128, threads: int | None = None) -> ItemIndex:
+              m: int = M, ef_construction: int = EF_CONSTRUCTION, ef_search: int = EF_SEARCH,
+              threads: int | None = None) -> ItemIndex:
         """Index item embeddings and biases.
 
         Args:
@@ -120,8 +124,9 @@ class ItemIndex:
                exclude: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Each user's ``k`` highest-scoring items from the index (approximate for ``"hnsw"``).
 
-        Excluded items are dropped from a longer answer: the index is asked for ``k`` plus the number of
-        a user's excluded items, so ``k`` items remain whenever the catalogue has them.
+        Excluded items are dropped from a longer answer: the index is asked for ``k`` plus the largest number
+        of excluded items in the batch, so ``k`` items remain whenever the catalogue has them. HNSW keeps at
+        least as many candidates as it is asked for, so that many replace a smaller :attr:`ef_search`.
 
         Args:
             user_vectors: ``[B, factors]`` user embeddings.
@@ -195,9 +200,10 @@ class ItemIndex:
             raise BundleError("the item index cannot be read", expected=expected, got=str(error).split("\n")[0][:200],
                               hint="retrain the model or rebuild its item index") from error
         if type(index).__name__ not in ("IndexHNSWFlat", "IndexFlatL2") or index.metric_type != faiss.METRIC_L2 \
-                or index.d < 3:
+                or index.d < 3 or index.ntotal < 1:
             raise BundleError("the item index has the wrong layout", expected=expected,
-                              got=f"{type(index).__name__} of dimension {index.d}, metric {index.metric_type}",
+                              got=f"{type(index).__name__} of {index.ntotal} vectors of dimension {index.d}, "
+                                  f"metric {index.metric_type}",
                               hint="retrain the model or rebuild its item index")
         return cls(index)
 

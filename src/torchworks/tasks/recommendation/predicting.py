@@ -16,7 +16,10 @@ from torchworks.tasks.recommendation.queries import Query, resolve_queries
 def recommendation_inputs(inputs: Sequence[Any], state: dict[str, Any]) -> tuple[Queries, list[Query]]:
     """The model inputs of each query, and the queries as ids (what the records are made from)."""
     queries = resolve_queries(list(inputs), state)
-    return Queries([query.model_input(state.get("history_length", 50)) for query in queries]), queries
+    from torchworks.tasks.recommendation.models import MODEL_INPUTS
+
+    length = None if "user" in MODEL_INPUTS[state["model"]] else state["history_length"]
+    return Queries([query.model_input(length, len(state["users"])) for query in queries]), queries
 
 
 def allowed_items(state: dict[str, Any]) -> np.ndarray:

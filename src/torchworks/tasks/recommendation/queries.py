@@ -45,8 +45,11 @@ class Query:
     notes: list[str] = field(default_factory=list)
     item: int | None = None
 
-    def model_input(self, length: int) -> dict[str, Any]:
-        """What the model reads: the user's index and their last ``length`` items."""
+    def model_input(self, length: int | None, n_users: int) -> dict[str, Any]:
+        """What the model reads: the user's index and their last ``length`` items (None: a model that
+        reads a known user's embedding, and a new user's every item)."""
+        if length is None:
+            return {"user": self.user_index, "history": self.history if self.user_index >= n_users else []}
         return {"user": self.user_index, "history": self.history[-length:]}
 
 

@@ -120,7 +120,8 @@ class Recommendation(Task, Explainable, Exportable, Servable):
         return fit_baselines(self._matrices, data.state, config)
 
     def baseline_advice(self, config: RecommendationConfig) -> list[str]:
-        return [f"more epochs (epochs={config.epochs * 2})", "a stronger penalty (l2=0.01)",
+        return [f"more epochs (epochs={config.epochs * 2})", f"another penalty (l2={config.l2 * 3:g} or "
+                f"{config.l2 / 3:g})",
                 f"other sizes (factors={max(8, config.factors // 2)} or {config.factors * 2})"]
 
     def predict_inputs(self, inputs: Sequence[Any], state: dict[str, Any]):
