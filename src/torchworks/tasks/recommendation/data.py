@@ -15,7 +15,7 @@ from torchworks.errors import DataError
 from torchworks.tables import counted
 from torchworks.tasks.protocol import PreparedData
 from torchworks.tasks.recommendation.config import RecommendationConfig, scale_of
-from torchworks.tasks.recommendation.dataset import Interactions, RankedUsers
+from torchworks.tasks.recommendation.dataset import RankedUsers, TrainingInteractions
 from torchworks.tasks.recommendation.holdout import Split, check_no_leakage, choose_split, split_events
 from torchworks.tasks.recommendation.interactions import Interactions as Log
 from torchworks.tasks.recommendation.models import MODEL_INPUTS
@@ -87,7 +87,7 @@ def prepare_recommendation_data(config: RecommendationConfig, state: dict[str, A
     reads = "user" not in MODEL_INPUTS[(state or {}).get("model", config.model)]  # a model of histories alone
     built = state if state is not None else _state(config, log, indexed, matrices["train"], method)
     prepared = PreparedData(
-        train=Interactions(indexed.users[split.train], indexed.items[split.train],
+        train=TrainingInteractions(indexed.users[split.train], indexed.items[split.train],
                            _training_targets(indexed, split.train, config),
                            _previous_items(indexed, split.train, config.history_length) if reads else None),
         val=_ranked(indexed, matrices["train"], split.val, split.train, config.history_length),

@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 PAD = -1
 
 
-class Interactions(Dataset):
+class TrainingInteractions(Dataset):
     """Training interactions: user index, item index, the target (a rating, or a weight) and, for models
     that read histories, the user's items before this one (``[N, L]``, -1 padding)."""
 
