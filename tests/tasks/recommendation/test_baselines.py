@@ -17,13 +17,10 @@ from torchworks.tasks.recommendation.baselines import (
     ALS,
     EASE,
     INSTALL_HINT,
-    SVD,
     BaselineSkipped,
-    Biases,
     ItemKNN,
     Popularity,
     ranking_baselines,
-    rating_baselines,
 )
 
 GROUP_ITEMS = 20  # items 0..19 belong to group A, 20..39 to group B
@@ -147,37 +144,3 @@ def test_als_is_skipped_with_the_install_command_when_implicit_is_missing(groups
     results, skipped = ranking_baselines(*groups)
     assert set(skipped) == {"als"} and INSTALL_HINT in skipped["als"]
     assert set(results) == {"popularity", "item_knn", "ease"}
-
-
-def _planted_ratings(seed: int = 0):
-    """200 users x 150 items, a third of the pairs rated: offsets plus a strong rank-2 taste, little noise."""
-    rng = np.random.default_rng(seed)
-    users, items = np.nonzero(rng.random((200, 150)) < 0.33)
-    user_factors, item_factors = rng.normal(0, 0.8, (200, 2)), rng.normal(0, 0.8, (150, 2))
-    ratings = (3.0 + rng.normal(0, 0.5, 200)[users] + rng.normal(0, 0.5, 150)[items]
-               + np.einsum("nk,nk->n", user_factors[users], item_factors[items]) + rng.normal(0, 0.3, len(users)))
-    ratings = np.clip(np.round(ratings), 1, 5)
-    test = rng.random(len(users)) < 0.2
-    train = sparse.csr_matrix((ratings[~test], (users[~test], items[~test])), shape=(200, 150))
-    return train, users[test], items[test], ratings[test]
-
-
-def test_rating_baselines_order_mean_biases_svd_on_planted_ratings():
-    train, users, items, ratings = _planted_ratings()
-    result = rating_baselines(train, users, items, ratings, seed=0)
-    assert set(result) == {"mean", "biases", "svd"}
-    assert all(set(errors) == {"rmse", "mae"} for errors in result.values())
-    assert result["biases"]["rmse"] < result["mean"]["rmse"] - 0.05
-    assert result["svd"]["rmse"] < result["biases"]["rmse"] - 0.1
-    assert result["svd"]["mae"] < result["biases"]["mae"] < result["mean"]["mae"]
-
-
-def test_rating_predictions_stay_in_the_training_range_and_repeat_with_the_seed():
-    train, users, items, _ = _planted_ratings(1)
-    first = SVD(seed=3).fit(train)
-    predicted = first.predict_ratings(users, items)
-    assert predicted.min() >= 1.0 and predicted.max() <= 5.0
-    assert first.chosen_l2 in baselines.SVD_L2_GRID
-    assert np.array_equal(predicted, SVD(seed=3).fit(train).predict_ratings(users, items))
-    offsets = Biases().fit(train).predict_ratings(users, items)
-    assert offsets.min() >= 1.0 and offsets.max() <= 5.0

@@ -98,3 +98,14 @@ def test_the_cli_names_the_line_of_a_rating_outside_the_scale(tmp_path):
     assert "line 3" in done.stderr and "7" in done.stderr and "1-5" in done.stderr
     assert not (tmp_path / "runs" / "recommendation").exists() or not any((tmp_path / "runs" / "recommendation").rglob(
         "bundle.json"))
+
+
+def test_explicit_feedback_reports_rmse_and_mae_beside_the_rating_baselines(interactions_log, tmp_path):
+    import torchworks
+
+    result = torchworks.train("recommendation", data=str(interactions_log), feedback="explicit", epochs=2, factors=8,
+                              output=str(tmp_path / "runs"), mlflow=False, progress=False)
+    metrics = result.metrics
+    assert 0 < metrics["mae"] <= metrics["rmse"] < 4 and "ndcg@10" in metrics
+    assert {"mean", "biases", "svd"} <= set(metrics["baselines"])
+    assert metrics["baselines"]["biases"]["rmse"] < metrics["baselines"]["mean"]["rmse"]

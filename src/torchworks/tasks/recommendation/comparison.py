@@ -11,7 +11,8 @@ from torchworks.tasks.recommendation.config import RecommendationConfig
 
 def fit_baselines(made: Any, state: dict[str, Any], config: RecommendationConfig) -> dict[str, dict[str, Any]]:
     """``{name: metrics}`` with the model's keys; a baseline that cannot run here is said and left out."""
-    from torchworks.tasks.recommendation.baselines import ranking_baselines, rating_baselines
+    from torchworks.tasks.recommendation.baselines import ranking_baselines
+    from torchworks.tasks.recommendation.rating_baselines import rating_baselines
 
     binary = made.train.copy()
     if config.feedback == "explicit":
