@@ -65,8 +65,9 @@ class RecommendationEvaluator(Evaluator):
             if len(self.examples) < SHOWN_USERS:
                 self.examples.append({"user": int(user), "seen": seen[row], "positives": positives[row],
                                       "top": top[row, :10]})
-        if sum(len(rows) for rows in self.map_rows) < MAP_USERS:
-            self.map_rows.append(scores[: MAP_USERS - sum(len(rows) for rows in self.map_rows)])
+        mapped = sum(len(rows) for rows in self.map_rows)
+        if mapped < MAP_USERS:
+            self.map_rows.append(scores[: MAP_USERS - mapped])
 
     def compute(self) -> Evaluation:
         from torchworks.tasks.recommendation import figures

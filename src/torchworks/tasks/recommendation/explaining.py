@@ -31,9 +31,7 @@ def explain_recommendations(model: torch.nn.Module, inputs: dict[str, torch.Tens
     explanations = []
     for row, (query, record) in enumerate(zip(queries, records)):
         item = _target(query, record, target, items)
-        history = list(query.history) if query.user is None else list(state["histories"][query.user_index]) \
-            if query.user_index < len(state["users"]) else []
-        history = [seen for seen in history if seen != item]  # an item is no reason for itself
+        history = [seen for seen in query.history if seen != item]  # an item is no reason for itself
         explanations.append(_explain_one(query, item, history, vectors, float(scores[row, item]), state))
     return explanations
 

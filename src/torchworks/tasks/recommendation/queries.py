@@ -18,7 +18,6 @@ from torchworks.errors import DataError
 QUERY_KEYS = ("user", "items", "similar", "item")
 USER_COLUMNS = ("user", "user_id", "userid", "customer_id", "customer", "visitor_id", "member_id", "account_id")
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".jsonl", ".ndjson")
-FOLD_IN_MODELS = ("mf", "sequential")  # models that can make a list from items alone
 
 
 @dataclass
@@ -158,7 +157,7 @@ def _items_query(ids: list[str], catalogue: Catalogue) -> Query:
     if not known:
         query.fallback = "popularity"
         query.notes.append("none of the items is in the catalogue: the most popular items")
-    elif catalogue.state["model"] not in FOLD_IN_MODELS:
+    elif not reads_items(catalogue.state):
         query.fallback = "popularity"
         query.notes.append(f"a {catalogue.state['model']} model cannot fold a new user in: the most popular "
                            "items (model=mf can)")
@@ -168,11 +167,19 @@ def _items_query(ids: list[str], catalogue: Catalogue) -> Query:
 def _similar_query(item: str, catalogue: Catalogue) -> Query:
     index = _known_item(item, catalogue, "similar")
     query = Query(f"similar={item}", None, catalogue.n_users, history=[index], exclude={index})
-    if catalogue.state["model"] not in FOLD_IN_MODELS:
+    if not reads_items(catalogue.state):
         query.fallback = "popularity"
         query.notes.append(f"a {catalogue.state['model']} model cannot rank items like one item: the most "
                            "popular items (model=mf can)")
     return query
+
+
+def reads_items(state: dict[str, Any]) -> bool:
+    """Whether the model makes a list from items alone (its inputs hold a history): mf folds a new user
+    in from them, sequential reads them; neumf cannot."""
+    from torchworks.tasks.recommendation.models import MODEL_INPUTS
+
+    return "history" in MODEL_INPUTS[state["model"]]
 
 
 def _known_item(item: str, catalogue: Catalogue, key: str) -> int:
