@@ -274,3 +274,47 @@ def test_integer_buffers_are_fine(tmp_path):
     model = torch.nn.BatchNorm1d(3)  # has an int64 num_batches_tracked buffer
     folder, _ = make_bundle(tmp_path / "run", model)
     load_weights(read_bundle(folder), torch.nn.BatchNorm1d(3))
+
+
+def test_a_tasks_extra_files_round_trip_with_their_hashes(tmp_path):
+    from torchworks.bundle.io import read_bundle_files, save_files
+
+    folder, _ = make_bundle(tmp_path / "run")
+    entries = save_files(folder, {"item_index.faiss": b"\x00index", "notes.txt": b"hello"})
+    assert entries["notes.txt"] == {"bytes": 5, "sha256": hashlib.sha256(b"hello").hexdigest()}
+    edit_manifest(folder, files=entries)
+    assert read_bundle_files(read_bundle(folder)) == {"item_index.faiss": b"\x00index", "notes.txt": b"hello"}
+    edit_manifest(folder, files={})
+    assert read_bundle_files(read_bundle(folder)) == {}
+
+
+@pytest.mark.parametrize("name", ["../outside.bin", "model.safetensors", "bundle.json", "Upper.bin", "no_suffix",
+                                  "a/b.bin"])
+def test_a_task_cannot_write_or_a_manifest_name_a_file_outside_the_plain_names(tmp_path, name):
+    from torchworks.bundle.io import read_bundle_files, save_files
+
+    folder, _ = make_bundle(tmp_path / "run")
+    with pytest.raises(ValueError, match="cannot be called"):
+        save_files(folder, {name: b"x"})
+    edit_manifest(folder, files={name: {"bytes": 1, "sha256": hashlib.sha256(b"x").hexdigest()}})
+    with pytest.raises(BundleError, match="lists a bundle file"):
+        read_bundle_files(read_bundle(folder))
+
+
+def test_a_changed_linked_or_missing_extra_file_is_refused(tmp_path):
+    from torchworks.bundle.io import read_bundle_files, save_files
+
+    folder, _ = make_bundle(tmp_path / "run")
+    edit_manifest(folder, files=save_files(folder, {"index.bin": b"original"}))
+    (folder / "index.bin").write_bytes(b"0riginal")
+    with pytest.raises(BundleError, match="changed after training"):
+        read_bundle_files(read_bundle(folder))
+    (folder / "index.bin").unlink()
+    (tmp_path / "elsewhere.bin").write_bytes(b"original")
+    (folder / "index.bin").symlink_to(tmp_path / "elsewhere.bin")
+    with pytest.raises(BundleError, match="missing") as error:
+        read_bundle_files(read_bundle(folder))
+    assert error.value.got == "a symlink"
+    edit_manifest(folder, files=["index.bin"])
+    with pytest.raises(BundleError, match="malformed files entry"):
+        read_bundle_files(read_bundle(folder))

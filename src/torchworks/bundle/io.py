@@ -3,6 +3,10 @@
 ``bundle.json`` is written last, atomically: a folder without it is an unfinished run and never
 loads. Loading checks the manifest, the weights' hash, the safetensors header, the tensor names and
 shapes against the freshly built model, and that every weight is finite.
+
+A task may keep further files beside the weights (a recommender's nearest-neighbour index of its items):
+``bundle.json`` lists each under ``files`` with its size and hash, and they are read back only through
+:func:`read_bundle_files`, which checks both. They are data a task parses itself, never pickles.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -29,6 +34,11 @@ FORMAT_VERSION = 1
 MANIFEST = "bundle.json"
 WEIGHTS = "model.safetensors"
 MAX_MANIFEST_BYTES = 20 * 1024 * 1024
+#: What a task's extra bundle file may be called: a plain lower-case name with a suffix, in the run folder itself.
+FILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\.[a-z0-9]{1,12}$")
+#: Names the run folder already uses for other things.
+RESERVED_NAMES = frozenset({MANIFEST, WEIGHTS, "metrics.json", "config.json", "report.html", "history.csv",
+                            "tracking.json"})
 
 
 @dataclass
@@ -78,6 +88,58 @@ def save_weights(path: Path, model: nn.Module) -> dict[str, Any]:
         "sha256": hashlib.sha256(data).hexdigest(),
         "tensors": {k: list(v.shape) for k, v in tensors.items()},
     }
+
+
+def save_files(path: Path, files: dict[str, bytes]) -> dict[str, dict[str, Any]]:
+    """Write a task's extra bundle files atomically; their manifest entries (``{"bytes", "sha256"}`` by name).
+
+    Raises:
+        ValueError: A name that is not a plain file name of :data:`FILE_NAME`'s form, or one the run folder
+            uses for something else (a bug in the task).
+    """
+    entries = {}
+    for name, data in files.items():
+        if not FILE_NAME.match(name) or name in RESERVED_NAMES:
+            raise ValueError(f"a task's bundle file cannot be called {name!r}: use a plain lower-case file name "
+                             f"with a suffix, other than {sorted(RESERVED_NAMES)}")
+        atomic_write_bytes(path / name, data)
+        entries[name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return entries
+
+
+def read_bundle_files(bundle: Bundle) -> dict[str, bytes]:
+    """The task's extra files the manifest lists (none for bundles without any), each checked.
+
+    Raises:
+        BundleError: A listed file is missing, a link, outside the run folder, badly named, or changed since
+            training (its size or hash differs).
+    """
+    listed = bundle.manifest.get("files") or {}
+    manifest_path = bundle.path / MANIFEST
+    if not isinstance(listed, dict):
+        raise BundleError(f"'{manifest_path}' has a malformed files entry", expected="a mapping of file names to "
+                          "their size and sha256", got=type(listed).__name__, hint="restore the bundle or train again")
+    files = {}
+    for name, entry in listed.items():
+        candidate = bundle.path / str(name)
+        if not isinstance(name, str) or not FILE_NAME.match(name) or name in RESERVED_NAMES \
+                or not isinstance(entry, dict):
+            raise BundleError(f"'{manifest_path}' lists a bundle file {name!r}", expected="a plain file name inside "
+                              "the run folder with its size and sha256", got=repr(name)[:80],
+                              hint="this bundle was tampered with; do not load it")
+        if candidate.is_symlink() or not candidate.is_file():
+            raise BundleError(f"bundle file '{candidate}' is missing", expected="a regular file",
+                              got="a symlink" if candidate.is_symlink() else "nothing",
+                              hint="restore the bundle from a backup or train again")
+        data = candidate.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if len(data) != entry.get("bytes") or digest != entry.get("sha256"):
+            raise BundleError(f"bundle file '{candidate}' was changed after training",
+                              expected=f"{entry.get('bytes')} bytes with sha256 {entry.get('sha256')}",
+                              got=f"{len(data)} bytes with sha256 {digest}",
+                              hint="restore the original file or train again")
+        files[name] = data
+    return files
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:

@@ -18,14 +18,15 @@ def load_model(run: str | Path) -> tuple[Any, Any, Any, Any]:
 
     Returns:
         ``(bundle, task, config, model)``: the :class:`~torchworks.bundle.io.Bundle`, a fresh task
-        instance, its validated config and the network with the bundle's weights (hashes checked).
+        instance (holding the bundle's extra files, if any), its validated config and the network with the
+        bundle's weights (hashes checked).
 
     Raises:
         BundleError: Not a bundle, an unknown schema, a state that does not fit the task's state model
             (or one from a newer schema), or weights that do not match ``bundle.json``.
         ConfigError: The bundle names a task that is not registered.
     """
-    from torchworks.bundle.io import load_weights, read_bundle
+    from torchworks.bundle.io import load_weights, read_bundle, read_bundle_files
     from torchworks.tasks import get_task
 
     bundle = read_bundle(run)
@@ -35,6 +36,7 @@ def load_model(run: str | Path) -> tuple[Any, Any, Any, Any]:
     model = task.build_model(config, bundle.state, for_training=False)
     load_weights(bundle, model)
     model.eval()
+    task.open_bundle_files(model, read_bundle_files(bundle), bundle.state)
     return bundle, task, config, model
 
 

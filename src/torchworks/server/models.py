@@ -71,7 +71,9 @@ class ServedModel:
         self._explaining = threading.Lock()  # one explanation at a time per model: they hook into the model
         self._explain_requests = 0  # running or waiting for the lock (each holds a worker thread)
         collate = self.task.collate_fn(labelled=False)
-        self.batcher = Batcher(lambda samples: self.runner(collate(samples)), max_batch=settings.max_batch,
+        # what runs a batch: the runner, or the task's way around it (a recommender's item index)
+        run = self.task.prediction_runner(self.runner, self.bundle.state)
+        self.batcher = Batcher(lambda samples: run(collate(samples)), max_batch=settings.max_batch,
                                max_wait_ms=settings.max_wait_ms, queue_size=settings.queue_size,
                                concatenate=join_batches, name=name,
                                on_batch=metrics.batch_size.labels(name).observe, size_of=_length,

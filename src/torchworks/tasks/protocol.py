@@ -219,6 +219,20 @@ class Task(ABC):
         options. Nothing by default."""
         return []
 
+    # -------------------------------------------------------------- bundle
+    def bundle_files(self, model: nn.Module, state: dict[str, Any], config: TrainConfig) -> dict[str, bytes]:
+        """Files the bundle keeps beside the weights, by plain lower-case name with a suffix
+        (``{"item_index.faiss": ...}``): what the trained model answers with that is not a weight of
+        its own, such as a nearest-neighbour index over its item embeddings. Called once after
+        training, the best weights in ``model`` (on the CPU, in eval mode), before ``state`` is
+        written: a task may record there what it measured of them. Never pickles. None by default."""
+        return {}
+
+    def open_bundle_files(self, model: nn.Module, files: dict[str, bytes], state: dict[str, Any]) -> None:
+        """Take the files :meth:`bundle_files` wrote (sizes and hashes checked) when a bundle is loaded,
+        before anything is predicted: every mode that loads a bundle calls it, with ``{}`` for a bundle
+        that has none. Bad contents raise :class:`~torchworks.errors.BundleError`. Nothing by default."""
+
     # ------------------------------------------------------------- recipes
     @abstractmethod
     def quickstart_settings(self) -> dict[str, Any]:

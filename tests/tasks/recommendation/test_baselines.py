@@ -144,3 +144,22 @@ def test_als_is_skipped_with_the_install_command_when_implicit_is_missing(groups
     results, skipped = ranking_baselines(*groups)
     assert set(skipped) == {"als"} and INSTALL_HINT in skipped["als"]
     assert set(results) == {"popularity", "item_knn", "ease"}
+
+
+def test_users_without_training_history_get_the_popular_items_from_every_baseline():
+    """After a global time cut some test users have no training interactions: an arbitrary list (all scores
+    zero) would make the baselines look worse than they are, so they fall back to popularity, as predict does."""
+    train, seen, held_out = _two_groups()
+    train, seen = train.tolil(), seen.tolil()
+    newcomers = [5, 70]  # one of each group, their training rows emptied
+    for user in newcomers:
+        train[user, :] = 0
+        seen[user, :] = 0
+    train, seen = sparse.csr_matrix(train), sparse.csr_matrix(seen)
+    train.eliminate_zeros()
+    seen.eliminate_zeros()
+    only = held_out.multiply(sparse.csr_matrix((np.ones(2), (newcomers, [0, 0])), shape=(90, 1)))
+    results, _ = ranking_baselines(train, seen, sparse.csr_matrix(only))
+    measured = [{key: value for key, value in result.items() if key != "seconds"} for result in results.values()]
+    assert len(measured) == 4 and all(result == measured[0] for result in measured)  # the very same lists
+    assert measured[0]["hr@20"] > 0

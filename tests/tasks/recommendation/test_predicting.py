@@ -159,3 +159,26 @@ def test_the_cli_takes_user_items_and_similar_as_settings(recommendation_run, pr
         done = run_cli("predict", str(recommendation_run), f"user={state['users'][2]}", bad) if bad == "k=0" else \
             run_cli("predict", str(recommendation_run), bad)
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_users_who_came_after_a_time_cut_are_folded_in_from_their_items(interactions_log, tmp_path):
+    """A global time cut leaves users with no training interactions: their embeddings never trained, so
+    evaluation and predict take them as someone new, from the items they have."""
+    run = torchworks.train("recommendation", data=str(interactions_log), split="time", factors=8, epochs=1,
+                           negatives=64, output=str(tmp_path), name="cut", mlflow=False, progress=False,
+                           baselines=False)
+    predictor = torchworks.load(run.path)
+    state = predictor.bundle.state
+    assert state["untrained_users"], "the generated log has users who start late"
+    late = state["untrained_users"][0]
+    (record,) = predictor.predict({"user": state["users"][late]})
+    assert not record["known_user"] and record["fallback"] is None and "folded in" in record["notes"][0]
+    seen = {state["items"][item] for item in state["histories"][late]}
+    assert record["recommendations"] and not seen & set(listed(record))
+    from torchworks.tasks.recommendation.data import prepare_recommendation_data
+
+    test = prepare_recommendation_data(predictor.config, state).prepared.test
+    untrained = np.isin(test.users, state["untrained_users"])
+    assert untrained.any()
+    assert (test.model_users[untrained] == len(state["users"])).all()
+    assert (test.model_users[~untrained] == test.users[~untrained]).all()

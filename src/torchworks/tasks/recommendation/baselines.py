@@ -71,7 +71,8 @@ def ranking_baselines(train: sparse.csr_matrix, seen: sparse.csr_matrix, held_ou
     Args:
         train: ``[n_users, n_items]`` CSR of training interactions (weights, or ratings).
         seen: The same shape; each user's items never to recommend (train and validation items).
-        held_out: The same shape; the items to find. Users without any are not scored.
+        held_out: The same shape; the items to find. Users without any are not scored; users without training
+            interactions get the most popular items from every baseline.
         seed: Seed of the baselines that draw random numbers (ALS).
         ks: List lengths of the metrics.
         progress: Whether to show a progress bar while scoring each baseline.
@@ -87,6 +88,7 @@ def ranking_baselines(train: sparse.csr_matrix, seen: sparse.csr_matrix, held_ou
                          f"{held_out.shape}")
     users = np.flatnonzero(np.diff(held_out.indptr) > 0)
     popularity = item_popularity(train)
+    untrained = np.diff(train.indptr) == 0
     baselines: list[RankingBaseline] = [Popularity(), ItemKNN(), EASE(), ALS(seed=seed)]
     results: dict[str, dict] = {}
     skipped: dict[str, str] = {}
@@ -104,6 +106,9 @@ def ranking_baselines(train: sparse.csr_matrix, seen: sparse.csr_matrix, held_ou
             start = time.perf_counter()
             scores = baseline.scores(batch)
             seconds += time.perf_counter() - start
+            cold = untrained[batch]  # no training history (a global time cut): predict's fallback, popularity
+            if cold.any():
+                scores[cold] = popularity
             metrics.update(scores, list(_rows(seen, batch)), list(_rows(held_out, batch)), users=batch)
         results[baseline.name] = {**metrics.compute(), "seconds": seconds}
     return results, skipped

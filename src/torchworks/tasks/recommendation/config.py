@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 
 from torchworks.config.schema import TrainConfig
 
-MODEL_NAMES = ("mf", "neumf", "sequential")
+MODEL_NAMES = ("mf", "neumf", "two_tower", "sequential")
 
 
 class RecommendationConfig(TrainConfig):
@@ -18,7 +18,7 @@ class RecommendationConfig(TrainConfig):
     setting_groups: ClassVar[dict[str, tuple[str, ...]]] = {  # sections of `torchworks settings`
         "data": ("user", "item", "rating", "weight", "time", "item_features", "feedback", "rating_scale",
                  "duplicates", "split", "min_interactions", "history_length"),
-        "model": ("model", "factors", "mlp_layers", "layers", "dropout"),
+        "model": ("model", "factors", "mlp_layers", "layers", "dropout", "id_dropout", "item_text", "item_index"),
         "training": ("loss", "negatives", "l2", "recency"),
         "prediction": ("k", "exclude_seen", "include", "exclude", "categories"),
     }
@@ -32,7 +32,9 @@ class RecommendationConfig(TrainConfig):
                                "(count, quantity, plays, ...) when unset.")
     time: str | None = Field(None, description="Timestamp column (seconds or dates); found by name when unset.")
     item_features: str | None = Field(None, description="A table of items (id, title, genres or categories, "
-                                      "other columns) for titles, filters and explanations.")
+                                      "other columns) for titles, filters and explanations; two_tower also "
+                                      "learns from its genres, numbers and text, and can recommend the items it "
+                                      "lists that no interaction names.")
     feedback: Literal["implicit", "explicit"] = Field(
         "implicit", description="implicit: every interaction is a positive, ranked against all other items; "
                                 "explicit: the rating is predicted (RMSE/MAE reported beside the ranking).")
@@ -46,14 +48,25 @@ class RecommendationConfig(TrainConfig):
     min_interactions: int = Field(3, ge=1, le=10_000, description="Users with fewer interactions are left out "
                                   "(counted): the split needs one to train on, one to validate, one to test.")
     model: str = Field("mf", description="mf: dot product of user and item embeddings with biases; neumf: GMF "
-                       "and an MLP over the two embeddings (the NCF paper's model, for comparison); sequential: "
-                       "a GRU over the user's recent items (the next item, for drifting tastes and sessions).")
+                       "and an MLP over the two embeddings (the NCF paper's model, for comparison); two_tower: mf "
+                       "whose items also read their genres, numbers and text (so items never trained on can be "
+                       "recommended); sequential: a GRU over the user's recent items (the next item, for drifting "
+                       "tastes and sessions).")
     history_length: int = Field(50, ge=1, le=10_000, description="sequential: the most recent items of a user it "
                                 "reads.")
     factors: int = Field(64, ge=2, le=4096, description="Embedding size.")
     mlp_layers: int = Field(2, ge=1, le=8, description="neumf: hidden layers of the MLP (halving in width).")
     layers: int = Field(1, ge=1, le=8, description="sequential: GRU layers.")
     dropout: float = Field(0.0, ge=0, lt=1, description="neumf: dropout in the MLP; sequential: on the items read.")
+    id_dropout: float = Field(0.25, ge=0, lt=1, description="two_tower: share of training items whose id "
+                              "embedding is hidden in a batch, so that their features alone must place them (all a "
+                              "cold item has).")
+    item_text: bool = Field(True, description="two_tower: encode item titles and text columns with the bundled "
+                            "MiniLM sentence encoder.")
+    item_index: Literal["auto", "hnsw", "flat", "none"] = Field(
+        "auto", description="A nearest-neighbour index of the item vectors kept in the bundle, from which predict "
+                            "and serve take lists instead of scoring every item: hnsw (approximate, fast), flat "
+                            "(exact), none; auto: hnsw from 100,000 items (needs faiss, the recommendation extra).")
     loss: Literal["auto", "softmax", "bpr", "mse"] = Field(
         "auto", description="auto: softmax for implicit feedback, mse for explicit. softmax: sampled softmax "
                             "over popularity-corrected negatives; bpr: pairwise against sampled negatives.")

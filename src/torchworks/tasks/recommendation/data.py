@@ -18,6 +18,7 @@ from torchworks.tasks.recommendation.config import RecommendationConfig, scale_o
 from torchworks.tasks.recommendation.dataset import RankedUsers, TrainingInteractions
 from torchworks.tasks.recommendation.holdout import Split, check_no_leakage, choose_split, split_events
 from torchworks.tasks.recommendation.interactions import Interactions as Log
+from torchworks.tasks.recommendation.item_features import ItemFeatures
 from torchworks.tasks.recommendation.models import MODEL_INPUTS
 
 # the settings that shape lists, kept in the state as their defaults (a prediction may change each)
@@ -54,6 +55,7 @@ class RecommendationData:
     seen: sp.csr_matrix  # what test users must not be shown: training and validation items
     test: sp.csr_matrix  # held-out test items
     log: Log
+    features: ItemFeatures | None = None  # two_tower's item features, made when there is no bundle yet
 
 
 def read_log(config: RecommendationConfig) -> Log:
@@ -86,18 +88,37 @@ def prepare_recommendation_data(config: RecommendationConfig, state: dict[str, A
     matrices = _matrices(indexed, split)
     reads = "user" not in MODEL_INPUTS[(state or {}).get("model", config.model)]  # a model of histories alone
     built = state if state is not None else _state(config, log, indexed, matrices["train"], method)
+    if state is None:
+        built["untrained_users"] = [int(user) for user in untrained_users(indexed, split.train)]
+    features = None
+    if state is None and config.model == "two_tower":
+        from torchworks.tasks.recommendation.item_features import item_features
+
+        features = item_features(log.items, indexed.item_ids, text=config.item_text, progress=config.progress)
+        built["architecture"].update(features.sizes)
     prepared = PreparedData(
         train=TrainingInteractions(indexed.users[split.train], indexed.items[split.train],
                            _training_targets(indexed, split.train, config),
                            _previous_items(indexed, split.train, config.history_length) if reads else None),
-        val=_ranked(indexed, matrices["train"], split.val, split.train, config.history_length),
+        val=_ranked(indexed, matrices["train"], split.val, split.train, config.history_length, split.train),
         test=_ranked(indexed, matrices["seen"], split.test, np.concatenate([split.train, split.val]),
-                     config.history_length),
+                     config.history_length, split.train),
         state=built,
         summary=_summary(log, indexed, split, dropped, unknown, matrices),
         fingerprint=_fingerprint(indexed),
     )
-    return RecommendationData(prepared, matrices["train"], matrices["seen"], matrices["test"], log)
+    if features is not None:
+        prepared.summary["item features (two_tower)"] = _feature_summary(features)
+    return RecommendationData(prepared, matrices["train"], matrices["seen"], matrices["test"], log, features)
+
+
+def _feature_summary(features: ItemFeatures) -> str:
+    names = features.names
+    parts = [f"{len(names['genres'])} genres"] if names["genres"] else []
+    parts += [f"numbers ({', '.join(names['numbers'][:5])}{', ...' if len(names['numbers']) > 5 else ''})"
+              ] if names["numbers"] else []
+    parts += [f"text of {', '.join(names['text'])} (MiniLM, {features.text.shape[1]} dimensions)"] if names["text"] else []
+    return "; ".join(parts) or "none (the catalogue has no genres, numbers or text: ids only)"
 
 
 def _training_targets(indexed: Indexed, events: np.ndarray, config: RecommendationConfig) -> np.ndarray:
@@ -167,17 +188,25 @@ def _matrices(indexed: Indexed, split: Split) -> dict[str, sp.csr_matrix]:
 
 
 def _ranked(indexed: Indexed, seen: sp.csr_matrix, events: np.ndarray, before: np.ndarray,
-            length: int) -> RankedUsers:
+            length: int, trained_events: np.ndarray) -> RankedUsers:
     """The users of ``events`` with their held-out items (and ratings), what they have seen, and their
     last ``length`` items of ``before`` (oldest first)."""
     held = _matrix(indexed, events)
     users = np.flatnonzero(np.diff(held.indptr))
     sequences = _sequences(indexed, before)
     empty = np.zeros(0, dtype=np.int64)
+    untrained = np.isin(users, untrained_users(indexed, trained_events))
     return RankedUsers(users, [seen.indices[seen.indptr[u]:seen.indptr[u + 1]] for u in users],
                        [held.indices[held.indptr[u]:held.indptr[u + 1]] for u in users],
                        [held.data[held.indptr[u]:held.indptr[u + 1]] for u in users],
-                       [sequences.get(int(u), empty)[-length:] for u in users])
+                       [sequences.get(int(u), empty)[-length:] for u in users],
+                       model_users=np.where(untrained, indexed.n_users, users))
+
+
+def untrained_users(indexed: Indexed, trained_events: np.ndarray) -> np.ndarray:
+    """The users none of ``trained_events`` names (after a global time cut, those who came later): the
+    model has no embedding for them, so it takes them as someone new, from their items so far."""
+    return np.flatnonzero(np.bincount(indexed.users[trained_events], minlength=indexed.n_users) == 0)
 
 
 def _sequences(indexed: Indexed, events: np.ndarray) -> dict[int, np.ndarray]:

@@ -49,16 +49,20 @@ class RankedUsers(Dataset):
     on to choose and its rating."""
 
     def __init__(self, users: np.ndarray, seen: list[np.ndarray], positives: list[np.ndarray],
-                 ratings: list[np.ndarray] | None = None, histories: list[np.ndarray] | None = None):
+                 ratings: list[np.ndarray] | None = None, histories: list[np.ndarray] | None = None,
+                 model_users: np.ndarray | None = None):
         self.users, self.seen, self.positives, self.ratings = users, seen, positives, ratings
         self.histories = histories
+        # the user index the model reads: n_users (someone new, folded in from the history) for users
+        # without training interactions, whose embeddings never trained
+        self.model_users = users if model_users is None else model_users
 
     def __len__(self) -> int:
         return len(self.users)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        return {"user": int(self.users[index]), "seen": self.seen[index], "positives": self.positives[index],
-                "ratings": None if self.ratings is None else self.ratings[index],
+        return {"user": int(self.users[index]), "model_user": int(self.model_users[index]), "seen": self.seen[index],
+                "positives": self.positives[index], "ratings": None if self.ratings is None else self.ratings[index],
                 "history": [] if self.histories is None else self.histories[index]}
 
 
@@ -91,9 +95,9 @@ def collate(batch: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]
         (stacked,) = batch if len(batch) == 1 and batch[0]["user"].dim() == 1 else [_stack(batch)]
         inputs = {key: stacked[key] for key in ("user", "item", "history") if key in stacked}
         return inputs, {"target": stacked["target"]}
-    users = [item["user"] for item in batch]
-    inputs = model_inputs(users, [item["history"] for item in batch])
-    targets = {"user": inputs["user"], "seen": [item["seen"] for item in batch],
+    inputs = model_inputs([item.get("model_user", item["user"]) for item in batch], [item["history"] for item in batch])
+    targets = {"user": torch.as_tensor([item["user"] for item in batch], dtype=torch.long),
+               "seen": [item["seen"] for item in batch],
                "positives": [item["positives"] for item in batch], "ratings": [item["ratings"] for item in batch]}
     return inputs, targets
 

@@ -47,29 +47,45 @@ class MatrixFactorization(nn.Module):
         nn.init.zeros_(self.item_bias.weight)
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        vectors, biases = self.user_vectors(inputs["user"], inputs["history"])
-        return (self.scores(vectors) + biases[:, None]).masked_fill(~self.trained, UNTRAINED_SCORE)
+        vectors, offsets = self.user_vectors(inputs["user"], inputs["history"])
+        item_vectors, item_biases, scored = self.item_table()
+        return (vectors @ item_vectors.T + item_biases + offsets[:, None]).masked_fill(~scored, UNTRAINED_SCORE)
+
+    def item_side(self, items: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The vectors and biases of ``items`` (any shape of indices; None: every item, ``[n_items, f]``)."""
+        if items is None:
+            return self.item_embedding.weight, self.item_bias.weight[:, 0]
+        return self.item_embedding(items), self.item_bias(items)[..., 0]
+
+    def item_table(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every item's vector and bias, and which items are scored at all (the rest score ``UNTRAINED_SCORE``):
+        a user's score for item j is ``u . v_j + b_j`` plus the user's offset (see :meth:`query_vectors`)."""
+        vectors, biases = self.item_side()
+        return vectors, biases, self.trained
+
+    def query_vectors(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[B, f]`` user vectors and ``[B]`` offsets (the user's bias and the mean rating, which do not change
+        a user's ranking): trained ones for known users, folded in from the history for new ones."""
+        return self.user_vectors(inputs["user"], inputs["history"])
 
     def user_vectors(self, users: torch.Tensor, history: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Each user's embedding and bias: trained ones for known users, folded in for new ones."""
         known = users < self.n_users
         index = users.clamp(max=self.n_users - 1)
-        folded = fold_in(history, self.item_embedding.weight,
-                         self.item_bias.weight[:, 0].masked_fill(~self.trained, UNTRAINED_SCORE))
+        if not _exporting() and bool(known.all()):  # no one to fold in (a softmax over every item, 8 times)
+            return self.user_embedding(index), self.user_bias(index)[:, 0] + self.mean_rating
+        item_vectors, item_biases, scored = self.item_table()
+        folded = fold_in(history, item_vectors, item_biases.masked_fill(~scored, UNTRAINED_SCORE))
         vectors = torch.where(known[:, None], self.user_embedding(index), folded)
         biases = torch.where(known, self.user_bias(index)[:, 0], torch.zeros_like(folded[:, 0]))
         return vectors, biases + self.mean_rating
-
-    def scores(self, vectors: torch.Tensor) -> torch.Tensor:
-        """``[B, n_items]`` scores of user embeddings ``vectors`` (without the user's bias)."""
-        return vectors @ self.item_embedding.weight.T + self.item_bias.weight[:, 0]
 
     def pair_scores(self, inputs: dict[str, torch.Tensor], items: torch.Tensor) -> torch.Tensor:
         """Scores of known users (``inputs["user"]``) for items: ``items`` is ``[B]`` (one each) or
         ``[B, m]`` / ``[m]`` (several each, or the same ``m`` for all)."""
         users = inputs["user"]
         vectors, biases = self.user_embedding(users), self.user_bias(users)[:, 0] + self.mean_rating
-        item_vectors, item_biases = self.item_embedding(items), self.item_bias(items)[..., 0]
+        item_vectors, item_biases = self.item_side(items)
         if items.dim() == 1 and len(items) == len(users):
             return (vectors * item_vectors).sum(-1) + item_biases + biases
         if items.dim() == 1:
@@ -79,11 +95,16 @@ class MatrixFactorization(nn.Module):
     def penalty(self, inputs: dict[str, torch.Tensor], items: torch.Tensor) -> torch.Tensor:
         """The squared norms of the embeddings a batch uses, per user."""
         users = inputs["user"]
-        return (self.user_embedding(users).pow(2).sum() + self.item_embedding(items).pow(2).sum()) / len(users)
+        return (self.user_embedding(users).pow(2).sum() + self.item_side(items)[0].pow(2).sum()) / len(users)
 
     def item_vectors(self) -> torch.Tensor:
         """One vector per item, for similar items and maps of the catalogue."""
-        return self.item_embedding.weight
+        return self.item_side()[0]
+
+
+def _exporting() -> bool:
+    """Whether the model is being traced for an export, which must hold the fold-in whatever the example."""
+    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
 
 
 def fold_in(history: torch.Tensor, item_vectors: torch.Tensor, item_biases: torch.Tensor,

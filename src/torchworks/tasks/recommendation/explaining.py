@@ -13,7 +13,7 @@ from torchworks.attribution.explainer import Explanation
 from torchworks.errors import ConfigError
 from torchworks.report.plots import bar_chart
 from torchworks.tasks.recommendation.predicting import recommendation_records
-from torchworks.tasks.recommendation.queries import Query
+from torchworks.tasks.recommendation.queries import Query, positions
 
 METHODS = ("similarity",)
 SHOWN = 10  # history items drawn in the figure
@@ -27,7 +27,7 @@ def explain_recommendations(model: torch.nn.Module, inputs: dict[str, torch.Tens
         scores = model(inputs).detach().float().cpu()
         vectors = torch.nn.functional.normalize(model.item_vectors().detach().float().cpu(), dim=1)
     records = recommendation_records(scores, queries, state)
-    items = {item: index for index, item in enumerate(state["items"])}
+    items = positions(state["items"])
     explanations = []
     for row, (query, record) in enumerate(zip(queries, records)):
         item = _target(query, record, target, items)

@@ -10,7 +10,10 @@ import numpy as np
 import torch
 
 from torchworks.tasks.recommendation.dataset import Queries
-from torchworks.tasks.recommendation.queries import Query, resolve_queries
+from torchworks.tasks.recommendation.embeddings import UNTRAINED_SCORE
+from torchworks.tasks.recommendation.queries import Query, derived, positions, resolve_queries
+
+UNSCORED = UNTRAINED_SCORE / 2  # a score this low: an item the model was not trained on (plus a user's offset)
 
 
 def recommendation_inputs(inputs: Sequence[Any], state: dict[str, Any]) -> tuple[Queries, list[Query]]:
@@ -26,7 +29,7 @@ def allowed_items(state: dict[str, Any]) -> np.ndarray:
     """Which items a list may hold under the prediction's ``include``, ``exclude`` and ``categories``."""
     n_items = len(state["items"])
     allowed = np.ones(n_items, dtype=bool)
-    index = {item: position for position, item in enumerate(state["items"])}
+    index = positions(state["items"])
     if state.get("include"):
         allowed[:] = False
         allowed[[index[item] for item in state["include"] if item in index]] = True
@@ -38,22 +41,33 @@ def allowed_items(state: dict[str, Any]) -> np.ndarray:
     return allowed
 
 
-def recommendation_records(outputs: torch.Tensor, queries: list[Any], state: dict[str, Any]) -> list[dict[str, Any]]:
+def recommendation_records(outputs: torch.Tensor | list[dict[str, np.ndarray]], queries: list[Any],
+                           state: dict[str, Any]) -> list[dict[str, Any]]:
     """One record per query: ``input``, ``user``, ``known_user``, ``fallback``, ``notes`` and
     ``recommendations`` (rank, item, title, genres, score), at most ``k`` of them.
 
-    ``outputs`` are the model's scores, ``[N, n_items]``; queries that are not :class:`Query` (the
-    contract suite's ids) are ranked as they come, nothing left out.
+    ``outputs`` are the model's scores, ``[N, n_items]``, or the item index's candidates, one
+    ``{"items", "scores"}`` per query, best first (:class:`~.retrieval.IndexedRanking`); queries that are not
+    :class:`Query` (the contract suite's ids) are ranked as they come, nothing left out.
     """
-    scores = outputs.float().numpy() if isinstance(outputs, torch.Tensor) else np.asarray(outputs, dtype=np.float32)
     allowed = allowed_items(state)
-    popularity = np.asarray(state["popularity"], dtype=np.float64)
+    popularity = derived(state["popularity"], "array", lambda counts: np.asarray(counts, dtype=np.float64))
+    k = int(state.get("k", 10))
+    if isinstance(outputs, torch.Tensor):
+        outputs = outputs.float().numpy()
     records = []
-    for row, query in zip(scores, queries):
+    for row, query in zip(outputs, queries):
         if not isinstance(query, Query):
             query = Query(str(query), None, len(state["users"]))
-        ranked = popularity if query.fallback == "popularity" else row.astype(np.float64)
-        records.append(_record(query, _top(ranked, allowed, query.exclude, int(state.get("k", 10))), ranked, state))
+        if query.fallback == "popularity":
+            ranked = [(int(item), popularity[item]) for item in _top(popularity, allowed, query.exclude, k)]
+        elif isinstance(row, dict):
+            ranked = _top_candidates(row, allowed, query, k)
+        else:  # items the model cannot score (never trained on) are never listed
+            scores = np.asarray(row, dtype=np.float64)
+            ranked = [(int(item), scores[item]) for item in _top(scores, allowed & (scores > UNSCORED), query.exclude,
+                                                                 k)]
+        records.append(_record(query, ranked, state))
     return records
 
 
@@ -68,7 +82,22 @@ def _top(scores: np.ndarray, allowed: np.ndarray, exclude: set[int], k: int) -> 
     return top[top >= 0]
 
 
-def _record(query: Query, top: np.ndarray, scores: np.ndarray, state: dict[str, Any]) -> dict[str, Any]:
+def _top_candidates(candidates: dict[str, np.ndarray], allowed: np.ndarray, query: Query,
+                    k: int) -> list[tuple[int, float]]:
+    """The ``k`` best allowed items among the index's candidates (a note when fewer remain than asked for)."""
+    items, scores = candidates["items"], candidates["scores"]
+    keep = allowed[items]
+    if query.exclude:
+        keep &= ~np.isin(items, np.fromiter(query.exclude, dtype=np.int64))
+    items, scores = items[keep][:k], scores[keep][:k]
+    if len(items) < min(k, int(allowed.sum()) - len(query.exclude)):
+        query.notes.append(f"the item index's {len(candidates['items'])} nearest items hold only {len(items)} this "
+                           "list may show: a narrow filter or a long list is better served by a model trained with "
+                           "item_index=none")
+    return [(int(item), float(score)) for item, score in zip(items, scores)]
+
+
+def _record(query: Query, ranked: list[tuple[int, float]], state: dict[str, Any]) -> dict[str, Any]:
     items, titles, genres = state["items"], state["titles"], state["genres"]
     return {
         "input": query.input,
@@ -77,7 +106,7 @@ def _record(query: Query, top: np.ndarray, scores: np.ndarray, state: dict[str, 
         "fallback": query.fallback,
         "notes": list(query.notes),
         "recommendations": [{"rank": rank, "item": items[item], "title": titles[item], "genres": list(genres[item]),
-                             "score": round(float(scores[item]), 6)} for rank, item in enumerate(top, start=1)],
+                             "score": round(float(score), 6)} for rank, (item, score) in enumerate(ranked, start=1)],
     }
 
 

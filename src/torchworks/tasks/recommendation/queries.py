@@ -9,6 +9,7 @@ id), or a table of users (a CSV, TSV, Parquet or JSON-lines file with a user col
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,9 +58,31 @@ class Catalogue:
 
     def __init__(self, state: dict[str, Any]):
         self.state = state
-        self.users = {user: index for index, user in enumerate(state["users"])}
-        self.items = {item: index for index, item in enumerate(state["items"])}
+        self.users = positions(state["users"])
+        self.items = positions(state["items"])
         self.n_users = len(state["users"])
+        self.untrained = frozenset(state.get("untrained_users") or ())
+
+
+_DERIVED: dict[tuple[int, str], tuple[list, Any]] = {}
+
+
+def derived(values: list, kind: str, make: Callable[[list], Any]) -> Any:
+    """``make(values)`` for one of a bundle's lists, made once per list: a server answers every request from
+    the same state, and a million items take ~0.2 s to index. ``kind`` names what is made."""
+    key = (id(values), kind)
+    cached = _DERIVED.get(key)
+    if cached is None or cached[0] is not values:
+        if len(_DERIVED) >= 32:  # bundles loaded and dropped again (tests): keep the newest
+            _DERIVED.pop(next(iter(_DERIVED)))
+        cached = (values, make(values))
+        _DERIVED[key] = cached
+    return cached[1]
+
+
+def positions(ids: list[str]) -> dict[str, int]:
+    """``{id: index}`` of a bundle's id list (made once per list)."""
+    return derived(ids, "positions", lambda values: {value: index for index, value in enumerate(values)})
 
 
 def resolve_queries(inputs: list[Any], state: dict[str, Any]) -> list[Query]:
@@ -145,7 +168,16 @@ def _user_query(user: str, catalogue: Catalogue) -> Query:
         return Query(f"user={user}", user, catalogue.n_users, fallback="popularity",
                      notes=[f"user '{user}' is not one the model knows: the most popular items"])
     history = list(state["histories"][index])
-    return Query(f"user={user}", user, index, history=history, exclude=set(history) if state["exclude_seen"] else set())
+    exclude = set(history) if state["exclude_seen"] else set()
+    if index in catalogue.untrained:  # no embedding of their own: someone new, from their items
+        query = Query(f"user={user}", user, catalogue.n_users, history=history, exclude=exclude,
+                      notes=[f"user '{user}' came after the training period: folded in from their "
+                             f"{len(history)} item(s)"])
+        if not reads_items(state):
+            query.fallback = "popularity"
+            query.notes.append(f"a {state['model']} model cannot fold a user in: the most popular items")
+        return query
+    return Query(f"user={user}", user, index, history=history, exclude=exclude)
 
 
 def _items_query(ids: list[str], catalogue: Catalogue) -> Query:

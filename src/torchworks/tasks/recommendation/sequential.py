@@ -44,9 +44,18 @@ class SequentialRecommender(nn.Module):
         nn.init.zeros_(self.item_bias.weight)
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        vectors, offsets = self.query_vectors(inputs)
+        item_vectors, item_biases, scored = self.item_table()
+        return (vectors @ item_vectors.T + item_biases + offsets[:, None]).masked_fill(~scored, UNTRAINED_SCORE)
+
+    def item_table(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every item's vector and bias, and which items are scored at all (see ``MatrixFactorization``)."""
+        return self.item_embedding.weight[: self.n_items], self.item_bias.weight[:, 0], self.trained
+
+    def query_vectors(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[B, f]`` vectors of the histories, and the ``[B]`` offsets added to every score (the mean rating)."""
         vectors = self.user_vectors(inputs["history"])
-        scores = vectors @ self.item_embedding.weight[: self.n_items].T + self.item_bias.weight[:, 0]
-        return (scores + self.mean_rating).masked_fill(~self.trained, UNTRAINED_SCORE)
+        return vectors, self.mean_rating.expand(len(vectors))
 
     def user_vectors(self, history: torch.Tensor) -> torch.Tensor:
         """``[B, factors]``: the projected GRU state after each history's last item."""

@@ -19,6 +19,9 @@ class RecommendationState(TaskState):
     genres: list[list[str]] = Field(description="The genres or categories of each item, by index.")
     popularity: list[int] = Field(description="Training interactions per item, by index.")
     histories: list[list[int]] = Field(description="Each user's distinct items (indices), most recent last.")
+    untrained_users: list[int] = Field(default_factory=list, description="Users (indices) no training interaction "
+                                       "names (after a time cut): the model folds them in from their history, as "
+                                       "someone new.")
     feedback: str = Field(description="implicit or explicit.")
     rating_scale: list[float] | None = Field(None, description="The ratings' [low, high], or None.")
     mean_rating: float | None = Field(None, description="The training ratings' mean (explicit feedback).")
@@ -35,3 +38,6 @@ class RecommendationState(TaskState):
     include: list[str] = Field(description="Item ids lists are restricted to (empty: all), unless asked otherwise.")
     exclude: list[str] = Field(description="Item ids lists never hold, unless asked otherwise.")
     categories: list[str] = Field(description="Genres lists are restricted to (empty: all), unless asked otherwise.")
+    item_index: dict[str, Any] | None = Field(None, description="The bundle's item index (item_index.faiss): its "
+                                              "kind, items, build time and recall@10 against exact search; None "
+                                              "when lists score every item.")

@@ -46,17 +46,20 @@ class Recommendation(Task, Explainable, Exportable, Servable):
 
     def __init__(self) -> None:
         self._sampling: tuple[int, Any] | None = None  # (id of the popularity list, its log-probabilities)
+        self._index: tuple[Any, Any] | None = None  # the bundle's item index and the item of each position
 
     def check_config(self, config: RecommendationConfig) -> None:
-        from torchworks.tasks.recommendation.models import check_model
+        from torchworks.tasks.recommendation.models import check_item_index, check_model
 
         check_model(config.model)
+        check_item_index(config)
 
     def prepare_data(self, config: RecommendationConfig, state: dict[str, Any] | None = None) -> PreparedData:
         from torchworks.tasks.recommendation.data import prepare_recommendation_data
 
         made = prepare_recommendation_data(config, state)
         self._matrices = made  # the baselines of this run fit on the same split, as matrices
+        self._features = made.features  # two_tower's, put into the model it builds for training
         return made.prepared
 
     def data_choices(self, config: RecommendationConfig, data: PreparedData) -> dict[str, Resolved]:
@@ -80,7 +83,11 @@ class Recommendation(Task, Explainable, Exportable, Servable):
     def build_model(self, config: RecommendationConfig, state: dict[str, Any], *, for_training: bool) -> nn.Module:
         from torchworks.tasks.recommendation.models import build_recommender
 
-        return build_recommender(state)
+        model = build_recommender(state)
+        features = getattr(self, "_features", None)
+        if for_training and features is not None and hasattr(model, "set_features"):
+            model.set_features(features.genres, features.numbers, features.text)
+        return model
 
     def step(self, model: nn.Module, batch: Any, stage: str, state: dict[str, Any]) -> StepOutput:
         inputs, targets = batch
@@ -156,6 +163,41 @@ class Recommendation(Task, Explainable, Exportable, Servable):
     def dynamic_axes(self, state: dict[str, Any]) -> dict[str, dict[int, str]]:
         axes = {"user": {0: "batch"}}
         return {**axes, "history": {0: "batch", 1: "length"}} if "history" in self.example_input(state) else axes
+
+    def bundle_files(self, model: nn.Module, state: dict[str, Any], config: RecommendationConfig) -> dict[str, bytes]:
+        from torchworks.tasks.recommendation.retrieval import INDEX_FILE, MIN_RECALL, build_item_index, index_kind
+
+        kind = index_kind(config.item_index, model)
+        state["item_index"] = None
+        if kind is None:
+            return {}
+        from torchworks.console import say
+
+        index, facts = build_item_index(model, state, kind)
+        searched = f", ef_search {facts['ef_search']}" if facts["ef_search"] else ""
+        measured = (f"item index: {kind} over {facts['items']:,} items in {facts['build_seconds']:.1f} s, recall@10 "
+                    f"{facts['recall@10']:.3f} against exact search ({facts['users_measured']:,} users{searched})")
+        if facts["recall@10"] < MIN_RECALL and config.item_index == "auto":
+            say(f"[yellow]warning:[/yellow] {measured}: too far from exact, so lists will score every item "
+                "(train longer, or item_index=hnsw to keep the index anyway)")
+            return {}
+        state["item_index"] = facts
+        say(measured)
+        return {INDEX_FILE: index.to_bytes()}
+
+    def open_bundle_files(self, model: nn.Module, files: dict[str, bytes], state: dict[str, Any]) -> None:
+        from torchworks.tasks.recommendation.retrieval import INDEX_FILE, read_item_index
+
+        self._index = read_item_index(files[INDEX_FILE], model, state.get("item_index")) \
+            if INDEX_FILE in files else None
+
+    def prediction_runner(self, model: Any, state: dict[str, Any]) -> Any:
+        module = getattr(model, "model", model)  # the eager runner's module
+        if self._index is None or not hasattr(module, "query_vectors"):
+            return model  # every item scored (an export scores every item too)
+        from torchworks.tasks.recommendation.retrieval import IndexedRanking
+
+        return IndexedRanking(module, *self._index, state)
 
     def serving(self, state: dict[str, Any]) -> ServingSpec:
         from torchworks.tasks.recommendation.serving import recommendation_serving
