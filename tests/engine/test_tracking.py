@@ -17,3 +17,15 @@ def test_nested_metrics_become_flat_numbers_with_names_mlflow_accepts():
     for name in flat:
         _validate_metric_name(f"test_{name}")  # raises on a name MLflow refuses
     assert all(len(name) <= 240 for name in _flat_numbers({"x" * 300: 1.0}))
+
+
+def test_the_task_files_a_bundle_lists_are_linked_like_the_weights(tmp_path):
+    import json
+
+    from torchworks.engine.tracking import _task_files
+
+    (tmp_path / "bundle.json").write_text(json.dumps({"files": {"item_index.faiss": {"bytes": 1, "sha256": "x"}}}))
+    assert _task_files(tmp_path) == {"item_index.faiss"}
+    (tmp_path / "bundle.json").write_text("{broken")
+    assert _task_files(tmp_path) == set()
+    assert _task_files(tmp_path / "missing") == set()

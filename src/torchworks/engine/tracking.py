@@ -58,14 +58,26 @@ def log_results(logger, metrics: dict[str, Any], run_dir: Path) -> None:
     for key, value in _flat_numbers(metrics).items():
         client.log_metric(run_id, key if key.startswith("test_") else f"test_{key}", value)
     store = _local_folder(client.get_run(run_id).info.artifact_uri)
+    task_files = _task_files(run_dir)  # written whole like the weights, and as large: linked too
     for item in sorted(run_dir.iterdir()):
         if item.name == "checkpoints" or item.name.startswith("."):
             continue
+        linkable = item.suffix in LINKED or item.name in task_files
         if item.is_dir():
             client.log_artifacts(run_id, str(item), artifact_path=item.name)
-        elif not (item.suffix in LINKED and store is not None and _link_into(item, store)):
+        elif not (linkable and store is not None and _link_into(item, store)):
             client.log_artifact(run_id, str(item))
     client.set_terminated(run_id, "FINISHED")
+
+
+def _task_files(run_dir: Path) -> set[str]:
+    """The names of the task's own files the bundle lists (an item index)."""
+    import json
+
+    try:
+        return set(json.loads((run_dir / "bundle.json").read_text(encoding="utf-8")).get("files") or {})
+    except (OSError, ValueError):
+        return set()
 
 
 def _local_folder(uri: str) -> Path | None:
@@ -81,8 +93,8 @@ def _local_folder(uri: str) -> Path | None:
 def _link_into(file: Path, folder: Path) -> bool:
     """Hard-link ``file`` into the artifact ``folder``; False where the file system cannot.
 
-    Only weights are linked: torchworks replaces them whole and never edits them in place, so the
-    artifact keeps the bytes it was logged with (and their hash in the logged bundle.json).
+    Only weights and the task's bundle files are linked: torchworks replaces them whole and never edits them
+    in place, so the artifact keeps the bytes it was logged with (and their hash in the logged bundle.json).
     """
     try:
         folder.mkdir(parents=True, exist_ok=True)

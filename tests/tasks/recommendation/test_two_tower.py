@@ -97,3 +97,13 @@ def test_the_bundle_records_the_features_and_keeps_them_in_the_weights(shop):
     assert manifest["state"]["architecture"]["text"] == 384
     assert manifest["weights"]["tensors"]["text_features"] == [len(manifest["state"]["items"]), 384]
     assert "item features (two_tower)" in manifest["data"]["summary"]
+
+
+def test_two_tower_without_any_item_feature_says_what_it_needs(tmp_path):
+    from torchworks.errors import DataError
+
+    events, _ = write_shop(tmp_path)
+    with pytest.raises(DataError, match="no item features") as error:
+        torchworks.train("recommendation", data=str(events), user="customer", item="sku", time="ts",
+                         model="two_tower", epochs=1, output=str(tmp_path / "runs"), mlflow=False, progress=False)
+    assert "item_features=" in error.value.hint

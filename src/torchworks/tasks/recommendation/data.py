@@ -95,6 +95,11 @@ def prepare_recommendation_data(config: RecommendationConfig, state: dict[str, A
         from torchworks.tasks.recommendation.item_features import item_features
 
         features = item_features(log.items, indexed.item_ids, text=config.item_text, progress=config.progress)
+        if not any(features.sizes.values()):
+            raise DataError(f"model=two_tower has no item features in '{log.source}'", expected="items with genres "
+                            "or categories, numeric columns or titles (item_features=TABLE, or a MovieLens folder)",
+                            got="item ids alone" + ("" if config.item_text else " (item_text=false)"),
+                            hint="give item_features=catalogue.csv, or train model=mf")
         built["architecture"].update(features.sizes)
     prepared = PreparedData(
         train=TrainingInteractions(indexed.users[split.train], indexed.items[split.train],
