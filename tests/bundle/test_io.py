@@ -318,3 +318,27 @@ def test_a_changed_linked_or_missing_extra_file_is_refused(tmp_path):
     edit_manifest(folder, files=["index.bin"])
     with pytest.raises(BundleError, match="malformed files entry"):
         read_bundle_files(read_bundle(folder))
+
+
+def test_a_large_state_keeps_its_growing_keys_in_arrow_files_and_reads_back_whole(tmp_path, monkeypatch):
+    from torchworks.bundle import io
+
+    state = {"items": ["a", "b", "c"], "histories": [[0, 2], [], [1]], "genres": [["x"], [], ["y", "z"]],
+             "popularity": [3, 0, 1], "k": 10}
+    fields = ("items", "histories", "genres", "popularity", "absent")
+    assert io.split_state(state, fields) == (state, {})  # small: all in bundle.json
+    monkeypatch.setattr(io, "STATE_INLINE_BYTES", 10)
+    inline, apart = io.split_state(state, fields)
+    assert inline == {"k": 10} and set(apart) == {"items", "histories", "genres", "popularity"}
+    folder = tmp_path / "run"
+    folder.mkdir()
+    weights = save_weights(folder, torch.nn.Linear(3, 2))
+    write_manifest(folder, {"task": "toy", "config": {}, "state": inline, "weights": weights,
+                            "state_files": io.save_state_files(folder, apart)})
+    assert (folder / "state_histories.arrow").is_file()
+    assert read_bundle(folder).state == state
+    data = bytearray((folder / "state_items.arrow").read_bytes())
+    data[-3] ^= 1
+    (folder / "state_items.arrow").write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="changed after training"):
+        read_bundle(folder)

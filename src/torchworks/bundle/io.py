@@ -7,6 +7,11 @@ shapes against the freshly built model, and that every weight is finite.
 A task may keep further files beside the weights (a recommender's nearest-neighbour index of its items):
 ``bundle.json`` lists each under ``files`` with its size and hash, and they are read back only through
 :func:`read_bundle_files`, which checks both. They are data a task parses itself, never pickles.
+
+A state too large for ``bundle.json`` (over ``STATE_INLINE_BYTES`` as JSON: a recommender of a million
+items) keeps the keys its class names in ``file_fields`` in Arrow IPC files beside it, one per key,
+listed under ``state_files`` with size and hash; :func:`read_bundle` puts them back, so every reader
+sees the whole state.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ WEIGHTS = "model.safetensors"
 MAX_MANIFEST_BYTES = 20 * 1024 * 1024
 #: What a task's extra bundle file may be called: a plain lower-case name with a suffix, in the run folder itself.
 FILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\.[a-z0-9]{1,12}$")
+#: A state larger than this as JSON keeps its ``file_fields`` in files of their own.
+STATE_INLINE_BYTES = 8 * 1024 * 1024
 #: Names the run folder already uses for other things.
 RESERVED_NAMES = frozenset({MANIFEST, WEIGHTS, "metrics.json", "config.json", "report.html", "history.csv",
                             "tracking.json"})
@@ -119,27 +126,78 @@ def read_bundle_files(bundle: Bundle) -> dict[str, bytes]:
     if not isinstance(listed, dict):
         raise BundleError(f"'{manifest_path}' has a malformed files entry", expected="a mapping of file names to "
                           "their size and sha256", got=type(listed).__name__, hint="restore the bundle or train again")
-    files = {}
-    for name, entry in listed.items():
-        candidate = bundle.path / str(name)
-        if not isinstance(name, str) or not FILE_NAME.match(name) or name in RESERVED_NAMES \
-                or not isinstance(entry, dict):
-            raise BundleError(f"'{manifest_path}' lists a bundle file {name!r}", expected="a plain file name inside "
-                              "the run folder with its size and sha256", got=repr(name)[:80],
-                              hint="this bundle was tampered with; do not load it")
-        if candidate.is_symlink() or not candidate.is_file():
-            raise BundleError(f"bundle file '{candidate}' is missing", expected="a regular file",
-                              got="a symlink" if candidate.is_symlink() else "nothing",
-                              hint="restore the bundle from a backup or train again")
-        data = candidate.read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
-        if len(data) != entry.get("bytes") or digest != entry.get("sha256"):
-            raise BundleError(f"bundle file '{candidate}' was changed after training",
-                              expected=f"{entry.get('bytes')} bytes with sha256 {entry.get('sha256')}",
-                              got=f"{len(data)} bytes with sha256 {digest}",
-                              hint="restore the original file or train again")
-        files[name] = data
-    return files
+    return {name: _checked_file(bundle.path, name, entry) for name, entry in listed.items()}
+
+
+def _checked_file(folder: Path, name: Any, entry: Any) -> bytes:
+    """The bytes of a file ``bundle.json`` lists, after checking its name, kind, size and hash."""
+    manifest_path = folder / MANIFEST
+    if not isinstance(name, str) or not FILE_NAME.match(name) or name in RESERVED_NAMES or not isinstance(entry, dict):
+        raise BundleError(f"'{manifest_path}' lists a bundle file {name!r}", expected="a plain file name inside "
+                          "the run folder with its size and sha256", got=repr(name)[:80],
+                          hint="this bundle was tampered with; do not load it")
+    candidate = folder / name
+    if candidate.is_symlink() or not candidate.is_file():
+        raise BundleError(f"bundle file '{candidate}' is missing", expected="a regular file",
+                          got="a symlink" if candidate.is_symlink() else "nothing",
+                          hint="restore the bundle from a backup or train again")
+    data = candidate.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if len(data) != entry.get("bytes") or digest != entry.get("sha256"):
+        raise BundleError(f"bundle file '{candidate}' was changed after training",
+                          expected=f"{entry.get('bytes')} bytes with sha256 {entry.get('sha256')}",
+                          got=f"{len(data)} bytes with sha256 {digest}", hint="restore the original file or train again")
+    return data
+
+
+def split_state(state: dict[str, Any], file_fields: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """``state`` as ``bundle.json`` keeps it, and the files of the keys kept apart (``{key: Arrow IPC bytes}``):
+    none unless its JSON is over ``STATE_INLINE_BYTES`` and its class names ``file_fields``."""
+    if not file_fields or len(json.dumps(state, default=str)) <= STATE_INLINE_BYTES:
+        return state, {}
+    apart = {key: _arrow_bytes(state[key]) for key in file_fields if key in state}
+    return {key: value for key, value in state.items() if key not in apart}, apart
+
+
+def save_state_files(path: Path, files: dict[str, bytes]) -> dict[str, dict[str, Any]]:
+    """Write the state's keys kept apart (:func:`split_state`) as ``state_KEY.arrow``; their manifest entries."""
+    entries = {}
+    for key, data in files.items():
+        name = f"state_{key}.arrow"
+        entries[key] = {"file": name, **save_files(path, {name: data})[name]}
+    return entries
+
+
+def _arrow_bytes(values: list[Any]) -> bytes:
+    import pyarrow as pa
+
+    table = pa.table({"values": pa.array(values)})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _merge_state_files(folder: Path, manifest: dict[str, Any]) -> None:
+    """Put the state's keys kept in files back into ``manifest["state"]``."""
+    listed = manifest.get("state_files") or {}
+    if not listed:
+        return
+    import pyarrow as pa
+
+    manifest_path = folder / MANIFEST
+    if not isinstance(listed, dict) or not isinstance(manifest["state"], dict):
+        raise BundleError(f"'{manifest_path}' has a malformed state_files entry", expected="a mapping of state keys "
+                          "to files", got=type(listed).__name__, hint="restore the bundle or train again")
+    for key, entry in listed.items():
+        data = _checked_file(folder, entry.get("file") if isinstance(entry, dict) else None, entry)
+        try:
+            values = pa.ipc.open_stream(data).read_all().column("values").to_pylist()
+        except (pa.ArrowException, KeyError) as error:
+            raise BundleError(f"state file '{folder / entry['file']}' cannot be read", expected="an Arrow IPC stream "
+                              "with a values column", got=str(error)[:200], hint="restore the bundle or train again"
+                              ) from None
+        manifest["state"][key] = values
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
@@ -181,6 +239,7 @@ def read_bundle(path: str | Path) -> Bundle:
         raise BundleError(f"'{manifest_path}' is not valid JSON", expected="a bundle manifest", got=str(exc)) from None
     _check_manifest(manifest_path, manifest)
     _check_weights_file(folder, manifest["weights"]["file"])
+    _merge_state_files(folder, manifest)
     return Bundle(folder, manifest)
 
 

@@ -71,13 +71,15 @@ def log_results(logger, metrics: dict[str, Any], run_dir: Path) -> None:
 
 
 def _task_files(run_dir: Path) -> set[str]:
-    """The names of the task's own files the bundle lists (an item index)."""
+    """The names of the task's own files the bundle lists (an item index), and of its state's files."""
     import json
 
     try:
-        return set(json.loads((run_dir / "bundle.json").read_text(encoding="utf-8")).get("files") or {})
+        manifest = json.loads((run_dir / "bundle.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return set()
+    state_files = [entry.get("file") for entry in (manifest.get("state_files") or {}).values() if isinstance(entry, dict)]
+    return set(manifest.get("files") or {}) | {name for name in state_files if isinstance(name, str)}
 
 
 def _local_folder(uri: str) -> Path | None:

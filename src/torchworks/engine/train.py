@@ -220,7 +220,7 @@ def _restore_best(module, best: Path, io) -> None:
 
 
 def _write_bundle(task, model, data, config_dict, baselines, history, hardware, run_dir: Path, logger) -> None:
-    from torchworks.bundle.io import save_files, save_weights, write_manifest
+    from torchworks.bundle.io import save_files, save_state_files, save_weights, split_state, write_manifest
     from torchworks.engine.outputs import evaluate_on_test, write_run_outputs
     from torchworks.engine.tracking import log_results
     from torchworks.engine.verdict import run_verdict
@@ -230,6 +230,7 @@ def _write_bundle(task, model, data, config_dict, baselines, history, hardware, 
     evaluation = evaluate_on_test(task, model, data, config, latency=True)
     files = task.bundle_files(model.eval(), data.state, config)  # may record what it measured in the state
     state = _typed_state(task, data.state)
+    state["state"], state_files = split_state(state["state"], getattr(task.state_class, "file_fields", ()))
     verdict = run_verdict(task, config, evaluation.metrics, baselines)
     metrics = {**evaluation.metrics, "baselines": baselines, "verdict": verdict.as_dict(), "speed": evaluation.speed}
     write_run_outputs(run_dir, task, config_dict, evaluation, metrics, history, data.summary,
@@ -244,6 +245,7 @@ def _write_bundle(task, model, data, config_dict, baselines, history, hardware, 
             **state,
             "weights": weights,
             "files": save_files(run_dir, files),
+            "state_files": save_state_files(run_dir, state_files),
             "metrics": metrics,
             "history": history,
             "training": {**hardware, "epochs_run": len(history)},

@@ -27,6 +27,9 @@ class TaskState(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
     schema_version: ClassVar[int] = 1
+    # keys that may grow with the data (a recommender's users, items and histories): when the state is too
+    # large for bundle.json they are kept in files of their own beside it (see bundle/io.py)
+    file_fields: ClassVar[tuple[str, ...]] = ()
 
 
 def schema_entry(state_class: type[TaskState]) -> dict[str, Any]:

@@ -177,3 +177,25 @@ def test_an_automatic_index_too_far_from_exact_is_left_out(indexed_run, monkeypa
 
 def task_state(run):
     return json.loads((run / "bundle.json").read_text())["state"]
+
+
+def test_a_catalogue_too_large_for_bundle_json_keeps_ids_and_histories_in_files(interactions_log, tmp_path,
+                                                                                  monkeypatch):
+    """A million items would make bundle.json hundreds of MB (it is refused over 20): the ids, titles,
+    genres, popularity and histories go into Arrow files beside it, and every mode reads them back."""
+    from torchworks.bundle import io
+
+    monkeypatch.setattr(io, "STATE_INLINE_BYTES", 1000)  # this small log counts as a large one
+    run = torchworks.train("recommendation", data=str(interactions_log), output=str(tmp_path), name="large",
+                           factors=8, epochs=1, negatives=64, item_index="flat", mlflow=False, progress=False,
+                           baselines=False).path
+    manifest = json.loads((run / "bundle.json").read_text())
+    assert "items" not in manifest["state"] and "histories" not in manifest["state"]
+    assert set(manifest["state_files"]) == {"users", "items", "titles", "genres", "popularity", "histories",
+                                            "untrained_users"}
+    predictor = torchworks.load(run)
+    state = predictor.bundle.state
+    assert len(state["items"]) == 150 and len(state["histories"]) == len(state["users"])
+    (record,) = predictor.predict({"user": state["users"][0]}, k=5)
+    assert len(record["recommendations"]) == 5
+    assert not {state["items"][item] for item in state["histories"][0]} & set(listed(record))

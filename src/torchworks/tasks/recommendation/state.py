@@ -3,7 +3,7 @@ model's shape, and each user's items (to leave seen items out and to explain) (n
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -12,6 +12,9 @@ from torchworks.tasks.state import TaskState
 
 class RecommendationState(TaskState):
     """The preprocessing state ``prepare_data`` records for the model's inputs and outputs."""
+
+    file_fields: ClassVar[tuple[str, ...]] = ("users", "items", "titles", "genres", "popularity", "histories",
+                                              "untrained_users")
 
     users: list[str] = Field(min_length=1, description="User ids by index (index 0 onwards).")
     items: list[str] = Field(min_length=2, description="Item ids by index: the model scores each.")
