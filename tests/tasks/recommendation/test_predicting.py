@@ -68,10 +68,16 @@ def test_a_new_user_from_items_gets_a_list_without_those_items_and_close_to_them
     assert listed(record) != listed(popular)  # folded in from the items, not the fallback
 
 
-def test_similar_items_leave_the_item_out(predictor):
+def test_similar_items_are_the_nearest_by_cosine_and_leave_the_item_out(predictor):
     item = predictor.bundle.state["items"][7]
     (record,) = predictor.predict({"similar": item}, k=10)
     assert record["input"] == f"similar={item}" and item not in listed(record) and len(listed(record)) == 10
+    vectors = torch.nn.functional.normalize(predictor.model.item_embedding.weight.detach(), dim=1)
+    cosine = (vectors @ vectors[7]).numpy()
+    cosine[7] = -np.inf
+    nearest = np.argsort(-cosine, kind="stable")[:10]
+    assert listed(record) == [predictor.bundle.state["items"][index] for index in nearest]
+    assert np.allclose([entry["score"] for entry in record["recommendations"]], cosine[nearest], atol=1e-5)
 
 
 def test_an_unknown_user_gets_the_most_popular_items_and_says_so(predictor):

@@ -12,7 +12,7 @@ import torch
 from torchworks.attribution.explainer import Explanation
 from torchworks.errors import ConfigError
 from torchworks.report.plots import bar_chart
-from torchworks.tasks.recommendation.predicting import recommendation_records
+from torchworks.tasks.recommendation.predicting import ItemSimilarity, recommendation_records
 from torchworks.tasks.recommendation.queries import Query, positions
 
 METHODS = ("similarity",)
@@ -26,7 +26,9 @@ def explain_recommendations(model: torch.nn.Module, inputs: dict[str, torch.Tens
     with torch.no_grad():
         scores = model(inputs).detach().float().cpu()
         vectors = torch.nn.functional.normalize(model.item_vectors().detach().float().cpu(), dim=1)
-    records = recommendation_records(scores, queries, state)
+    similarity = ItemSimilarity(model) if hasattr(model, "item_table") and \
+        any(query.similar is not None for query in queries) else None
+    records = recommendation_records(scores, queries, state, similarity)
     items = positions(state["items"])
     explanations = []
     for row, (query, record) in enumerate(zip(queries, records)):

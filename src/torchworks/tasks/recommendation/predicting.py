@@ -42,13 +42,14 @@ def allowed_items(state: dict[str, Any]) -> np.ndarray:
 
 
 def recommendation_records(outputs: torch.Tensor | list[dict[str, np.ndarray]], queries: list[Any],
-                           state: dict[str, Any]) -> list[dict[str, Any]]:
+                           state: dict[str, Any], similarity: ItemSimilarity | None = None) -> list[dict[str, Any]]:
     """One record per query: ``input``, ``user``, ``known_user``, ``fallback``, ``notes`` and
     ``recommendations`` (rank, item, title, genres, score), at most ``k`` of them.
 
     ``outputs`` are the model's scores, ``[N, n_items]``, or the item index's candidates, one
     ``{"items", "scores"}`` per query, best first (:class:`~.retrieval.IndexedRanking`); queries that are not
-    :class:`Query` (the contract suite's ids) are ranked as they come, nothing left out.
+    :class:`Query` (the contract suite's ids) are ranked as they come, nothing left out. With ``similarity``,
+    a ``similar=`` query lists the items whose vectors are nearest its item's (cosine) instead.
     """
     allowed = allowed_items(state)
     popularity = derived(state["popularity"], "array", lambda counts: np.asarray(counts, dtype=np.float64))
@@ -61,6 +62,10 @@ def recommendation_records(outputs: torch.Tensor | list[dict[str, np.ndarray]], 
             query = Query(str(query), None, len(state["users"]))
         if query.fallback == "popularity":
             ranked = [(int(item), popularity[item]) for item in _top(popularity, allowed, query.exclude, k)]
+        elif query.similar is not None and similarity is not None:
+            scores = similarity(query.similar)
+            ranked = [(int(item), scores[item]) for item in _top(scores, allowed & similarity.scored, query.exclude,
+                                                                 k)]
         elif isinstance(row, dict):
             ranked = _top_candidates(row, allowed, query, k)
         else:  # items the model cannot score (never trained on) are never listed
@@ -69,6 +74,22 @@ def recommendation_records(outputs: torch.Tensor | list[dict[str, np.ndarray]], 
                                                                  k)]
         records.append(_record(query, ranked, state))
     return records
+
+
+class ItemSimilarity:
+    """The cosine between one item's vector and every item's, from a dot-product model's item table (computed
+    once: a two-tower model runs its tower over the whole catalogue for it)."""
+
+    def __init__(self, model: torch.nn.Module):
+        with torch.inference_mode():
+            vectors, _, scored = model.item_table()
+        self.vectors = vectors.detach().float().cpu()
+        self.norms = self.vectors.norm(dim=1).clamp(min=1e-12)
+        self.scored = scored.cpu().numpy().astype(bool)
+
+    def __call__(self, item: int) -> np.ndarray:
+        with torch.inference_mode():
+            return ((self.vectors @ self.vectors[item]) / (self.norms * self.norms[item])).double().numpy()
 
 
 def _top(scores: np.ndarray, allowed: np.ndarray, exclude: set[int], k: int) -> np.ndarray:

@@ -34,6 +34,7 @@ class Query:
         fallback: ``"popularity"`` when the model has nothing to go on, else None.
         notes: What the record should say about the query (unknown ids, the fallback's reason).
         item: For explanations: the item index asked about, or None.
+        similar: For ``similar=``: the item whose nearest items (by the cosine of item vectors) are listed.
     """
 
     input: str
@@ -44,6 +45,7 @@ class Query:
     fallback: str | None = None
     notes: list[str] = field(default_factory=list)
     item: int | None = None
+    similar: int | None = None
 
     def model_input(self, length: int | None, n_users: int) -> dict[str, Any]:
         """What the model reads: the user's index and their last ``length`` items (None: a model that
@@ -198,7 +200,7 @@ def _items_query(ids: list[str], catalogue: Catalogue) -> Query:
 
 def _similar_query(item: str, catalogue: Catalogue) -> Query:
     index = _known_item(item, catalogue, "similar")
-    query = Query(f"similar={item}", None, catalogue.n_users, history=[index], exclude={index})
+    query = Query(f"similar={item}", None, catalogue.n_users, history=[index], exclude={index}, similar=index)
     if not reads_items(catalogue.state):
         query.fallback = "popularity"
         query.notes.append(f"a {catalogue.state['model']} model cannot rank items like one item: the most "

@@ -47,6 +47,8 @@ class Recommendation(Task, Explainable, Exportable, Servable):
     def __init__(self) -> None:
         self._sampling: tuple[int, Any] | None = None  # (id of the popularity list, its log-probabilities)
         self._index: tuple[Any, Any] | None = None  # the bundle's item index and the item of each position
+        self._model: nn.Module | None = None  # the loaded bundle's model, for items like an item
+        self._similarity: Any = None  # its ItemSimilarity, made at the first similar= query
 
     def check_config(self, config: RecommendationConfig) -> None:
         from torchworks.tasks.recommendation.models import check_item_index, check_model
@@ -140,7 +142,16 @@ class Recommendation(Task, Explainable, Exportable, Servable):
                            top_k: int) -> list[dict[str, Any]]:
         from torchworks.tasks.recommendation.predicting import recommendation_records
 
-        return recommendation_records(outputs, ids, state)
+        return recommendation_records(outputs, ids, state, self._item_similarity(ids))
+
+    def _item_similarity(self, queries: list[Any]) -> Any:
+        """The loaded model's item similarity when a query asks for items like an item (None otherwise)."""
+        if self._similarity is None and hasattr(self._model, "item_table") and \
+                any(getattr(query, "similar", None) is not None for query in queries):
+            from torchworks.tasks.recommendation.predicting import ItemSimilarity
+
+            self._similarity = ItemSimilarity(self._model)
+        return self._similarity
 
     def csv_rows(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         from torchworks.tasks.recommendation.predicting import recommendation_rows
@@ -188,6 +199,7 @@ class Recommendation(Task, Explainable, Exportable, Servable):
     def open_bundle_files(self, model: nn.Module, files: dict[str, bytes], state: dict[str, Any]) -> None:
         from torchworks.tasks.recommendation.retrieval import INDEX_FILE, read_item_index
 
+        self._model, self._similarity = model, None
         self._index = read_item_index(files[INDEX_FILE], model, state.get("item_index")) \
             if INDEX_FILE in files else None
 
