@@ -87,9 +87,10 @@ def prepare_recommendation_data(config: RecommendationConfig, state: dict[str, A
                         "two interactions", got=f"{indexed.n_users} users", hint="use split=random or more data")
     matrices = _matrices(indexed, split)
     reads = "user" not in MODEL_INPUTS[(state or {}).get("model", config.model)]  # a model of histories alone
+    untrained = untrained_users(indexed, split.train)
     built = state if state is not None else _state(config, log, indexed, matrices["train"], method)
     if state is None:
-        built["untrained_users"] = [int(user) for user in untrained_users(indexed, split.train)]
+        built["untrained_users"] = [int(user) for user in untrained]
     features = None
     if state is None and config.model == "two_tower":
         from torchworks.tasks.recommendation.item_features import item_features
@@ -105,9 +106,9 @@ def prepare_recommendation_data(config: RecommendationConfig, state: dict[str, A
         train=TrainingInteractions(indexed.users[split.train], indexed.items[split.train],
                            _training_targets(indexed, split.train, config),
                            _previous_items(indexed, split.train, config.history_length) if reads else None),
-        val=_ranked(indexed, matrices["train"], split.val, split.train, config.history_length, split.train),
+        val=_ranked(indexed, matrices["train"], split.val, split.train, config.history_length, untrained),
         test=_ranked(indexed, matrices["seen"], split.test, np.concatenate([split.train, split.val]),
-                     config.history_length, split.train),
+                     config.history_length, untrained),
         state=built,
         summary=_summary(log, indexed, split, dropped, unknown, matrices),
         fingerprint=_fingerprint(indexed),
@@ -193,19 +194,19 @@ def _matrices(indexed: Indexed, split: Split) -> dict[str, sp.csr_matrix]:
 
 
 def _ranked(indexed: Indexed, seen: sp.csr_matrix, events: np.ndarray, before: np.ndarray,
-            length: int, trained_events: np.ndarray) -> RankedUsers:
+            length: int, untrained: np.ndarray) -> RankedUsers:
     """The users of ``events`` with their held-out items (and ratings), what they have seen, and their
-    last ``length`` items of ``before`` (oldest first)."""
+    last ``length`` items of ``before`` (oldest first); ``untrained`` users are read as someone new."""
     held = _matrix(indexed, events)
     users = np.flatnonzero(np.diff(held.indptr))
     sequences = _sequences(indexed, before)
     empty = np.zeros(0, dtype=np.int64)
-    untrained = np.isin(users, untrained_users(indexed, trained_events))
+    new = np.isin(users, untrained)
     return RankedUsers(users, [seen.indices[seen.indptr[u]:seen.indptr[u + 1]] for u in users],
                        [held.indices[held.indptr[u]:held.indptr[u + 1]] for u in users],
                        [held.data[held.indptr[u]:held.indptr[u + 1]] for u in users],
                        [sequences.get(int(u), empty)[-length:] for u in users],
-                       model_users=np.where(untrained, indexed.n_users, users))
+                       model_users=np.where(new, indexed.n_users, users))
 
 
 def untrained_users(indexed: Indexed, trained_events: np.ndarray) -> np.ndarray:

@@ -20,21 +20,19 @@ SHOWN = 10  # history items drawn in the figure
 
 
 def explain_recommendations(model: torch.nn.Module, inputs: dict[str, torch.Tensor], queries: list[Query],
-                            state: dict[str, Any], target: str | None) -> list[Explanation]:
+                            state: dict[str, Any], target: str | None,
+                            similarity: ItemSimilarity) -> list[Explanation]:
     """One explanation per query: why its target item (``target=``, the query's ``item=``, or else
-    its first recommendation) scores as it does."""
+    its first recommendation) scores as it does, ``similarity`` being the model's item space."""
     with torch.no_grad():
         scores = model(inputs).detach().float().cpu()
-        vectors = torch.nn.functional.normalize(model.item_vectors().detach().float().cpu(), dim=1)
-    similarity = ItemSimilarity(model) if hasattr(model, "item_table") and \
-        any(query.similar is not None for query in queries) else None
     records = recommendation_records(scores, queries, state, similarity)
     items = positions(state["items"])
     explanations = []
     for row, (query, record) in enumerate(zip(queries, records)):
         item = _target(query, record, target, items)
         history = [seen for seen in query.history if seen != item]  # an item is no reason for itself
-        explanations.append(_explain_one(query, item, history, vectors, float(scores[row, item]), state))
+        explanations.append(_explain_one(query, item, history, similarity, float(scores[row, item]), state))
     return explanations
 
 
@@ -52,10 +50,10 @@ def _target(query: Query, record: dict[str, Any], target: str | None, items: dic
     return items[record["recommendations"][0]["item"]]
 
 
-def _explain_one(query: Query, item: int, history: list[int], vectors: torch.Tensor, score: float,
+def _explain_one(query: Query, item: int, history: list[int], items: ItemSimilarity, score: float,
                  state: dict[str, Any]) -> Explanation:
     titles, genres = state["titles"], state["genres"]
-    similarity = (vectors[history] @ vectors[item]).numpy() if history else np.zeros(0)
+    similarity = items.between(history, item) if history else np.zeros(0)
     order = np.argsort(-similarity, kind="stable")
     attributions = [{"item": state["items"][history[i]], "title": titles[history[i]],
                      "similarity": round(float(similarity[i]), 4),

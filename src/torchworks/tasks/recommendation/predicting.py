@@ -77,19 +77,28 @@ def recommendation_records(outputs: torch.Tensor | list[dict[str, np.ndarray]], 
 
 
 class ItemSimilarity:
-    """The cosine between one item's vector and every item's, from a dot-product model's item table (computed
-    once: a two-tower model runs its tower over the whole catalogue for it)."""
+    """The cosine between items' vectors in a recommender's item space (its ``item_vectors()``, computed once: a
+    two-tower model runs its tower over the whole catalogue for them), for similar items and explanations.
+
+    Attributes:
+        scored: Which items the model scores at all (the others' vectors are untrained noise).
+    """
 
     def __init__(self, model: torch.nn.Module):
         with torch.inference_mode():
-            vectors, _, scored = model.item_table()
-        self.vectors = vectors.detach().float().cpu()
+            self.vectors = model.item_vectors().detach().float().cpu()
+            scored = model.item_table()[2] if hasattr(model, "item_table") else model.trained
         self.norms = self.vectors.norm(dim=1).clamp(min=1e-12)
         self.scored = scored.cpu().numpy().astype(bool)
 
     def __call__(self, item: int) -> np.ndarray:
+        """``[n_items]``: every item's cosine with ``item``."""
+        return self.between(slice(None), item)
+
+    def between(self, items: Sequence[int] | slice, item: int) -> np.ndarray:
+        """The cosines of ``items`` with ``item``."""
         with torch.inference_mode():
-            return ((self.vectors @ self.vectors[item]) / (self.norms * self.norms[item])).double().numpy()
+            return ((self.vectors[items] @ self.vectors[item]) / (self.norms[items] * self.norms[item])).double().numpy()
 
 
 def _top(scores: np.ndarray, allowed: np.ndarray, exclude: set[int], k: int) -> np.ndarray:

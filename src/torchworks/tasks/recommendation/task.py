@@ -48,7 +48,9 @@ class Recommendation(Task, Explainable, Exportable, Servable):
         self._sampling: tuple[int, Any] | None = None  # (id of the popularity list, its log-probabilities)
         self._index: tuple[Any, Any] | None = None  # the bundle's item index and the item of each position
         self._model: nn.Module | None = None  # the loaded bundle's model, for items like an item
-        self._similarity: Any = None  # its ItemSimilarity, made at the first similar= query
+        self._similarity: tuple[Any, Any] | None = None  # (a model, its ItemSimilarity), made when first needed
+        self._matrices: Any = None  # prepare_data's split as matrices, for the baselines
+        self._features: Any = None  # two_tower's item features, put into the model built for training
 
     def check_config(self, config: RecommendationConfig) -> None:
         from torchworks.tasks.recommendation.models import check_item_index, check_model
@@ -67,7 +69,7 @@ class Recommendation(Task, Explainable, Exportable, Servable):
     def data_choices(self, config: RecommendationConfig, data: PreparedData) -> dict[str, Resolved]:
         from torchworks.tasks.recommendation.data import resolved_loss
 
-        made = getattr(self, "_matrices", None)
+        made = self._matrices
         choices: dict[str, Resolved] = {}
         if made is not None and made.log.notes.get("layout") == "table":  # a MovieLens folder's columns are fixed
             for role, column in made.log.columns.items():
@@ -86,9 +88,8 @@ class Recommendation(Task, Explainable, Exportable, Servable):
         from torchworks.tasks.recommendation.models import build_recommender
 
         model = build_recommender(state)
-        features = getattr(self, "_features", None)
-        if for_training and features is not None and hasattr(model, "set_features"):
-            model.set_features(features.genres, features.numbers, features.text)
+        if for_training and self._features is not None and hasattr(model, "set_features"):
+            model.set_features(self._features.genres, self._features.numbers, self._features.text)
         return model
 
     def step(self, model: nn.Module, batch: Any, stage: str, state: dict[str, Any]) -> StepOutput:
@@ -142,16 +143,18 @@ class Recommendation(Task, Explainable, Exportable, Servable):
                            top_k: int) -> list[dict[str, Any]]:
         from torchworks.tasks.recommendation.predicting import recommendation_records
 
-        return recommendation_records(outputs, ids, state, self._item_similarity(ids))
+        wanted = any(getattr(query, "similar", None) is not None for query in ids)  # items like an item
+        return recommendation_records(outputs, ids, state, self._item_similarity(self._model) if wanted else None)
 
-    def _item_similarity(self, queries: list[Any]) -> Any:
-        """The loaded model's item similarity when a query asks for items like an item (None otherwise)."""
-        if self._similarity is None and hasattr(self._model, "item_table") and \
-                any(getattr(query, "similar", None) is not None for query in queries):
+    def _item_similarity(self, model: nn.Module | None) -> Any:
+        """The item space of ``model`` (the loaded bundle's, made once), or None without a model."""
+        if model is None:
+            return None
+        if self._similarity is None or self._similarity[0] is not model:
             from torchworks.tasks.recommendation.predicting import ItemSimilarity
 
-            self._similarity = ItemSimilarity(self._model)
-        return self._similarity
+            self._similarity = (model, ItemSimilarity(model))
+        return self._similarity[1]
 
     def csv_rows(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         from torchworks.tasks.recommendation.predicting import recommendation_rows
@@ -162,7 +165,7 @@ class Recommendation(Task, Explainable, Exportable, Servable):
                 method: str, target: str | None, options: dict[str, str]):
         from torchworks.tasks.recommendation.explaining import explain_recommendations
 
-        return explain_recommendations(model, inputs, ids, state, target)
+        return explain_recommendations(model, inputs, ids, state, target, self._item_similarity(model))
 
     def example_input(self, state: dict[str, Any]) -> dict[str, torch.Tensor]:
         from torchworks.tasks.recommendation.dataset import model_inputs
@@ -199,7 +202,7 @@ class Recommendation(Task, Explainable, Exportable, Servable):
     def open_bundle_files(self, model: nn.Module, files: dict[str, bytes], state: dict[str, Any]) -> None:
         from torchworks.tasks.recommendation.retrieval import INDEX_FILE, read_item_index
 
-        self._model, self._similarity = model, None
+        self._model = model
         self._index = read_item_index(files[INDEX_FILE], model, state.get("item_index")) \
             if INDEX_FILE in files else None
 
