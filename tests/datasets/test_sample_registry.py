@@ -51,7 +51,8 @@ def test_the_registry_and_the_samples_modules_import_no_heavy_library() -> None:
                                 "prices": "forecasting", "tickets": "text-classification",
                                 "spoken-digits": "speech-recognition", "detection-scenes": "object-detection",
                                 "segmentation-scenes": "segmentation", "lesions": "segmentation",
-                                "movies": "recommendation"}
+                                "movies": "recommendation", "breast-cancer": "tabular", "diabetes": "tabular",
+                                "ticket-sales": "anomaly-detection"}
 
 
 def test_the_registry_alone_imports_no_task() -> None:

@@ -11,7 +11,7 @@ from torchworks.engine.catalog import get_sample, list_samples, make_dataset
 from torchworks.errors import ConfigError
 
 SAMPLES = {"digits", "sunspots", "co2", "prices", "tickets", "spoken-digits", "detection-scenes", "segmentation-scenes",
-           "lesions", "movies"}
+           "lesions", "movies", "breast-cancer", "diabetes", "ticket-sales"}
 
 
 def test_data_list_in_a_fresh_process_names_every_tasks_samples() -> None:

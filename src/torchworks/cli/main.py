@@ -108,7 +108,8 @@ def predict(
     arguments: Optional[list[str]] = typer.Argument(
         None, help="Inputs (files, folders, CSVs, or texts for text models), then settings: top_k=5, "
                    "bad_files=skip|fail and the run's prediction options (decoder=beam ...)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write predictions to .csv or .json."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write predictions to .csv, .json or "
+                                          ".parquet (large tables stream into .parquet or .csv)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --output file."),
 ) -> None:
     """Predict with a trained model; prints JSON lines or writes CSV/JSON. `torchworks predict RUN
@@ -138,6 +139,8 @@ def predict(
     from torchworks.engine.predict import Predictor, throughput
 
     predictor = Predictor(run)
+    if output is not None and _streamed(predictor, inputs, output, options, chosen):
+        return
     started = time.perf_counter()
     result = predictor.predict_all(inputs, top_k=chosen.top_k, batch_size=chosen.batch_size, options=options,
                                    bad_files=chosen.bad_files)
@@ -155,6 +158,21 @@ def predict(
         typer.echo(f"also written: {path}")
     if len(written) > 4:
         typer.echo(f"also written: {len(written) - 4} more beside them in {written[-1].parent}")
+
+
+def _streamed(predictor, inputs: list[str], output: Path, options: dict, chosen) -> bool:
+    """Predict batch by batch straight into ``output`` when the task streams these inputs (a large table)."""
+    from torchworks.engine.predict import prediction_state
+    from torchworks.engine.prediction_stream import stream_predictions
+
+    state = prediction_state(predictor.task, predictor.bundle, options)
+    streamed = stream_predictions(predictor.task, predictor.model, state, list(inputs), output,
+                                  chosen.batch_size or predictor.config.batch_size)
+    if streamed is None:
+        return False
+    typer.echo(streamed.summary(), err=True)
+    typer.echo(f"predictions: {output} ({streamed.rows:,} rows)")
+    return True
 
 
 @app.command(context_settings=SETTINGS_CONTEXT)

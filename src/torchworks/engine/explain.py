@@ -99,7 +99,7 @@ def explain_items(task: Task, model: Any, state: dict[str, Any], inputs: Sequenc
     options = check_options(task, options or {})
     items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     check_input_kinds(task, items)
-    dataset, ids = task.predict_inputs(items, state)
+    dataset, ids = task.explain_inputs(model, items, state, options)
     return explain_dataset(task, model, dataset, ids, state, method=method, target=target, options=options,
                            progress=progress)
 

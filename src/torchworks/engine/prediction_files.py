@@ -14,8 +14,8 @@ def check_output_file(output: Path, force: bool, companions: Sequence[Path] = ()
     ``companions`` (``Task.companion_paths``) are checked like the file itself."""
     from torchworks.errors import OutputError
 
-    if output.suffix.lower() not in (".csv", ".json"):
-        raise OutputError(f"cannot write predictions to '{output}'", expected="a .csv or .json file",
+    if output.suffix.lower() not in (".csv", ".json", ".parquet"):
+        raise OutputError(f"cannot write predictions to '{output}'", expected="a .csv, .json or .parquet file",
                           got=output.suffix or "no extension", hint="use --output preds.csv or --output preds.json")
     if output.exists() and not force:
         raise OutputError(f"'{output}' already exists", expected="a new file name", got="an existing file",
@@ -32,8 +32,8 @@ def check_output_file(output: Path, force: bool, companions: Sequence[Path] = ()
 
 def write_predictions(records: list[dict], output: Path,
                       rows_of: Callable[[dict[str, Any]], list[dict[str, Any]] | None] | None = None) -> Path:
-    """Save predictions as JSON (records as they are) or CSV (plain columns, see :func:`flat_record`),
-    by the file's extension, atomically. Error rows leave the other columns empty; the ``error``
+    """Save predictions as JSON (records as they are), CSV or Parquet (plain columns, see
+    :func:`flat_record`), by the file's extension, atomically. Error rows leave the other columns empty; the ``error``
     column comes last. ``rows_of`` (``Task.csv_rows``) may turn a readable record into several CSV
     rows (one per box of a detection), or None for the generic one."""
     import csv
@@ -52,6 +52,8 @@ def write_predictions(records: list[dict], output: Path,
         columns.update(dict.fromkeys(key for key in row if key != "error"))
     if any("error" in row for row in rows):
         columns["error"] = None
+    if output.suffix.lower() == ".parquet":
+        return atomic_write_bytes(output, _parquet_bytes(rows, list(columns)))
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=list(columns), restval="", lineterminator="\n")
     writer.writeheader()
@@ -96,3 +98,23 @@ def flat_record(record: dict[str, Any]) -> dict[str, Any]:
 
 def _scalar(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
+
+
+def _parquet_bytes(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
+    """Rows as one Parquet file; a column mixing kinds of value (numbers and error rows' blanks are fine)
+    falls back to text."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrays = {}
+    for name in columns:
+        cells = [row.get(name) for row in rows]
+        try:
+            arrays[name] = pa.array(cells)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arrays[name] = pa.array([None if cell is None else str(cell) for cell in cells], pa.string())
+    buffer = io.BytesIO()
+    pq.write_table(pa.table(arrays), buffer)
+    return buffer.getvalue()

@@ -227,6 +227,7 @@ def _write_bundle(task, model, data, config_dict, baselines, history, hardware, 
 
     model.cpu()
     config = task.config_class.model_validate(config_dict)
+    task.calibrate(model.eval(), data, config)  # thresholds and score distributions, before the test sees them
     evaluation = evaluate_on_test(task, model, data, config, latency=True)
     files = task.bundle_files(model.eval(), data.state, config)  # may record what it measured in the state
     state = _typed_state(task, data.state)

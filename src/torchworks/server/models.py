@@ -202,7 +202,7 @@ class ServedModel:
         from torchworks.engine.explain import explain_dataset
 
         state = self.bundle.state
-        dataset, ids = self.task.predict_inputs(items, state)
+        dataset, ids = self.task.explain_inputs(self._model, items, state, options)
         limit = self.settings.max_explain_inputs
         if len(dataset) > limit:
             raise RequestError(f"the explain request to {self.name} holds too many inputs", status=413,

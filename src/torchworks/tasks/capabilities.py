@@ -41,6 +41,15 @@ class Explainable(ABC):
         """
 
 
+    def explain_inputs(self, model: nn.Module, inputs: Any, state: dict[str, Any],
+                       options: dict[str, str]) -> tuple[Any, list[Any]]:
+        """The dataset and ids of the items to explain among ``inputs``: all of what ``predict_inputs``
+        makes of them by default. A task whose inputs hold many items may pick some by an option (a
+        table's ``rows=0:5``, or ``rows=top:20``: the rows the model scores highest, which is why the model
+        is given)."""
+        return self.predict_inputs(inputs, state)
+
+
 class Exportable(ABC):
     """A task whose models can be traced to ONNX and TorchScript (``export``, ``benchmark``)."""
 

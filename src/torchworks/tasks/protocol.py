@@ -22,7 +22,15 @@ from torchworks.config.schema import TrainConfig
 from torchworks.evaluation import CollectingEvaluator, Evaluation, Evaluator
 from torchworks.tasks.capabilities import Explainable, Exportable, Servable, modes_of
 from torchworks.tasks.state import TaskState
-from torchworks.tasks.values import Explanation, InputKinds, PreparedData, Resolved, ServingSpec, StepOutput
+from torchworks.tasks.values import (
+    Explanation,
+    InputKinds,
+    PredictionStream,
+    PreparedData,
+    Resolved,
+    ServingSpec,
+    StepOutput,
+)
 
 if TYPE_CHECKING:  # heavy imports only for type checkers; the CLI must start fast
     import torch
@@ -30,8 +38,8 @@ if TYPE_CHECKING:  # heavy imports only for type checkers; the CLI must start fa
     from torch import nn
     from torch.utils.data import Dataset
 
-__all__ = ["Evaluation", "Evaluator", "Explainable", "Explanation", "Exportable", "InputKinds", "PreparedData",
-           "Resolved", "Servable", "ServingSpec", "Stage", "StepOutput", "Task", "TaskState"]
+__all__ = ["Evaluation", "Evaluator", "Explainable", "Explanation", "Exportable", "InputKinds", "PredictionStream",
+           "PreparedData", "Resolved", "Servable", "ServingSpec", "Stage", "StepOutput", "Task", "TaskState"]
 
 Stage = Literal["train", "val"]
 
@@ -156,6 +164,12 @@ class Task(ABC):
         after the run's verdict (:mod:`torchworks.engine.verdict`); none by default."""
         return []
 
+    def calibrate(self, model: nn.Module, data: PreparedData, config: TrainConfig) -> None:
+        """Choose what is read off the trained model rather than trained, recording it in ``data.state``:
+        a decision threshold for a target precision on the validation split, the distribution of anomaly
+        scores on the training rows. Called once after training, the best weights in ``model`` (on the
+        CPU, in eval mode), before the test evaluation, which then sees the choice. Nothing by default."""
+
     def data_choices(self, config: TrainConfig, data: PreparedData) -> dict[str, Resolved]:
         """Settings left unset that this run's data decided: columns found by name
         (``{"text": Resolved("body")}``), a model chosen for the data's size (with its reason).
@@ -205,6 +219,20 @@ class Task(ABC):
         flattening (one row per record). A task whose record holds a list of things, each worth a row
         (a detector's boxes), returns one row per element, the record's own fields repeated."""
         return None
+
+    def prediction_stream(self, inputs: Sequence[Any], state: dict[str, Any], batch_size: int
+                          ) -> PredictionStream | None:
+        """Batches of model inputs for ``inputs`` too large to hold as records (a Parquet file of millions
+        of rows), when predictions go to a file: predict then runs the model on each batch and writes the
+        task's :meth:`prediction_table` of it at once, so memory holds one batch whatever the input's
+        size. None (the default) predicts through records. Bad inputs raise
+        :class:`~torchworks.errors.DataError` when their batch is read; nothing is then written."""
+        return None
+
+    def prediction_table(self, outputs: Any, context: Any, state: dict[str, Any]) -> Any:
+        """One streamed batch's predictions as an Arrow table (or a pandas DataFrame): a row per input row,
+        in order, plain columns; ``context`` is what :meth:`prediction_stream` gave with the batch."""
+        raise NotImplementedError(f"{type(self).__name__} streams predictions but makes no prediction_table")
 
     def companion_paths(self, output: Path) -> list[Path]:
         """The files or folders :meth:`write_companions` may create beside the predictions file

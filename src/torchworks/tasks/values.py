@@ -5,7 +5,7 @@ dataclasses, importable without torch."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -148,3 +148,18 @@ class InputKinds:
     files: tuple[str, ...]
     folder_files: tuple[str, ...] = ()
     description: str = ""
+
+
+@dataclass
+class PredictionStream:
+    """Inputs too large to hold as records (a table of millions of rows), predicted and written a batch at
+    a time (see ``Task.prediction_stream``).
+
+    Attributes:
+        batches: ``(model inputs, context)`` per batch, in input order; the context is whatever the task's
+            ``prediction_table`` needs besides the outputs (the rows' ids).
+        rows: How many rows the batches hold in all, when known (for the progress bar), else None.
+    """
+
+    batches: Iterable[tuple[Any, Any]]
+    rows: int | None = None

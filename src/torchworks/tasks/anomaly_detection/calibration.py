@@ -1,0 +1,44 @@
+"""What is read off a trained detector before its test evaluation: how large each feature's error usually is
+(so every feature counts alike in the score) and the training scores' distribution, with the threshold
+chosen from it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from torchworks.families.tabular.rows import EncodedRows, model_outputs
+from torchworks.tasks.anomaly_detection.data import AnomalyData
+from torchworks.tasks.anomaly_detection.scoring import contributions, scores_of
+from torchworks.tasks.anomaly_detection.thresholds import decision_threshold, flagged_share, score_quantiles
+
+CALIBRATION_ROWS = 50_000
+
+
+def calibrate_detector(model: torch.nn.Module, data: AnomalyData, config: Any) -> None:
+    """Record ``feature_scale``, ``score_quantiles`` and ``decision_threshold`` in ``data.state``."""
+    from torchworks.console import say
+
+    state = data.state
+    rows = _training_rows(data, config.seed)
+    outputs = model_outputs(model, rows)
+    if outputs.shape[1] > 1:  # per-feature errors: each divided by its usual size
+        state["feature_scale"] = [max(float(v), 1e-6) for v in outputs.double().mean(dim=0)]
+    scores = scores_of(contributions(outputs, state))
+    state["score_quantiles"] = score_quantiles(scores)
+    threshold, how = decision_threshold(state)
+    state["decision_threshold"] = float(threshold)
+    say(f"anomaly threshold {threshold:.4g} ({how}): flags {flagged_share(state, threshold):.2%} of training rows")
+
+
+def _training_rows(data: AnomalyData, seed: int) -> EncodedRows:
+    train = data.train
+    if len(train) <= CALIBRATION_ROWS:
+        return EncodedRows(data.encoded["train"])
+    chosen = np.sort(np.random.default_rng(seed).choice(len(train), CALIBRATION_ROWS, replace=False))
+    from torchworks.families.tabular.encoding import Encoded
+
+    encoded = data.encoded["train"]
+    return EncodedRows(Encoded(encoded.numeric[chosen], encoded.categorical[chosen]))
