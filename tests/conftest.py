@@ -343,3 +343,54 @@ def recommendation_run(tmp_path_factory, interactions_log) -> Path:
     run = torchworks.train("recommendation", data=str(interactions_log), output=str(root / "runs"), name="shop",
                            factors=16, epochs=6, lr=0.02, negatives=64, batch_size=256, mlflow=False, progress=False)
     return run.path
+
+
+@pytest.fixture(scope="session")
+def ticket_sales(tmp_path_factory) -> Path:
+    """3,000 generated ticket orders (5% planted anomalies, labelled) in one Parquet file of 1,024-row groups.
+    Shared by the session: copy before changing."""
+    from torchworks.tasks.anomaly_detection.generator import make_ticket_sales
+
+    return make_ticket_sales(tmp_path_factory.mktemp("sales") / "sales.parquet", rows=3000, anomaly_rate=0.05,
+                             seed=3, progress=False)
+
+
+@pytest.fixture(scope="session")
+def anomaly_run(tmp_path_factory, ticket_sales) -> Path:
+    """A small autoencoder trained on ``ticket_sales`` (seconds), judged against its labels, without
+    baselines. Shared by the session: copy it before changing anything."""
+    import torchworks
+
+    root = tmp_path_factory.mktemp("anomaly-run")
+    run = torchworks.train("anomaly-detection", data=str(ticket_sales), output=str(root / "runs"), name="sales",
+                           label="is_anomaly", drop="anomaly_kind,is_ok", id="order_id", width=32, latent=4,
+                           epochs=4, batch_size=128, mlflow=False, progress=False, baselines=False)
+    return run.path
+
+
+def write_houses(path: Path, rows: int = 300, seed: int = 0) -> Path:
+    """A CSV of house sales: area, rooms, district, a sale date, an id, and the price they set (with noise)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    area = rng.uniform(30, 200, rows).round(1)
+    district = rng.choice(["north", "south", "centre"], rows)
+    price = 2_000 * area * np.where(district == "centre", 1.6, 1.0) + rng.normal(0, 20_000, rows)
+    pd.DataFrame({"house": [f"H{i:04d}" for i in range(rows)], "area": area, "rooms": rng.integers(1, 7, rows),
+                  "district": district, "sold": pd.date_range("2025-01-01", periods=rows, freq="D").strftime("%Y-%m-%d"),
+                  "price": price.round(-2)}).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tabular_run(tmp_path_factory) -> Path:
+    """A small regression of house prices (``write_houses``), trained in seconds with its baselines. Shared by
+    the session: copy it before changing anything."""
+    import torchworks
+
+    root = tmp_path_factory.mktemp("tabular-run")
+    data = write_houses(root / "houses.csv")
+    run = torchworks.train("tabular", data=str(data), output=str(root / "runs"), name="houses", target="price",
+                           id="house", width=32, layers=2, epochs=30, batch_size=32, lr=3e-3, mlflow=False,
+                           progress=False)
+    return run.path

@@ -190,8 +190,8 @@ def test_quickstart_help_shows_the_recipe_and_the_values_it_trains_with(cli):
     # the digits sample's own defaults sit under the recipe: a small CNN at 32 px, not resnet18 at 224
     assert "model=smallcnn" in _setting_line(out, "model") and "image_size=32" in _setting_line(out, "image_size")
     out = _help(cli, "quickstart", "--help")
-    assert ("forecasting, image-classification, object-detection, recommendation, segmentation, speech-recognition, "
-            "text-classification") in out
+    assert ("anomaly-detection, forecasting, image-classification, object-detection, recommendation, segmentation, "
+            "speech-recognition, tabular, text-classification") in out
 
 
 def test_data_make_help_lists_the_generator_s_parameters(cli):

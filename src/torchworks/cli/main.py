@@ -131,6 +131,9 @@ def predict(
 
         raise DataError("nothing to predict", expected="at least one input after the run folder",
                         got="settings only" if settings else "no inputs", hint="torchworks predict RUN image.png")
+    if chosen.cluster is not None:
+        _on_cluster(run, inputs, output, options, chosen)
+        return
     if output is not None:
         check_output_file(output, force, task.companion_paths(output))
     import json
@@ -158,6 +161,20 @@ def predict(
         typer.echo(f"also written: {path}")
     if len(written) > 4:
         typer.echo(f"also written: {len(written) - 4} more beside them in {written[-1].parent}")
+
+
+def _on_cluster(run: str, inputs: list[str], output: Path | None, options: dict, chosen) -> None:
+    """Score one Parquet dataset on a Dask cluster into a folder of parts."""
+    from torchworks.engine.distributed import predict_on_cluster
+    from torchworks.errors import ConfigError
+
+    if output is None or len(inputs) != 1:
+        raise ConfigError("cluster= scores one Parquet dataset into a folder", expected="one input and --output "
+                          "FOLDER", got=f"{len(inputs)} inputs, --output {output or 'not given'}",
+                          hint="torchworks predict RUN sales.parquet --output scores/ cluster=local:2")
+    result = predict_on_cluster(run, inputs[0], output, chosen.cluster, options, chosen.batch_size)
+    typer.echo(result.summary(), err=True)
+    typer.echo(f"predictions: {output}/ ({result.rows:,} rows in {result.partitions} Parquet parts)")
 
 
 def _streamed(predictor, inputs: list[str], output: Path, options: dict, chosen) -> bool:

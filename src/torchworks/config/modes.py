@@ -37,6 +37,9 @@ class PredictSettings(ModeSettings):
     bad_files: Literal["skip", "fail"] = Field(
         "skip", description="An input that cannot be read: skip (a row with its error, the rest predicted) or "
                             "fail (stop at the first, write nothing).")
+    cluster: str | None = Field(None, description="Score a Parquet dataset on a Dask cluster: local:N (N worker "
+                                "processes here) or a scheduler's address (tcp://HOST:8786); --output names a new "
+                                "folder of Parquet parts (tables that stream: anomaly-detection).")
 
 
 class ExportSettings(ModeSettings):

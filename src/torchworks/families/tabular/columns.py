@@ -20,6 +20,7 @@ KINDS = ("numeric", "categorical", "boolean", "datetime", "text")
 MOSTLY_NUMBERS = 0.9  # a column this numeric with some text in it is a mistake in the data, not a category
 TEXT_LENGTH = 25  # average characters from which a column of mostly distinct values is free text
 MIN_ROWS_FOR_ID = 20
+ID_SHARE = 0.1  # a column named like an id is one when more than this share of rows hold distinct values
 
 
 @dataclass
@@ -110,7 +111,8 @@ def _inferred_kind(array: pa.Array, name: str, table: Table) -> str:
     if pa.types.is_floating(kind) or pa.types.is_decimal(kind):
         return "numeric"
     if pa.types.is_integer(kind):
-        return _id_reason(name) if unique_key or _named_like_id(name, distinct, len(array)) else "numeric"
+        return _id_reason(distinct, len(array)) if unique_key or _named_like_id(name, distinct, len(array)) \
+            else "numeric"
     if pa.types.is_dictionary(kind):
         return "categorical"
     if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
@@ -125,7 +127,7 @@ def _text_kind(present: pa.Array, name: str, table: Table, distinct: int, unique
             return "categorical"  # codes with leading zeros (zip codes, account numbers) are not quantities
         whole = pc.all(pc.match_substring_regex(present, r"^[-+]?\d+$")).as_py()
         if whole and (unique_key or _named_like_id(name, distinct, rows)):
-            return _id_reason(name)
+            return _id_reason(distinct, rows)
         return "numeric"
     if fits.mean() >= MOSTLY_NUMBERS:
         cell = present[int(np.flatnonzero(~fits)[0])].as_py()
@@ -143,7 +145,7 @@ def _text_kind(present: pa.Array, name: str, table: Table, distinct: int, unique
     if lengths.mean() >= TEXT_LENGTH and spaced >= 0.5 and distinct >= 0.3 * len(present):
         return "text"
     if unique_key or _named_like_id(name, distinct, rows):
-        return _id_reason(name)
+        return _id_reason(distinct, rows)
     return "categorical"
 
 
@@ -160,10 +162,14 @@ def _all_times(present: pa.Array) -> bool:
 
 
 def _named_like_id(name: str, distinct: int, rows: int) -> bool:
+    """A column named like an id (``id``, ``customer_id``, ``userId``) whose values mostly recur rarely: one
+    value per customer or order says nothing a model can learn for new ones, and lets it memorise the few
+    that recur (a bot's burst of orders)."""
     lowered = name.lower()
-    return (lowered == "id" or lowered.endswith("_id") or lowered.endswith("id") and name[-2:] == "Id") \
-        and distinct > 0.9 * rows and rows >= MIN_ROWS_FOR_ID
+    named = lowered == "id" or lowered.endswith("_id") or (lowered.endswith("id") and name[-2:] == "Id")
+    return named and distinct > ID_SHARE * rows and rows >= MIN_ROWS_FOR_ID
 
 
-def _id_reason(name: str) -> str:
-    return "id-like (a distinct value in almost every row; declare numeric= or categorical= to keep it)"
+def _id_reason(distinct: int, rows: int) -> str:
+    share = "every value unique" if distinct >= rows else f"{distinct:,} distinct values in {rows:,} rows"
+    return f"id-like ({share}; declare categorical= or numeric= to keep it)"

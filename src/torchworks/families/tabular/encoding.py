@@ -1,7 +1,6 @@
 """Columns to model inputs, with statistics of the training rows only: numbers robustly standardised (median
-and interquartile range, a flag feature where training had missing cells; a non-negative column skewed to the
-right, such as prices, amounts and durations, on a log scale first, so that 0.5 s is as far below a 90 s
-median as 16,000 s is above it), categories as indices into a
+and interquartile range, a flag feature where training had missing cells; for an anomaly detector, a
+non-negative column spread by ratios, such as prices, amounts, durations and counts, on a log scale first), categories as indices into a
 vocabulary (0: a value training never saw or saw too rarely, 1: missing), datetimes as a time line plus month,
 weekday and hour, free text as its length in characters and words.
 
@@ -41,14 +40,18 @@ class Encoded:
 
 
 def fit_encoder(train: pa.Table, columns: list[dict], table: Table, max_categories: int = MAX_CATEGORIES,
-                time_line: bool = True) -> dict:
+                time_line: bool = True, ratios: bool = False) -> dict:
     """The encoding of ``columns`` (from :func:`~torchworks.families.tabular.columns.infer_columns`) fitted on
     the training rows: ``{"numeric": [...], "categorical": [...]}``, each feature a dict naming its column.
 
     Args:
         time_line: Whether a datetime column also gives its position in time (days), not only its month,
             weekday and hour (an anomaly detector leaves it out: when in the period a row falls says
-            nothing about how odd it is)."""
+            nothing about how odd it is).
+        ratios: Whether a non-negative column spread by ratios is put on a log scale first. An anomaly
+            detector's errors are measured in these units, where a price cut to a tenth is as odd as one ten
+            times higher; a supervised model's number embeddings learn any monotone shape themselves (and
+            measured slightly better on the linear scale)."""
     numeric, categorical = [], []
     min_count = 2 if train.num_rows >= 100 else 1  # a value seen once cannot be learned; it joins "unknown"
     for column in columns:
@@ -56,7 +59,7 @@ def fit_encoder(train: pa.Table, columns: list[dict], table: Table, max_categori
         array = train.column(name).combine_chunks()
         missing = column["missing"] > 0
         if kind == "numeric":
-            numeric += _scaled(name, "value", numbers(array, name, table, 0), missing)
+            numeric += _scaled(name, "value", numbers(array, name, table, 0), missing, ratios)
         elif kind == "boolean":
             categorical.append({"name": name, "column": name, "source": "flag", "values": ["false", "true"]})
         elif kind == "categorical":
@@ -76,9 +79,9 @@ def fit_encoder(train: pa.Table, columns: list[dict], table: Table, max_categori
     return {"numeric": numeric, "categorical": categorical}
 
 
-def _scaled(column: str, source: str, values: np.ndarray, missing: bool) -> list[dict]:
+def _scaled(column: str, source: str, values: np.ndarray, missing: bool, ratios: bool = False) -> list[dict]:
     finite = values[np.isfinite(values)]
-    log = source == "value" and _right_skewed(finite)
+    log = ratios and source == "value" and _right_skewed(finite)
     finite = np.log1p(finite) if log else finite
     center = float(np.median(finite)) if len(finite) else 0.0
     low, high = np.percentile(finite, [25, 75]) if len(finite) else (0.0, 0.0)
@@ -91,12 +94,14 @@ def _scaled(column: str, source: str, values: np.ndarray, missing: bool) -> list
 
 
 def _right_skewed(values: np.ndarray) -> bool:
-    """Non-negative and stretched to the right: the 90th percentile farther above the median than three times
-    the 10th is below it (a lognormal's shape; symmetric and bounded columns stay linear)."""
+    """Non-negative and spread by ratios rather than differences (prices, amounts, durations, counts): the 99th
+    percentile over three times the median, or the median over three times the 1st percentile. On a log scale,
+    a checkout of 0.5 s is as far below a 90 s median as one of 4.5 hours above it, and a price cut to a tenth
+    as odd as one ten times higher; symmetric and bounded columns stay linear."""
     if len(values) < 20 or values.min() < 0:
         return False
-    low, middle, high = np.percentile(values, [10, 50, 90])
-    return bool(high - middle > 3 * (middle - low) and high > middle)
+    low, middle, high = np.percentile(values, [1, 50, 99])
+    return bool(middle > 0 and (high > 3 * middle or middle > 3 * max(low, 1e-12)))
 
 
 def _vocabulary(text: pa.Array, min_count: int, limit: int) -> list[str]:

@@ -66,7 +66,7 @@ class FittedColumns:
 
 
 def fit_columns(sampled: SampledTable, train: np.ndarray, config: TableColumnsConfig,
-                reserved: tuple[str, ...] = (), time_line: bool = True) -> FittedColumns:
+                reserved: tuple[str, ...] = (), time_line: bool = True, ratios: bool = False) -> FittedColumns:
     """Infer the columns from the sampled rows and fit their encoding on the rows where ``train`` is true.
 
     Raises:
@@ -77,7 +77,7 @@ def fit_columns(sampled: SampledTable, train: np.ndarray, config: TableColumnsCo
     check_declared(config.id, sampled.rows.column_names, sampled.table, "id")
     columns, dropped = infer_columns(sampled.rows, sampled.table, overrides, reserved)
     training_rows = sampled.rows.filter(pa.array(train))
-    encoding = fit_encoder(training_rows, columns, sampled.table, config.max_categories, time_line)
+    encoding = fit_encoder(training_rows, columns, sampled.table, config.max_categories, time_line, ratios)
     return FittedColumns(columns, dropped, list(config.id), encoding)
 
 

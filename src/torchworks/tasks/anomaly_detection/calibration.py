@@ -25,12 +25,21 @@ def calibrate_detector(model: torch.nn.Module, data: AnomalyData, config: Any) -
     rows = _training_rows(data, config.seed)
     outputs = model_outputs(model, rows)
     if outputs.shape[1] > 1:  # per-feature errors: each divided by its usual size
-        state["feature_scale"] = [max(float(v), 1e-6) for v in outputs.double().mean(dim=0)]
+        state["feature_scale"] = usual_errors(outputs.double().numpy())
     scores = scores_of(contributions(outputs, state))
     state["score_quantiles"] = score_quantiles(scores)
     threshold, how = decision_threshold(state)
     state["decision_threshold"] = float(threshold)
     say(f"anomaly threshold {threshold:.4g} ({how}): flags {flagged_share(state, threshold):.2%} of training rows")
+
+
+def usual_errors(errors: np.ndarray, share: float = 0.95) -> list[float]:
+    """Each feature's usual error on the training rows: the mean of its errors up to their ``share`` quantile,
+    so that the anomalies among the training rows (a bulk buy's error is thousands of times a normal one) do
+    not inflate it and hide the next ones."""
+    cut = np.quantile(errors, share, axis=0)
+    usual = np.where(errors <= cut, errors, np.nan)
+    return [max(float(value), 1e-6) for value in np.nanmean(usual, axis=0)]
 
 
 def _training_rows(data: AnomalyData, seed: int) -> EncodedRows:

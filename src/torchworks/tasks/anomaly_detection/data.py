@@ -60,7 +60,8 @@ def prepare_anomaly_data(config: AnomalyConfig, state: dict[str, Any] | None = N
     splits = np.array(assign_splits(strata, [None] * len(strata), config.val_fraction, config.test_fraction,
                                     config.seed, noun="row", rare="train"))
     fitted = FittedColumns(state["columns"], state["dropped"], state["ids"], state["encoding"]) if state else \
-        fit_columns(sampled, splits == "train", config, reserved=(label,) if label else (), time_line=False)
+        fit_columns(sampled, splits == "train", config, reserved=(label,) if label else (), time_line=False,
+                    ratios=True)
     encoded = encode_rows(fitted.encoder(), sampled)
     state = state or {**fitted.state(), "label": label, "anomaly_value": anomaly_value,
                       "threshold": config.threshold, "contamination": config.contamination,

@@ -54,7 +54,10 @@ class TabularAutoencoder(nn.Module):
         self.numeric, self.cardinalities = numeric, list(cardinalities)
         flat = (numeric + len(cardinalities)) * token_width
         self.encoder = _mlp([flat] + [width] * layers + [latent], dropout)
-        self.decoder = _mlp([latent] + [width] * layers + [numeric + sum(cardinalities)], dropout)
+        self.decoder = nn.Sequential(_mlp([latent] + [width] * layers, dropout), nn.ReLU())
+        self.rebuild_numbers = nn.Linear(width, numeric)
+        # a head per categorical column: contiguous logits, so each column's log-softmax reads them in place
+        self.rebuild_categories = nn.ModuleList(nn.Linear(width, size) for size in cardinalities)
         self._inputs: dict[str, torch.Tensor] | None = None
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -66,19 +69,17 @@ class TabularAutoencoder(nn.Module):
 
     def errors(self, tokens: torch.Tensor, inputs: dict[str, torch.Tensor], squashed: bool = False) -> torch.Tensor:
         """Each feature's error when the row is rebuilt from ``tokens`` (the target is always ``inputs``)."""
-        rebuilt = self.decoder(self.encoder(tokens.flatten(1)))
+        hidden = self.decoder(self.encoder(tokens.flatten(1)))
         parts = []
         if self.numeric:
-            numbers, guess = inputs["numeric"].float(), rebuilt[:, :self.numeric]
+            numbers, guess = inputs["numeric"].float(), self.rebuild_numbers(hidden)
             if squashed:
                 parts.append((guess - squash(numbers)) ** 2)
             else:
                 parts.append((unsquash(guess) - numbers) ** 2)
-        start = self.numeric
-        for index, size in enumerate(self.cardinalities):
-            logits = rebuilt[:, start:start + size]
-            parts.append(F.cross_entropy(logits, inputs["categorical"][:, index], reduction="none").unsqueeze(1))
-            start += size
+        categories = inputs["categorical"]
+        parts += [F.cross_entropy(head(hidden), categories[:, index], reduction="none").unsqueeze(1)
+                  for index, head in enumerate(self.rebuild_categories)]
         return torch.cat(parts, dim=1)
 
     def head_from_tokens(self, tokens: torch.Tensor) -> torch.Tensor:

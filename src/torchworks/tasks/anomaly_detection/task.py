@@ -65,10 +65,12 @@ class AnomalyDetection(Task, Explainable, Exportable, Servable):
         return model
 
     def step(self, model: nn.Module, batch: Any, stage: str, state: dict[str, Any]) -> StepOutput:
+        from torchworks.tasks.anomaly_detection.training import trimmed_loss
+
         inputs, labels = batch
         learned = getattr(model, "training_errors", model)  # the autoencoder learns in the squashed scale
         outputs = learned(inputs)
-        return StepOutput(outputs.float().sum(dim=1).mean(), outputs, labels, batch_size=len(labels))
+        return StepOutput(trimmed_loss(outputs, stage), outputs, labels, batch_size=len(labels))
 
     def calibrate(self, model: nn.Module, data: AnomalyData, config: AnomalyConfig) -> None:
         from torchworks.tasks.anomaly_detection.calibration import calibrate_detector
