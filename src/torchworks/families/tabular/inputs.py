@@ -113,6 +113,36 @@ def _plain(array: pa.Array) -> list[Any]:
     return array.to_pylist()
 
 
+def table_inputs(inputs: Sequence[Any], state: dict[str, Any]) -> tuple[Any, list[RowId], TableEncoder]:
+    """Every row of every input (files, DataFrames, runs of inline rows as one table), encoded with the bundle's
+    encoding, as :class:`~torchworks.families.tabular.rows.EncodedRows` with their ids, and the encoder (which
+    counted the values training never saw).
+
+    Raises:
+        DataError: An input cannot be read, lacks a column the model reads, or has a cell that does not fit.
+    """
+    from torchworks.families.tabular.rows import EncodedRows, concatenated
+
+    encoder = TableEncoder(state["encoding"], state["columns"])
+    parts, ids = [], []
+    for item in _grouped(inputs):
+        for encoded, row_ids, _ in encoded_batches(open_input(item), encoder, state["ids"], keep_cells=True):
+            parts.append(encoded)
+            ids += row_ids
+    return EncodedRows(concatenated(parts)), ids, encoder
+
+
+def _grouped(inputs: Sequence[Any]) -> list[Any]:
+    """Inline rows given one after another form one table."""
+    grouped: list[Any] = []
+    for item in inputs:
+        if isinstance(item, InlineRow) and grouped and isinstance(grouped[-1], list):
+            grouped[-1].append(item)
+        else:
+            grouped.append([item] if isinstance(item, InlineRow) else item)
+    return grouped
+
+
 def is_table_input(item: Any) -> bool:
     """A path with a table suffix, a DataFrame, or inline rows."""
     from torchworks.families.tabular.reading import TABLE_SUFFIXES

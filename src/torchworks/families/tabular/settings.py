@@ -33,3 +33,9 @@ class TableColumnsConfig(TrainConfig):
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return comma_list(value)
+
+    @field_validator("model", check_fields=False)
+    @classmethod
+    def _model_name(cls, value: str) -> str:
+        """``FT-Transformer``, ``deep-svdd`` -> ``ft_transformer``, ``deep_svdd`` (each task declares ``model``)."""
+        return value.strip().lower().replace("-", "_")

@@ -14,8 +14,8 @@ import pyarrow as pa
 import torch
 
 from torchworks.families.tabular.encoding import TableEncoder
-from torchworks.families.tabular.inputs import InlineRow, RowId, encoded_batches, open_input
-from torchworks.families.tabular.rows import EncodedRows, concatenated
+from torchworks.families.tabular.inputs import InlineRow, RowId, encoded_batches, open_input, table_inputs
+from torchworks.families.tabular.rows import EncodedRows
 from torchworks.tasks.anomaly_detection.scoring import contributions, scores_of, top_feature_names
 from torchworks.tasks.anomaly_detection.thresholds import decision_threshold
 from torchworks.tasks.values import PredictionStream
@@ -25,23 +25,8 @@ STREAM_BATCH_ROWS = 65_536
 
 def anomaly_inputs(inputs: Sequence[Any], state: dict[str, Any]) -> tuple[EncodedRows, list[RowId]]:
     """Every row of every input, encoded, with its id (the record path: requests and small files)."""
-    encoder = TableEncoder(state["encoding"], state["columns"])
-    parts, ids = [], []
-    for item in _grouped(inputs):
-        for encoded, row_ids, _ in encoded_batches(open_input(item), encoder, state["ids"], keep_cells=True):
-            parts.append(encoded)
-            ids += row_ids
-    return EncodedRows(concatenated(parts)), ids
-
-
-def _grouped(inputs: Sequence[Any]) -> list[Any]:
-    grouped: list[Any] = []
-    for item in inputs:
-        if isinstance(item, InlineRow) and grouped and isinstance(grouped[-1], list):
-            grouped[-1].append(item)
-        else:
-            grouped.append([item] if isinstance(item, InlineRow) else item)
-    return grouped
+    rows, ids, _ = table_inputs(inputs, state)
+    return rows, ids
 
 
 def anomaly_records(outputs: torch.Tensor, ids: list[RowId], state: dict[str, Any]) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from torchworks.families.tabular.interface import TableInterface
 from torchworks.tasks import register_task
 from torchworks.tasks.anomaly_detection.config import AnomalyConfig
 from torchworks.tasks.anomaly_detection.state import AnomalyState
@@ -20,7 +21,7 @@ if TYPE_CHECKING:  # the task's modules import torch; they load when a method ne
 
 
 @register_task
-class AnomalyDetection(Task, Explainable, Exportable, Servable):
+class AnomalyDetection(TableInterface, Task, Explainable, Exportable, Servable):
     """Rows of a table scored for how unusual they are, without labels: fraud, bots, data errors."""
 
     name = "anomaly-detection"
@@ -50,11 +51,6 @@ class AnomalyDetection(Task, Explainable, Exportable, Servable):
         data.state.setdefault("architecture", architecture(config))
         self._data = data
         return data
-
-    def collate_fn(self, *, labelled: bool):
-        from torchworks.families.tabular.rows import collate_rows
-
-        return collate_rows
 
     def build_model(self, config: AnomalyConfig, state: dict[str, Any], *, for_training: bool) -> nn.Module:
         from torchworks.tasks.anomaly_detection.models import build_detector
@@ -114,46 +110,24 @@ class AnomalyDetection(Task, Explainable, Exportable, Servable):
 
         return anomaly_table(outputs, context, state)
 
-    def explain_inputs(self, model: nn.Module, inputs: Any, state: dict[str, Any], options: dict[str, str]):
-        from torchworks.families.tabular.selection import selected_rows
-
-        dataset, ids = self.predict_inputs(inputs, state)
-        return selected_rows(dataset, ids, options.get("rows"), lambda rows: _scores(model, rows, state))
-
     def explain(self, model: nn.Module, inputs: dict[str, torch.Tensor], ids: list[Any], state: dict[str, Any],
                 method: str, target: str | None, options: dict[str, str]):
         from torchworks.tasks.anomaly_detection.explaining import explain_anomalies
 
         return explain_anomalies(model, inputs, ids, state, method, options)
 
-    def example_input(self, state: dict[str, Any]) -> dict[str, torch.Tensor]:
-        from torchworks.families.tabular.tokens import reference_inputs
+    def row_scores(self, model: nn.Module, rows: Any, state: dict[str, Any]):
+        from torchworks.families.tabular.rows import model_outputs
+        from torchworks.tasks.anomaly_detection.scoring import contributions, scores_of
 
-        numeric, categorical = reference_inputs(len(state["encoding"]["numeric"]),
-                                                len(state["encoding"]["categorical"]), rows=2)
-        return {"numeric": numeric, "categorical": categorical}
-
-    def dynamic_axes(self, state: dict[str, Any]) -> dict[str, dict[int, str]]:
-        return {"numeric": {0: "batch"}, "categorical": {0: "batch"}}
+        return scores_of(contributions(model_outputs(model, rows), state))
 
     def serving(self, state: dict[str, Any]) -> ServingSpec:
         from torchworks.tasks.anomaly_detection.serving import anomaly_serving
 
         return anomaly_serving(state)
 
-    def from_json(self, item: dict[str, Any], state: dict[str, Any]) -> Any:
-        from torchworks.families.tabular.inputs import InlineRow
-
-        return InlineRow(dict(item))
-
     def quickstart_settings(self) -> dict[str, Any]:
         return {"data": "ticket-sales", "label": "is_anomaly", "drop": "anomaly_kind,is_ok", "id": "order_id",
                 "name": "quickstart-ticket-sales"}
 
-
-def _scores(model: nn.Module, rows: Any, state: dict[str, Any]):
-    """Each row's anomaly score (for ``rows=top:N``)."""
-    from torchworks.families.tabular.rows import model_outputs
-    from torchworks.tasks.anomaly_detection.scoring import contributions, scores_of
-
-    return scores_of(contributions(model_outputs(model, rows), state))

@@ -51,11 +51,6 @@ class TabularConfig(TableColumnsConfig):
     lr: float = Field(1e-3, gt=0, le=10.0, description="Peak learning rate.")
     weight_decay: float = Field(1e-5, ge=0, le=1.0, description="AdamW weight decay.")
 
-    @field_validator("model")
-    @classmethod
-    def _model_name(cls, value: str) -> str:
-        return value.strip().lower().replace("-", "_")
-
     @field_validator("threshold", mode="before")
     @classmethod
     def _threshold(cls, value: object) -> str:

@@ -8,43 +8,26 @@ from typing import Any
 
 import torch
 
-from torchworks.families.tabular.encoding import TableEncoder
-from torchworks.families.tabular.inputs import InlineRow, RowId, encoded_batches, open_input
-from torchworks.families.tabular.rows import EncodedRows, concatenated
+from torchworks.families.tabular.inputs import RowId, table_inputs
+from torchworks.families.tabular.rows import EncodedRows
 from torchworks.tasks.tabular.thresholds import decision_threshold
 
 SHOWN_CLASSES = 10  # a record lists every class's probability up to this many classes, else the top k
 
 
 def tabular_inputs(inputs: Sequence[Any], state: dict[str, Any]) -> tuple[EncodedRows, list[RowId]]:
-    """Every row of every input, encoded, with its id.
+    """Every row of every input, encoded, with its id; values training never saw are counted and said.
 
     Raises:
         DataError: An input cannot be read, lacks a column the model reads, or has a cell that does not fit.
     """
-    encoder = TableEncoder(state["encoding"], state["columns"])
-    parts, ids = [], []
-    for item in _grouped(inputs):
-        for encoded, row_ids, _ in encoded_batches(open_input(item), encoder, state["ids"], keep_cells=True):
-            parts.append(encoded)
-            ids += row_ids
+    rows, ids, encoder = table_inputs(inputs, state)
     if encoder.unseen:
         from torchworks.console import say
 
         counts = ", ".join(f"{column} {count:,}" for column, count in encoder.unseen.most_common(5))
         say(f"values training never saw (predicted as 'unknown'): {counts}")
-    return EncodedRows(concatenated(parts)), ids
-
-
-def _grouped(inputs: Sequence[Any]) -> list[Any]:
-    """Inline rows given one after another form one table."""
-    grouped: list[Any] = []
-    for item in inputs:
-        if isinstance(item, InlineRow) and grouped and isinstance(grouped[-1], list):
-            grouped[-1].append(item)
-        else:
-            grouped.append([item] if isinstance(item, InlineRow) else item)
-    return grouped
+    return rows, ids
 
 
 def tabular_records(outputs: torch.Tensor, ids: list[RowId], state: dict[str, Any], top_k: int

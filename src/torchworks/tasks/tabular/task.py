@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from torchworks.families.tabular.interface import TableInterface
 from torchworks.tasks import register_task
 from torchworks.tasks.protocol import Explainable, Exportable, Resolved, Servable, ServingSpec, Task
 from torchworks.tasks.tabular.config import TabularConfig
@@ -20,7 +21,7 @@ if TYPE_CHECKING:  # the task's modules import torch; they load when a method ne
 
 
 @register_task
-class Tabular(Task, Explainable, Exportable, Servable):
+class Tabular(TableInterface, Task, Explainable, Exportable, Servable):
     """Classification (binary, multi-class) and regression over the columns of a table: credit scoring,
     fraud, churn, prices."""
 
@@ -31,7 +32,7 @@ class Tabular(Task, Explainable, Exportable, Servable):
     primary_metric = "score"  # accuracy for classification, R2 for regression: both higher is better
     prediction_options = ("threshold",)
     explain_methods = ("shap", "lime", "gradient_shap", "integrated_gradients")
-    explain_options = ("samples", "steps")
+    explain_options = ("rows", "samples", "steps")
     input_kinds = InputKinds(files=(".csv", ".tsv", ".tab", ".txt", ".parquet", ".pq", ".jsonl", ".ndjson"),
                              description="a table (.csv, .tsv, .parquet, .jsonl) with the training columns")
 
@@ -55,11 +56,6 @@ class Tabular(Task, Explainable, Exportable, Servable):
         if config.task_type == "auto":
             choices["task_type"] = Resolved(data.state["task_type"], "inferred from the target's values")
         return choices
-
-    def collate_fn(self, *, labelled: bool):
-        from torchworks.families.tabular.rows import collate_rows
-
-        return collate_rows
 
     def build_model(self, config: TabularConfig, state: dict[str, Any], *, for_training: bool) -> nn.Module:
         from torchworks.tasks.tabular.models import build_tabular_model
@@ -122,25 +118,22 @@ class Tabular(Task, Explainable, Exportable, Servable):
 
         return explain_table_rows(model, inputs, ids, state, method, target, options)
 
-    def example_input(self, state: dict[str, Any]) -> dict[str, torch.Tensor]:
-        from torchworks.families.tabular.tokens import reference_inputs
+    def row_scores(self, model: nn.Module, rows: Any, state: dict[str, Any]):
+        """``rows=top:N`` ranks by the positive class's probability, the most probable class's, or the value."""
+        from torchworks.families.tabular.rows import model_outputs
 
-        numeric, categorical = reference_inputs(len(state["encoding"]["numeric"]),
-                                                len(state["encoding"]["categorical"]), rows=2)
-        return {"numeric": numeric, "categorical": categorical}
-
-    def dynamic_axes(self, state: dict[str, Any]) -> dict[str, dict[int, str]]:
-        return {"numeric": {0: "batch"}, "categorical": {0: "batch"}}
+        outputs = model_outputs(model, rows)
+        if state["task_type"] == "regression":
+            return outputs[:, 0].numpy()
+        probabilities = outputs.softmax(dim=1)
+        if len(state["labels"]) == 2:
+            return probabilities[:, state["labels"].index(state["positive"])].numpy()
+        return probabilities.max(dim=1).values.numpy()
 
     def serving(self, state: dict[str, Any]) -> ServingSpec:
         from torchworks.tasks.tabular.serving import tabular_serving
 
         return tabular_serving(state)
-
-    def from_json(self, item: dict[str, Any], state: dict[str, Any]) -> Any:
-        from torchworks.families.tabular.inputs import InlineRow
-
-        return InlineRow(dict(item))
 
     def quickstart_settings(self) -> dict[str, Any]:
         return {"data": "breast-cancer", "target": "target", "name": "quickstart-breast-cancer"}
