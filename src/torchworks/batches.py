@@ -79,6 +79,19 @@ def to_cpu_float(outputs: Any) -> Any:
     return outputs
 
 
+def to_device(batch: Any, device: Any) -> Any:
+    """Every tensor in ``batch`` (nested in dicts, tuples and lists) on ``device``; other values as they are."""
+    import torch
+
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, dict):
+        return {key: to_device(value, device) for key, value in batch.items()}
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_device(value, device) for value in batch)
+    return batch
+
+
 def flatten_tensors(outputs: Any) -> list[Any]:
     """The tensors of ``outputs`` in a fixed order (dict keys in order, then positions), for
     exporters and for comparing two runtimes' answers."""

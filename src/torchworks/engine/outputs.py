@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.fabric.utilities.apply_func import move_data_to_device
 from torch.utils.data import DataLoader, Dataset
 
-from torchworks.batches import join_batches, to_cpu_float
+from torchworks.batches import join_batches, to_cpu_float, to_device
 from torchworks.bundle.atomic import atomic_write, atomic_write_bytes, atomic_write_json
 from torchworks.config.schema import TrainConfig
 from torchworks.errors import DataError
@@ -33,7 +32,7 @@ def run_model(model: torch.nn.Module | Callable[[Any], Any], inputs: Any) -> Any
     inputs, as float on the CPU, in whatever structure the model returns."""
     with torch.inference_mode():
         if isinstance(model, torch.nn.Module):
-            inputs = move_data_to_device(inputs, next(model.parameters(), torch.zeros(0)).device)
+            inputs = to_device(inputs, next(model.parameters(), torch.zeros(0)).device)
         return to_cpu_float(model(inputs))
 
 

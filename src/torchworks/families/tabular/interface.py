@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+TABLE_UPLOADS = (".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".parquet", ".pq")
+Cell = str | float | int | bool | None  # one value of a row sent as JSON
+
 
 class TableInterface:
     """Mixed into a table task (before ``Task``)."""
@@ -40,3 +43,20 @@ class TableInterface:
     def row_scores(self, model: Any, rows: Any, state: dict[str, Any]) -> Any:
         """One number per row, higher first for ``rows=top:N`` (a probability, a value, an anomaly score)."""
         raise NotImplementedError(f"{type(self).__name__} has no row_scores for rows=top:N")
+
+
+def typical_row(state: dict[str, Any]) -> dict[str, Any]:
+    """A typical row of the training table, in its column order: every number at its training median (back on
+    its own scale where it was encoded on a log scale), every category its most frequent value, a yes/no column
+    its last value; other columns (times, free text) empty."""
+    import math
+
+    row: dict[str, Any] = {}
+    for feature in state["encoding"]["numeric"]:
+        if feature["source"] == "value":
+            center = math.expm1(feature["center"]) if feature.get("log") else feature["center"]
+            row[feature["column"]] = round(center, 4)
+    for feature in state["encoding"]["categorical"]:
+        if feature["source"] in ("value", "flag") and feature["values"]:
+            row[feature["column"]] = feature["values"][-1 if feature["source"] == "flag" else 0]
+    return {column["name"]: row.get(column["name"]) for column in state["columns"]}

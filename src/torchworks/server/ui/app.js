@@ -51,6 +51,18 @@ function choose(name) {
   $("#result").replaceChildren();
 }
 
+// What the paste box shows before anything is typed: the model's example row as CSV (a header and one typical
+// row) where it gives one, a dated series otherwise.
+function tableExample(example) {
+  if (!example || typeof example !== "object") return "date,value\n2024-01-01,12.5\n…";
+  const cell = (value) => {
+    const text = value === null || value === undefined ? "" : String(value);
+    return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  };
+  const names = Object.keys(example);
+  return `${names.map(cell).join(",")}\n${names.map((name) => cell(example[name])).join(",")}\n…`;
+}
+
 function widget(model) {
   const parts = [];
   const accept = model.file_types.join(",");
@@ -60,8 +72,8 @@ function widget(model) {
   } else if (model.input_kind === "query") {
     parts.push(...queryWidget(model));
   } else if (model.input_kind === "table") {
-    parts.push(el("label", { for: "table", text: "Paste recent rows as CSV (with the header), or choose a file" }),
-      el("textarea", { id: "table", name: "table", placeholder: "date,value\n2024-01-01,12.5\n…" }),
+    parts.push(el("label", { for: "table", text: "Paste rows as CSV (with the header), or choose a file" }),
+      el("textarea", { id: "table", name: "table", placeholder: tableExample(model.example) }),
       el("input", { type: "file", id: "file", name: "file", accept }));
   } else {
     parts.push(el("label", { for: "file", text: model.input_kind === "image" ? "Image" : "Audio file" }),

@@ -2,8 +2,11 @@
 
 - ``autoencoder`` (default): the tokens squeezed through a narrow code and the row rebuilt from it: its
   numbers and its categories (a distribution over each column's values). What a model trained on mostly
-  normal rows rebuilds badly is unusual. The output is each feature's error (squared error in standardised
-  units, or the negative log-likelihood of the category), so the score says which columns are odd. It
+  normal rows rebuilds badly is unusual. The output is each feature's error, so the score says which columns
+  are odd: a number's squared error in standardised units; a category's surprise, how much less likely
+  the rebuilt row makes its value than the value is among all training rows (its negative log-likelihood
+  less -log of its frequency, never below 0), so a rare but ordinary value (one of 300 events, most of them
+  small) is not odd for being rare, while a value the rest of the row rules out is. It
   learns to rebuild numbers as the tokens squash them (asinh), so the anomalies among its training rows
   cannot dominate its loss, but its output measures the error unsquashed: a quantity 30 robust deviations
   out is scored as that, not as the 7 it squashes to.
@@ -58,7 +61,20 @@ class TabularAutoencoder(nn.Module):
         self.rebuild_numbers = nn.Linear(width, numeric)
         # a head per categorical column: contiguous logits, so each column's log-softmax reads them in place
         self.rebuild_categories = nn.ModuleList(nn.Linear(width, size) for size in cardinalities)
+        # each category value's surprise in general, -log of its training frequency, all columns end to end
+        self.register_buffer("base_surprise", torch.zeros(sum(cardinalities)))
+        starts = [sum(cardinalities[:index]) for index in range(len(cardinalities))]
+        self.register_buffer("value_start", torch.tensor(starts, dtype=torch.long).reshape(1, -1), persistent=False)
         self._inputs: dict[str, torch.Tensor] | None = None
+
+    @torch.no_grad()
+    def prepare(self, inputs: dict[str, torch.Tensor]) -> None:
+        """Learn each category value's frequency on the training rows (before training)."""
+        categories = inputs["categorical"]
+        for index, size in enumerate(self.cardinalities):
+            counts = torch.bincount(categories[:, index], minlength=size).double()
+            start = int(self.value_start[0, index])
+            self.base_surprise[start:start + size] = -torch.log((counts + 0.5) / (counts.sum() + 0.5 * size)).float()
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.errors(self.tokens(inputs["numeric"], inputs["categorical"]), inputs)
@@ -78,8 +94,12 @@ class TabularAutoencoder(nn.Module):
             else:
                 parts.append((unsquash(guess) - numbers) ** 2)
         categories = inputs["categorical"]
-        parts += [F.cross_entropy(head(hidden), categories[:, index], reduction="none").unsqueeze(1)
-                  for index, head in enumerate(self.rebuild_categories)]
+        if self.cardinalities:
+            surprise = torch.stack([F.cross_entropy(head(hidden), categories[:, index], reduction="none")
+                                    for index, head in enumerate(self.rebuild_categories)], dim=1)
+            if not squashed:  # scored: only what the rest of the row makes less likely than it is in general
+                surprise = (surprise - self.base_surprise[categories + self.value_start]).clamp_min(0)
+            parts.append(surprise)
         return torch.cat(parts, dim=1)
 
     def head_from_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -127,7 +147,7 @@ class DeepSVDD(nn.Module):
         return ((self.network(tokens.flatten(1)) - self.centre) ** 2).sum(dim=1, keepdim=True)
 
     @torch.no_grad()
-    def place_centre(self, inputs: dict[str, torch.Tensor], eps: float = 0.1) -> None:
+    def prepare(self, inputs: dict[str, torch.Tensor], eps: float = 0.1) -> None:
         """The centre: the mean output of the untrained network over training rows, no coordinate nearer zero
         than ``eps`` (a zero coordinate is one the network could match trivially)."""
         was_training = self.training

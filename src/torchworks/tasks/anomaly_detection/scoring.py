@@ -38,9 +38,9 @@ def column_parts(parts: np.ndarray, state: dict[str, Any]) -> np.ndarray | None:
     columns, column_of = feature_columns(state)
     if parts.shape[1] != len(column_of):
         return None
-    grouped = np.zeros((len(parts), len(columns)))
-    np.add.at(grouped.T, column_of, parts.T)
-    return grouped
+    membership = np.zeros((len(column_of), len(columns)))
+    membership[np.arange(len(column_of)), column_of] = 1.0
+    return parts @ membership  # a matrix product: np.add.at is an order of magnitude slower on millions of rows
 
 
 def top_feature_names(parts: np.ndarray, state: dict[str, Any], k: int) -> pa.Array:

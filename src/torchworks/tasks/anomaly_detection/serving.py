@@ -7,10 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from torchworks.families.tabular.interface import TABLE_UPLOADS, Cell, typical_row
 from torchworks.tasks.protocol import ServingSpec
-
-TABLE_UPLOADS = (".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".parquet", ".pq")
-Cell = str | float | int | bool | None
 
 
 class AnomalyRecord(BaseModel):
@@ -27,12 +25,5 @@ class AnomalyRecord(BaseModel):
 
 def anomaly_serving(state: dict[str, Any]) -> ServingSpec:
     """The serving description of a detector with ``state``."""
-    example = {column["name"]: None for column in state["columns"]}
-    for feature in state["encoding"]["numeric"]:
-        if feature["source"] == "value":
-            example[feature["column"]] = round(feature["center"], 4)
-    for feature in state["encoding"]["categorical"]:
-        if feature["source"] == "value" and feature["values"]:
-            example[feature["column"]] = feature["values"][0]
     return ServingSpec(input_kind="table", file_types=TABLE_UPLOADS, json_item=dict[str, Cell], record=AnomalyRecord,
-                       example=example, options=("threshold", "contamination", "top_features"))
+                       example=typical_row(state), options=("threshold", "contamination", "top_features"))

@@ -56,8 +56,8 @@ class AnomalyDetection(TableInterface, Task, Explainable, Exportable, Servable):
         from torchworks.tasks.anomaly_detection.models import build_detector
 
         model = build_detector(state)
-        if for_training and hasattr(model, "place_centre") and self._data is not None:
-            model.place_centre(self._data.train[: min(len(self._data.train), 10_000)][0])
+        if for_training and self._data is not None:  # read off the training rows before training
+            model.prepare(self._data.train[: min(len(self._data.train), 50_000)][0])
         return model
 
     def step(self, model: nn.Module, batch: Any, stage: str, state: dict[str, Any]) -> StepOutput:
