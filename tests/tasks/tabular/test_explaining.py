@@ -29,15 +29,7 @@ REGRESSION = {"encoding": ENCODING, "task_type": "regression", "labels": [], "ta
               "target_center": 100.0, "target_scale": 20.0}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is faster, and steady on a shared, loaded machine (two fight over the cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _table(rows: int, seed: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:

@@ -22,15 +22,7 @@ ENCODING = {"numeric": [{"name": "x0", "column": "x0", "source": "value", "cente
 CLASSIFICATION = {"encoding": ENCODING, "task_type": "classification", "labels": ["no", "yes"]}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is faster, and steady on a shared, loaded machine (two fight over the cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class Rule(nn.Module):
