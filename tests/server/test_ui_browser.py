@@ -1,7 +1,7 @@
 """The web page in a real headless Chromium (Debian's package, driven by Playwright): upload an
 image, type a text, read the predictions back, ask why; bad files show the server's message and hint;
 a forecast drawn with its history and interval; the speech decoder chosen from a list; detection boxes and a
-segmentation mask over the image; the API docs rendered with every request beyond this machine blocked."""
+segmentation mask over the image; table rows scored in one table with the anomalies highlighted; the API docs rendered with every request beyond this machine blocked."""
 
 from __future__ import annotations
 
@@ -445,3 +445,43 @@ def test_recommendations_for_a_user_and_for_new_items(browser, server_process, r
         expect(page.locator("#result .hint")).not_to_be_empty()
         assert not outside, outside
         assert problems == ["Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"]
+
+
+def test_table_rows_scored_in_one_table_with_the_anomalies_highlighted(browser, server_process, anomaly_run,
+                                                                       ticket_sales, tabular_run):
+    orders = pd.read_parquet(ticket_sales).drop(columns=["is_anomaly", "anomaly_kind", "is_ok"]).head(10)
+    orders = orders[orders.quantity <= 4].head(6).reset_index(drop=True)
+    orders.loc[3, "quantity"] = 60  # a bulk buy
+    orders.loc[3, "total"] = 60 * orders.loc[3, "price"]
+    with server_process([f"sales={anomaly_run}", f"houses={tabular_run}", "--port", "0"]) as (_, url):
+        page = browser.new_page()
+        page.set_default_timeout(60_000)
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{url}/ui")
+
+        page.click("nav button[data-model=sales]")
+        assert page.get_attribute("#table", "placeholder").startswith("timestamp,event_id,venue,section,price")
+        page.fill("#table", orders.to_csv(index=False))
+        page.click("#predict")
+        rows = page.locator("#result table.rows tbody tr")
+        expect(rows).to_have_count(6, timeout=60_000)
+        headers = page.locator("#result table.rows th").all_inner_texts()
+        assert headers[:4] == ["row", "anomaly score", "is anomaly", "top features"], headers
+        assert "flagged" in (rows.nth(3).get_attribute("class") or "")
+        assert rows.nth(3).locator("td").nth(3).inner_text().split(";")[0] in ("quantity", "total")
+        widths = [float(rows.nth(i).locator(".fill").get_attribute("style").split(":")[1].strip(" %;"))
+                  for i in range(6)]
+        assert max(widths) == widths[3] == 100.0, widths
+        expect(page.locator("#result .hint").first).to_contain_text("6 rows, ")
+
+        page.click("nav button[data-model=houses]")
+        page.fill("#table", "house,area,rooms,district,sold\nX1,120,4,centre,2025-06-01\nX2,40,1,north,2025-06-02\n")
+        page.click("#predict")
+        rows = page.locator("#result table.rows tbody tr")
+        expect(rows).to_have_count(2, timeout=60_000)
+        prices = [float(rows.nth(i).locator("td").nth(page.locator("#result table.rows th").all_inner_texts()
+                                                       .index("prediction")).inner_text().replace(",", ""))
+                  for i in range(2)]
+        assert prices[0] > prices[1], prices  # a large central house costs more than a small northern one
+        assert not errors, errors

@@ -96,9 +96,10 @@ class ServingSpec:
         record: The pydantic model of one prediction record.
         example: One JSON input for the docs and the page, or None.
         options: The ``prediction_options`` a request may set (none that names a local file).
-        table: For ``"table"`` inputs, what the page needs to draw the input beside the answer: the
+        table: For ``"table"`` inputs, what the page needs to draw the answer: for a forecast, the
             columns by role (``time``, ``target``, ``series``: None for one series, ``covariates``),
-            ``lookback`` and ``horizon`` in rows; empty for other inputs.
+            ``lookback`` and ``horizon`` in rows; for ``draws="rows"``, its ``bar`` and ``flag`` fields;
+            empty for other inputs.
         draws: How the page shows a record over its input, when it is more than text: ``"boxes"``
             (each record has ``width`` and ``height`` of the image sent and ``boxes``, each with
             ``xyxy`` in its pixels, ``label`` and ``score``; the page draws them on the image with a
@@ -108,7 +109,10 @@ class ServingSpec:
             the page lays the classes over the image in their ``colours`` with an opacity slider and a
             legend whose classes can be hidden; the model's first label, the background, starts
             hidden), or ``"list"`` (each record has ``recommendations``: ranked entries with ``item``,
-            ``title``, ``genres`` and ``score``, shown as a numbered list). Empty: the default view.
+            ``title``, ``genres`` and ``score``, shown as a numbered list), or ``"rows"`` (a record per
+            input row, shown as one table: ``table["bar"]`` names the field drawn as a bar against the
+            answer's largest, ``table["flag"]`` a yes/no field whose rows are highlighted and counted).
+            Empty: the default view.
         colours: An RGB colour per label of the model, by the labels' order, in which the page draws
             each class; empty: the page picks its own.
         choices: For ``"query"`` inputs, values the page offers to pick from, by field of the

@@ -253,6 +253,7 @@ function showPredictions(records, model, sent) {
   if (model.draws === "boxes") { result.append(boxesView(records, model, sent)); placeTags(); return; }
   if (model.draws === "mask") { result.append(masksView(records, model, sent)); return; }
   if (model.draws === "list") { result.append(listView(records, model, sent)); return; }
+  if (model.draws === "rows") { result.append(rowsView(records, model)); return; }
   for (const record of records) {
     const block = el("div", { class: "prediction" }, el("div", { class: "hint", text: record.input }));
     if ("transcript" in record) block.append(el("div", { class: "answer", text: record.transcript || "(silence)" }));
@@ -267,6 +268,41 @@ function showPredictions(records, model, sent) {
     }
     result.append(block);
   }
+}
+
+// A record per input row (draws "rows": a table model) as one table: the bar field drawn against the
+// answer's largest value, rows whose flag field is true highlighted and counted above the table.
+function rowsView(records, model) {
+  const { bar, flag } = model.table || {};
+  const hidden = new Set(["input"]);
+  const fields = [...new Set(records.flatMap((record) => Object.keys(record)))].filter((f) => !hidden.has(f));
+  const largest = Math.max(1e-12, ...records.map((record) => Math.abs(Number(record[bar]) || 0)));
+  // probabilities fill against 1; scores, which span orders of magnitude, on a log scale against the largest
+  const share = largest <= 1 ? (v) => Math.abs(v) : (v) => Math.log1p(Math.abs(v)) / Math.log1p(largest);
+  const head = el("tr", {}, ...fields.map((f) => el("th", { text: f.replaceAll("_", " ") })));
+  const rows = records.map((record) => {
+    const cells = fields.map((f) => {
+      const value = record[f];
+      if (f === bar && typeof value === "number") {
+        const fill = el("div", { class: "fill" });
+        fill.style.width = `${Math.min(100, 100 * share(value)).toFixed(1)}%`;
+        return el("td", { class: "cellbar" }, el("div", { class: "track" }, fill), el("span", { text: formatValue(value) }));
+      }
+      if (value && typeof value === "object") {
+        return el("td", { text: Object.entries(value).map(([k, v]) => `${k} ${formatValue(v)}`).join(", ") });
+      }
+      return el("td", { text: typeof value === "number" ? formatValue(value) : String(value ?? "") });
+    });
+    return el("tr", flag && record[flag] === true ? { class: "flagged" } : {}, ...cells);
+  });
+  const view = el("div", { class: "prediction" });
+  const flagged = flag ? records.filter((record) => record[flag] === true).length : null;
+  const sources = [...new Set(records.map((record) => record.input))].join(", ");
+  view.append(el("div", { class: "hint", text: `${sources}: ${records.length} rows` +
+    (flagged === null ? "" : `, ${flagged} ${flag.replaceAll("_", " ")}`) }));
+  view.append(el("div", { class: "rows-wrap" }, el("table", { class: "rows" }, el("thead", {}, head),
+    el("tbody", {}, ...rows))));
+  return view;
 }
 
 // Why the model answered so: the server's figures as images, and for texts each word tinted by its

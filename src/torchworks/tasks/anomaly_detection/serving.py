@@ -26,4 +26,5 @@ class AnomalyRecord(BaseModel):
 def anomaly_serving(state: dict[str, Any]) -> ServingSpec:
     """The serving description of a detector with ``state``."""
     return ServingSpec(input_kind="table", file_types=TABLE_UPLOADS, json_item=dict[str, Cell], record=AnomalyRecord,
-                       example=typical_row(state), options=("threshold", "contamination", "top_features"))
+                       example=typical_row(state), options=("threshold", "contamination", "top_features"),
+                       draws="rows", table={"bar": "anomaly_score", "flag": "is_anomaly"})

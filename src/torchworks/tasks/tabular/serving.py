@@ -26,4 +26,5 @@ class TabularRecord(BaseModel):
 def tabular_serving(state: dict[str, Any]) -> ServingSpec:
     """The serving description of a model with ``state``: rows as JSON objects or uploaded tables."""
     return ServingSpec(input_kind="table", file_types=TABLE_UPLOADS, json_item=dict[str, Cell], record=TabularRecord,
-                       example=typical_row(state), options=("threshold",) if len(state["labels"]) == 2 else ())
+                       example=typical_row(state), options=("threshold",) if len(state["labels"]) == 2 else (),
+                       draws="rows", table={"bar": "probability"} if state["labels"] else {})
