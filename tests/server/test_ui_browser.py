@@ -1,7 +1,8 @@
 """The web page in a real headless Chromium (Debian's package, driven by Playwright): upload an
 image, type a text, read the predictions back, ask why; bad files show the server's message and hint;
 a forecast drawn with its history and interval; the speech decoder chosen from a list; detection boxes and a
-segmentation mask over the image; table rows scored in one table with the anomalies highlighted; the API docs rendered with every request beyond this machine blocked."""
+segmentation mask over the image; table rows scored in one table with the anomalies highlighted; the API
+docs rendered with every request beyond this machine blocked."""
 
 from __future__ import annotations
 
