@@ -237,6 +237,8 @@ def explain(
         figures = f" ({', '.join(record['figures'])})" if record.get("figures") else ""
         say(f"{shown[:60]}{'...' if len(shown) > 60 else ''}: "
             f"{record.get('summary') or 'explained ' + str(record.get('target'))}{figures}")
+    if result.overview is not None:
+        say(f"{result.overview['summary']} (000-overview-*.png)")
     typer.echo(f"explanations: {result.path}")
 
 

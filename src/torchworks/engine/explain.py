@@ -36,6 +36,7 @@ class ExplainResult:
     method: str
     path: Path
     records: list[dict[str, Any]]
+    overview: dict[str, Any] | None = None  # what the records say together, when the task says it
 
     def __repr__(self) -> str:
         return f"ExplainResult(task={self.task!r}, method={self.method!r}, path='{self.path}', " \
@@ -151,8 +152,9 @@ def explain(run: str | Path, inputs: Sequence[Any] | Any, *, method: str | None 
                                  options=options, progress=progress)
     if not explanations:
         raise DataError("nothing to explain", expected="inputs the model can read", got="no items in the inputs")
-    path, records = write_explanations(explanations, task.name, bundle.path, method, folder)
-    return ExplainResult(task.name, method, path, records)
+    overview = task.explanation_overview(explanations, bundle.state) if len(explanations) > 1 else None
+    path, records = write_explanations(explanations, task.name, bundle.path, method, folder, overview)
+    return ExplainResult(task.name, method, path, records, overview.record if overview else None)
 
 
 def check_output_folder(folder: Path) -> Path:
@@ -165,10 +167,12 @@ def check_output_folder(folder: Path) -> Path:
 
 
 def write_explanations(explanations: list[Explanation], task: str, run: Path, method: str,
-                       folder: Path | None = None) -> tuple[Path, list[dict[str, Any]]]:
+                       folder: Path | None = None,
+                       overview: Explanation | None = None) -> tuple[Path, list[dict[str, Any]]]:
     """Write the PNGs, ``explanations.json`` and ``explanation.html`` into ``folder`` (default: a
-    new ``<run>/explanations/<timestamp>``). Everything goes into a hidden folder beside it first,
-    which is renamed into place once complete, so a crash never leaves half a result."""
+    new ``<run>/explanations/<timestamp>``), ``overview`` (what they say together) first when given.
+    Everything goes into a hidden folder beside it first, which is renamed into place once complete, so
+    a crash never leaves half a result."""
     from torchworks.bundle.atomic import atomic_write_bytes, atomic_write_json
     from torchworks.report.html import render_explanations
 
@@ -180,9 +184,16 @@ def write_explanations(explanations: list[Explanation], task: str, run: Path, me
         files += [(names[name], png) for name, png in explanation.figures.items()]
         records.append({**explanation.record, "summary": explanation.summary, "figures": list(names.values())})
     document = {"task": task, "run": str(run), "method": method, "created": created, "explanations": records}
-    page = render_explanations(f"{task}: {run.name}", f"explained with {method}, {created}",
-                               [_section(number, record, explanation) for number, (record, explanation)
-                                in enumerate(zip(records, explanations), start=1)])
+    sections = [_section(number, record, explanation) for number, (record, explanation)
+                in enumerate(zip(records, explanations), start=1)]
+    if overview is not None:
+        names = {name: f"000-overview-{name}.png" for name in overview.figures}
+        files += [(names[name], png) for name, png in overview.figures.items()]
+        document["overview"] = {**overview.record, "summary": overview.summary, "figures": list(names.values())}
+        sections.insert(0, {"heading": overview.summary or f"Across the {len(explanations)} inputs", "facts": {},
+                            "images": {name.replace("_", " "): png for name, png in overview.figures.items()},
+                            "html": overview.html})
+    page = render_explanations(f"{task}: {run.name}", f"explained with {method}, {created}", sections)
     target = folder or _free_folder(run / EXPLANATIONS)
     temporary = target.parent / f".{target.name}.{os.getpid()}.partial"
     try:

@@ -170,6 +170,7 @@ def bar_chart(values: dict[str, float], title: str, xlabel: str, limit: tuple[fl
     for row, name in enumerate(names):
         ax.text(values[name], row, f" {values[name]:.3f}", va="center", fontsize=8)
     ax.set(title=title, xlabel=xlabel)
+    ax.locator_params(axis="x", nbins=5)  # small values' long tick labels would run into each other
     if limit is not None:
         ax.set_xlim(limit[0], limit[1] * 1.12)
     fig.tight_layout()

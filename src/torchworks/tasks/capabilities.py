@@ -49,6 +49,12 @@ class Explainable(ABC):
         is given)."""
         return self.predict_inputs(inputs, state)
 
+    def explanation_overview(self, explanations: list[Explanation], state: dict[str, Any]) -> Explanation | None:
+        """What the explanations of many inputs say together, shown before them (a table model's mean
+        absolute attribution per column beside its permutation importance); None (the default) for none.
+        Its ``record`` goes into ``explanations.json`` as ``overview``; its figures are PNG bytes."""
+        return None
+
 
 class Exportable(ABC):
     """A task whose models can be traced to ONNX and TorchScript (``export``, ``benchmark``)."""

@@ -47,6 +47,30 @@ def test_explanations_name_the_columns_that_set_the_price(tabular_run, tmp_path)
         assert columns[0]["column"] == "area" and explanation.figures["waterfall"][:4] == b"\x89PNG"
 
 
+def test_an_explain_run_opens_with_global_importance_beside_permutation_importance(tabular_run, tmp_path):
+    from torchworks.engine.explain import explain
+
+    rows = tmp_path / "four.csv"
+    pd.DataFrame({"house": list("ABCD"), "area": [40.0, 190.0, 90.0, 120.0], "rooms": [2, 6, 3, 4],
+                  "district": ["north", "centre", "south", "centre"],
+                  "sold": ["2025-06-01"] * 4}).to_csv(rows, index=False)
+    result = explain(tabular_run, [str(rows)], method="shap", output=tmp_path / "why", options={"rows": "0:3"},
+                     progress=False)
+    document = json.loads((result.path / "explanations.json").read_text())
+    overview = document["overview"]
+    assert len(document["explanations"]) == 3 and overview["input"] == "3 rows"
+    ranked = overview["global_importance"]
+    assert ranked[0]["column"] == "area" and ranked[0]["rows"] == 3
+    assert ranked == sorted(ranked, key=lambda entry: -entry["importance"])
+    mean_area = sum(abs(next(c["attribution"] for c in record["attributions"]["columns"] if c["column"] == "area"))
+                    for record in document["explanations"]) / 3
+    assert ranked[0]["importance"] == pytest.approx(mean_area, rel=1e-3)
+    assert overview["permutation_importance"][0]["column"] == "area"
+    assert [(result.path / name).read_bytes()[:4] for name in overview["figures"]] == [b"\x89PNG"] * 2
+    page = (result.path / "explanation.html").read_text()
+    assert page.index("Across the 3 explained rows, area") < page.index("1. ")
+
+
 @pytest.fixture
 def houses_csv(tmp_path, tabular_run):
     return shutil.copy(tabular_run.parent.parent.parent / "houses.csv", tmp_path / "houses.csv")

@@ -254,6 +254,35 @@ def global_importance(explanations: list[Explanation]) -> list[dict[str, Any]]:
     return sorted(found, key=lambda entry: -entry["importance"])
 
 
+OVERVIEW_COLUMNS = 20  # bars in an overview chart
+
+
+def importance_overview(explanations: list[Explanation], state: dict[str, Any]) -> Explanation:
+    """What the explained rows say together: each column's mean absolute share across them (its global
+    importance by the explanation method: mean |SHAP| for ``shap``) beside the permutation importance on the
+    validation rows that training stored (``state["importance"]``, when it did), as bar charts."""
+    from torchworks.attribution.figures import figure_png
+    from torchworks.report.plots import bar_chart
+
+    ranked = global_importance(explanations)
+    record = explanations[0].record
+    method, unit = record.get("method", "attribution"), record["attributions"].get("unit", "output")
+    figures = {"mean absolute attribution": figure_png(bar_chart(
+        {entry["column"]: entry["importance"] for entry in ranked[:OVERVIEW_COLUMNS]},
+        f"Mean |{method}| over {len(explanations)} rows", f"mean absolute share of the {unit}", limit=None))}
+    permutation = state.get("importance") or []
+    if permutation:
+        figures["permutation importance"] = figure_png(bar_chart(
+            {entry["column"]: float(entry["importance"]) for entry in permutation[:OVERVIEW_COLUMNS]},
+            "Permutation importance (validation, at training)", "drop in score when the column is shuffled",
+            limit=None))
+    leading = ", ".join(entry["column"] for entry in ranked[:3])
+    summary = f"Across the {len(explanations)} explained rows, {leading} weighed most ({method})"
+    return Explanation(record={"input": f"{len(explanations)} rows", "method": method, "unit": unit,
+                               "global_importance": ranked, "permutation_importance": permutation,
+                               "summary": summary}, figures=figures, summary=summary)
+
+
 class RowAttributions(NamedTuple):
     """One row's attribution per feature (in the model's input order), its output and the reference's."""
 

@@ -44,6 +44,11 @@ class TableInterface:
         """One number per row, higher first for ``rows=top:N`` (a probability, a value, an anomaly score)."""
         raise NotImplementedError(f"{type(self).__name__} has no row_scores for rows=top:N")
 
+    def explanation_overview(self, explanations: list[Any], state: dict[str, Any]) -> Any:
+        from torchworks.families.tabular.attributions import importance_overview
+
+        return importance_overview(explanations, state)
+
 
 def typical_row(state: dict[str, Any]) -> dict[str, Any]:
     """A typical row of the training table, in its column order: every number at its training median (back on

@@ -110,7 +110,7 @@ def _outputs(model: nn.Module, numeric: np.ndarray, categorical: np.ndarray) -> 
 
 def importance_chart(importance: list[dict[str, Any]], title: str, unit: str, limit: int = CHART_COLUMNS):
     """Bars of the ``limit`` most important columns (a list as :func:`permutation_importance` or
-    :func:`~torchworks.tasks.tabular.explaining.global_importance` gives it), as a matplotlib figure."""
+    :func:`~torchworks.families.tabular.attributions.global_importance` gives it), as a matplotlib figure."""
     from torchworks.report.plots import bar_chart
 
     shown = {entry["column"]: float(entry["importance"]) for entry in importance[:limit]}
