@@ -84,3 +84,14 @@ def test_the_report_records_the_threshold_and_its_choice(anomaly_run):
     state = bundle["state"]
     assert state["threshold"] == "auto" and state["decision_threshold"] > state["score_quantiles"][75]
     assert len(state["feature_scale"]) == len(state["encoding"]["numeric"]) + len(state["encoding"]["categorical"])
+
+
+def test_labels_offer_the_supervised_model_when_a_baseline_wins():
+    from torchworks.tasks.anomaly_detection.config import AnomalyConfig
+    from torchworks.tasks.anomaly_detection.task import AnomalyDetection
+
+    task = AnomalyDetection()
+    labelled = task.baseline_advice(AnomalyConfig(data="sales.parquet", label="is_ok", drop="is_anomaly,anomaly_kind"))
+    assert labelled[-1] == ("the supervised model (torchworks train tabular data=sales.parquet target=is_ok "
+                            "drop=is_anomaly,anomaly_kind class_weights=auto)")
+    assert not any("tabular" in line for line in task.baseline_advice(AnomalyConfig(data="sales.parquet")))

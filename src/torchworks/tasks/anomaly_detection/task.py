@@ -85,8 +85,13 @@ class AnomalyDetection(TableInterface, Task, Explainable, Exportable, Servable):
 
     def baseline_advice(self, config: AnomalyConfig) -> list[str]:
         other = "deep_svdd" if config.model == "autoencoder" else "autoencoder"
-        return [f"the other detector (model={other})", f"a narrower code (latent={max(2, config.latent // 2)})",
-                "dropping columns that are noise for this question (drop=...)"]
+        advice = [f"the other detector (model={other})", f"a narrower code (latent={max(2, config.latent // 2)})",
+                  "dropping columns that are noise for this question (drop=...)"]
+        if config.label:  # labels exist: a classifier learns what these anomalies look like
+            dropped = ",".join(config.drop)
+            advice.append(f"the supervised model (torchworks train tabular data={config.data} target={config.label}"
+                          + (f" drop={dropped}" if dropped else "") + " class_weights=auto)")
+        return advice
 
     def predict_inputs(self, inputs: Sequence[Any], state: dict[str, Any]):
         from torchworks.tasks.anomaly_detection.predicting import anomaly_inputs
