@@ -34,7 +34,8 @@ def test_a_label_named_like_is_ok_marks_its_false_value_and_is_never_an_input(tm
     assert data.state["anomaly_value"] == "no"
     assert sum(int((values == 1).sum()) for values in data.labels.values()) == 15
     assert "is_ok" not in {column["name"] for column in data.state["columns"]}
-    features = {feature["name"] for feature in data.state["encoding"]["numeric"] + data.state["encoding"]["categorical"]}
+    encoding = data.state["encoding"]
+    features = {feature["name"] for feature in encoding["numeric"] + encoding["categorical"]}
     assert "when.days" not in features and "when.hour" in features  # the hour, not the place in the period
 
 

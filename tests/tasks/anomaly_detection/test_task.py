@@ -83,7 +83,9 @@ def test_the_report_records_the_threshold_and_its_choice(anomaly_run):
     bundle = json.loads((anomaly_run / "bundle.json").read_text())
     state = bundle["state"]
     assert state["threshold"] == "auto" and state["decision_threshold"] > state["score_quantiles"][75]
-    assert len(state["feature_scale"]) == len(state["encoding"]["numeric"]) + len(state["encoding"]["categorical"])
+    numeric = len(state["encoding"]["numeric"])
+    assert len(state["feature_scale"]) == numeric + len(state["encoding"]["categorical"])
+    assert min(state["feature_scale"][numeric:]) >= 3.0  # a category counts in units of at least 3 nats
 
 
 def test_labels_offer_the_supervised_model_when_a_baseline_wins():

@@ -1,8 +1,8 @@
 """Columns to model inputs, with statistics of the training rows only: numbers robustly standardised (median
 and interquartile range, a flag feature where training had missing cells; for an anomaly detector, a
-non-negative column spread by ratios, such as prices, amounts, durations and counts, on a log scale first), categories as indices into a
-vocabulary (0: a value training never saw or saw too rarely, 1: missing), datetimes as a time line plus month,
-weekday and hour, free text as its length in characters and words.
+non-negative column spread by ratios, such as prices, amounts, durations and counts, on a log scale first),
+categories as indices into a vocabulary (0: a value training never saw or saw too rarely, 1: missing),
+datetimes as a time line plus month, weekday and hour, free text as its length in characters and words.
 
 The fitted encoder is a JSON-ready dict kept in the bundle's state; :class:`TableEncoder` applies it to one
 record batch at a time, so a file of any size is encoded in bounded memory.
@@ -176,7 +176,8 @@ class TableEncoder:
         array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
         kind = self.kinds[name]
         if pa.types.is_null(array.type):  # every cell empty (a request's None): missing cells of the column's kind
-            array = pa.nulls(len(array), {"numeric": pa.float64(), "datetime": pa.timestamp("s")}.get(kind, pa.string()))
+            typed = {"numeric": pa.float64(), "datetime": pa.timestamp("s")}.get(kind, pa.string())
+            array = pa.nulls(len(array), typed)
         if kind == "numeric":
             return {"value": numbers(array, name, table, first_row)}
         if kind == "boolean":

@@ -39,7 +39,8 @@ def collate_rows(items: list[Any]) -> Any:
 
 def concatenated(parts: list[Encoded]) -> Encoded:
     """Encoded batches joined in order."""
-    return Encoded(np.concatenate([part.numeric for part in parts]), np.concatenate([part.categorical for part in parts]))
+    return Encoded(np.concatenate([part.numeric for part in parts]),
+                   np.concatenate([part.categorical for part in parts]))
 
 
 def model_outputs(model: torch.nn.Module, rows: EncodedRows, batch: int = 4096) -> torch.Tensor:

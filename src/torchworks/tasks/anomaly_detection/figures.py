@@ -22,8 +22,8 @@ def score_histogram(scores: np.ndarray, labels: np.ndarray, threshold: float):
     clipped = np.clip(scores, low, None)
     if (labels >= 0).any():
         for value, name, colour in ((0, "normal", "#4c72b0"), (1, "anomaly", "#c44e52")):
-            axes.hist(clipped[labels == value], bins=bins, alpha=0.7, label=f"{name} ({int((labels == value).sum()):,})",
-                      color=colour)
+            count = int((labels == value).sum())
+            axes.hist(clipped[labels == value], bins=bins, alpha=0.7, label=f"{name} ({count:,})", color=colour)
     else:
         axes.hist(clipped, bins=bins, color="#4c72b0", label=f"test rows ({len(scores):,})")
     axes.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3g} "

@@ -64,7 +64,8 @@ def _batches(tables: list[Any], encoder: TableEncoder, ids: list[str]) -> Iterat
     for table in tables:
         first = 0
         for encoded, _, batch in encoded_batches(table, encoder, ids, STREAM_BATCH_ROWS):
-            inputs = {"numeric": torch.from_numpy(encoded.numeric), "categorical": torch.from_numpy(encoded.categorical)}
+            inputs = {"numeric": torch.from_numpy(encoded.numeric),
+                      "categorical": torch.from_numpy(encoded.categorical)}
             id_columns = {name: batch.column(name) for name in ids if name in batch.schema.names}
             yield inputs, BatchRows(table.name, first, id_columns)
             first += len(encoded)
