@@ -11,11 +11,11 @@ import pytest
 import torchworks
 from torchworks.engine.prediction_stream import stream_predictions
 from torchworks.errors import DataError
-from torchworks.tasks.anomaly_detection import predicting
+from torchworks.families.tabular import streaming
 
 
 def test_a_streamed_scan_equals_the_records_row_for_row(tmp_path, anomaly_run, ticket_sales, monkeypatch):
-    monkeypatch.setattr(predicting, "STREAM_BATCH_ROWS", 700)  # several batches, the last one short
+    monkeypatch.setattr(streaming, "STREAM_BATCH_ROWS", 700)  # several batches, the last one short
     predictor = torchworks.load(anomaly_run)
     result = stream_predictions(predictor.task, predictor.model, predictor.bundle.state, [str(ticket_sales)],
                                 tmp_path / "scores.parquet", 512, progress=False)
@@ -38,7 +38,7 @@ def test_csv_output_streams_too(tmp_path, anomaly_run, ticket_sales):
 
 
 def test_a_bad_cell_midway_leaves_nothing_at_the_output(tmp_path, anomaly_run, ticket_sales, monkeypatch):
-    monkeypatch.setattr(predicting, "STREAM_BATCH_ROWS", 500)
+    monkeypatch.setattr(streaming, "STREAM_BATCH_ROWS", 500)
     table = pq.read_table(ticket_sales)
     prices = table.column("price").to_pylist()
     broken = table.set_column(table.schema.get_field_index("price"), "price",

@@ -5,22 +5,19 @@ record batch at a time, so four million rows take the memory of one batch."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import torch
 
-from torchworks.families.tabular.encoding import TableEncoder
-from torchworks.families.tabular.inputs import InlineRow, RowId, encoded_batches, open_input, table_inputs
+from torchworks.families.tabular.inputs import RowId, table_inputs
 from torchworks.families.tabular.rows import EncodedRows
+from torchworks.families.tabular.streaming import BatchRows, streamed_batches, where_columns
 from torchworks.tasks.anomaly_detection.scoring import contributions, scores_of, top_feature_names
 from torchworks.tasks.anomaly_detection.thresholds import decision_threshold
 from torchworks.tasks.values import PredictionStream
-
-STREAM_BATCH_ROWS = 65_536
 
 
 def anomaly_inputs(inputs: Sequence[Any], state: dict[str, Any]) -> tuple[EncodedRows, list[RowId]]:
@@ -40,35 +37,10 @@ def anomaly_records(outputs: torch.Tensor, ids: list[RowId], state: dict[str, An
             for row_id, score, top in zip(ids, scores, names)]
 
 
-@dataclass
-class BatchRows:
-    """What a streamed batch's output table needs besides the scores: its input, first row and id columns."""
-
-    source: str
-    first_row: int
-    ids: dict[str, pa.Array]
-
-
 def anomaly_stream(inputs: Sequence[Any], state: dict[str, Any]) -> PredictionStream | None:
     """Table files streamed batch by batch; None when an input is not a file (rows from a request)."""
-    if not inputs or any(isinstance(item, (InlineRow, list)) for item in inputs):
-        return None
-    tables = [open_input(item) for item in inputs]  # every file checked before the first batch is scored
-    encoder = TableEncoder(state["encoding"], state["columns"])
-    known = [table.rows() for table in tables]
-    return PredictionStream(_batches(tables, encoder, state["ids"]),
-                            sum(known) if all(count is not None for count in known) else None)
-
-
-def _batches(tables: list[Any], encoder: TableEncoder, ids: list[str]) -> Iterator[tuple[Any, BatchRows]]:
-    for table in tables:
-        first = 0
-        for encoded, _, batch in encoded_batches(table, encoder, ids, STREAM_BATCH_ROWS):
-            inputs = {"numeric": torch.from_numpy(encoded.numeric),
-                      "categorical": torch.from_numpy(encoded.categorical)}
-            id_columns = {name: batch.column(name) for name in ids if name in batch.schema.names}
-            yield inputs, BatchRows(table.name, first, id_columns)
-            first += len(encoded)
+    streamed = streamed_batches(inputs, state)
+    return PredictionStream(*streamed) if streamed is not None else None
 
 
 def anomaly_table(outputs: torch.Tensor, rows: BatchRows, state: dict[str, Any]) -> pa.Table:
@@ -76,9 +48,7 @@ def anomaly_table(outputs: torch.Tensor, rows: BatchRows, state: dict[str, Any])
     parts = contributions(outputs, state)
     scores = scores_of(parts)
     count = len(scores)
-    columns = {"input": pa.array(np.full(count, rows.source, dtype=object), pa.string()),
-               "row": pa.array(np.arange(rows.first_row + 1, rows.first_row + count + 1, dtype=np.int64)),
-               **rows.ids,
+    columns = {**where_columns(rows, count),
                "anomaly_score": pa.array(scores.astype(np.float64)),
                "is_anomaly": pa.array(scores >= decision_threshold(state)[0]),
                "top_features": top_feature_names(parts, state, state.get("top_features", 3))}

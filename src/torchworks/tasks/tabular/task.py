@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 from torchworks.families.tabular.interface import TableInterface
 from torchworks.tasks import register_task
-from torchworks.tasks.protocol import Explainable, Exportable, Resolved, Servable, ServingSpec, Task
+from torchworks.tasks.protocol import (
+    Explainable,
+    Exportable,
+    PredictionStream,
+    Resolved,
+    Servable,
+    ServingSpec,
+    Task,
+)
 from torchworks.tasks.tabular.config import TabularConfig
 from torchworks.tasks.tabular.state import TabularState
 from torchworks.tasks.values import InputKinds
@@ -111,6 +119,17 @@ class Tabular(TableInterface, Task, Explainable, Exportable, Servable):
         from torchworks.tasks.tabular.predicting import tabular_records
 
         return tabular_records(outputs, ids, state, top_k)
+
+    def prediction_stream(self, inputs: Sequence[Any], state: dict[str, Any], batch_size: int
+                          ) -> PredictionStream | None:
+        from torchworks.tasks.tabular.predicting import tabular_stream
+
+        return tabular_stream(inputs, state)
+
+    def prediction_table(self, outputs: Any, context: Any, state: dict[str, Any]) -> Any:
+        from torchworks.tasks.tabular.predicting import tabular_table
+
+        return tabular_table(outputs, context, state)
 
     def explain(self, model: nn.Module, inputs: dict[str, torch.Tensor], ids: list[Any], state: dict[str, Any],
                 method: str, target: str | None, options: dict[str, str]):
