@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
-
 
 TASK = "image-classification"
 
@@ -35,6 +35,8 @@ def test_quickstart_then_evaluate_then_predict(tmp_path, monkeypatch, shapes_dir
     )
     assert code == 0, err
     assert "torchworks quickstart" in err and TASK in err and "svc_pixels" in err, "the table is on stderr"
+    table = err[err.index("torchworks quickstart"):err.index("verdict (")]
+    assert "…" not in table and re.search(r"svc_pixels \d\.\d{4}", table), "off a terminal, nothing is cut"
     last = out.strip().splitlines()[-1]
     assert last.startswith("bundle: ")
     run = Path(last.removeprefix("bundle: "))

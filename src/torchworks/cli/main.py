@@ -268,7 +268,12 @@ def quickstart(
         table.add_column(column, no_wrap=True)
     for row in rows:
         table.add_row(*(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in columns))
-    console().print(table)
+    shown = console()
+    if not shown.is_terminal:  # a log file gets the whole table: rich cuts to the 80 columns it assumes there
+        from rich.console import Console
+
+        shown = Console(stderr=True, highlight=False, width=160)
+    shown.print(table)
     for row in rows:
         if row["verdict"]:
             say(escape(f"verdict ({row['task']}): {row['verdict']}"))
