@@ -39,7 +39,7 @@ class PredictSettings(ModeSettings):
                             "fail (stop at the first, write nothing).")
     cluster: str | None = Field(None, description="Score a Parquet dataset on a Dask cluster: local:N (N worker "
                                 "processes here) or a scheduler's address (tcp://HOST:8786); --output names a new "
-                                "folder of Parquet parts (tables that stream: anomaly-detection).")
+                                "folder of Parquet parts (tasks that predict table files in batches).")
 
 
 class ExportSettings(ModeSettings):

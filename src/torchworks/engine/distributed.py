@@ -117,8 +117,8 @@ def score_partition(rows: Any, run: str, source: str, offset: int, options: dict
     state = prediction_state(task, predictor.bundle, options)
     stream = task.prediction_stream([rows.reset_index(drop=True)], state, batch_size or predictor.config.batch_size)
     if stream is None:
-        raise ConfigError(f"{task.name} models do not stream predictions", expected="a task that scores tables in "
-                          "batches (anomaly-detection)", got=task.name, hint="predict without cluster=")
+        raise ConfigError(f"{task.name} models do not stream predictions", expected="a task that predicts table "
+                          "files in batches (its prediction_stream)", got=task.name, hint="predict without cluster=")
     runner = task.prediction_runner(predictor.model, state)
     tables = [task.prediction_table(run_model(runner, inputs), context, state) for inputs, context in stream.batches]
     table = pa.concat_tables(tables).to_pandas()
