@@ -13,17 +13,9 @@ import pytest
 from torchworks.datasets import get_sample, make_dataset
 from torchworks.errors import ConfigError, DataError
 from torchworks.tasks.anomaly_detection import generator
-from torchworks.tasks.anomaly_detection.generator import (
-    COLUMNS,
-    COUNTRIES,
-    DAYS,
-    KINDS,
-    SCHEMA,
-    START,
-    VENUES,
-    make_ticket_sales,
-    make_world,
-)
+from torchworks.tasks.anomaly_detection.generator import COLUMNS, SCHEMA, make_ticket_sales
+from torchworks.tasks.anomaly_detection.planting import KINDS
+from torchworks.tasks.anomaly_detection.sales_world import COUNTRIES, DAYS, START, VENUES, make_world
 
 ROWS, RATE = 20_000, 0.02
 FEATURES = [column for column in COLUMNS if column not in ("order_id", "is_anomaly", "anomaly_kind", "is_ok")]
