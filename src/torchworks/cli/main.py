@@ -253,31 +253,12 @@ def quickstart(
     if wants_help([task or "", *(settings or [])]):
         print_help(ctx, quickstart_help(subject([task or "", *(settings or [])]) or None))
         return
-    from rich.markup import escape
-    from rich.table import Table
-
+    from torchworks.cli.results import print_quickstart
     from torchworks.config import parse_overrides
-    from torchworks.console import console, say
     from torchworks.engine.quickstart import quickstart as run_quickstart
     from torchworks.engine.quickstart import summary_rows
 
-    rows = summary_rows(run_quickstart(task, parse_overrides(settings or [])))
-    table = Table(title="torchworks quickstart")
-    columns = ("task", "metric", "value", "baseline", "time")  # bundle paths follow, one full line each
-    for column in columns:
-        table.add_column(column, no_wrap=True)
-    for row in rows:
-        table.add_row(*(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in columns))
-    shown = console()
-    if not shown.is_terminal:  # a log file gets the whole table: rich cuts to the 80 columns it assumes there
-        from rich.console import Console
-
-        shown = Console(stderr=True, highlight=False, width=160)
-    shown.print(table)
-    for row in rows:
-        if row["verdict"]:
-            say(escape(f"verdict ({row['task']}): {row['verdict']}"))
-        typer.echo(f"bundle: {row['bundle']}")
+    print_quickstart(summary_rows(run_quickstart(task, parse_overrides(settings or []))))
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""What a finished run prints: its test metrics, each baseline's, and the verdict between them."""
+"""What a finished run prints: its test metrics, each baseline's, and the verdict between them; for a
+quickstart, a table of every task's."""
 
 from __future__ import annotations
 
@@ -30,3 +31,29 @@ def print_verdict(metrics: dict) -> None:
         line, tone = verdict
         colour = {"good": "green", "warn": "yellow"}.get(tone)
         say(f"[{colour}]{escape(line)}[/{colour}]" if colour else escape(line))
+
+
+def print_quickstart(rows: list[dict]) -> None:
+    """The quickstart's table (stderr), then each task's verdict and, on stdout, its bundle."""
+    import typer
+    from rich.markup import escape
+    from rich.table import Table
+
+    from torchworks.console import console, say
+
+    table = Table(title="torchworks quickstart")
+    columns = ("task", "metric", "value", "baseline", "time")  # bundle paths follow, one full line each
+    for column in columns:
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        table.add_row(*(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in columns))
+    shown = console()
+    if not shown.is_terminal:  # a log file gets the whole table: rich cuts to the 80 columns it assumes there
+        from rich.console import Console
+
+        shown = Console(stderr=True, highlight=False, width=160)
+    shown.print(table)
+    for row in rows:
+        if row["verdict"]:
+            say(escape(f"verdict ({row['task']}): {row['verdict']}"))
+        typer.echo(f"bundle: {row['bundle']}")

@@ -5,6 +5,7 @@ supplies ``row_scores`` (what ``rows=top:N`` ranks by). Imports nothing heavy un
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 TABLE_UPLOADS = (".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".parquet", ".pq")
@@ -54,8 +55,6 @@ def typical_row(state: dict[str, Any]) -> dict[str, Any]:
     """A typical row of the training table, in its column order: every number at its training median (back on
     its own scale where it was encoded on a log scale), every category its most frequent value, a yes/no column
     its last value; other columns (times, free text) empty."""
-    import math
-
     row: dict[str, Any] = {}
     for feature in state["encoding"]["numeric"]:
         if feature["source"] == "value":
